@@ -1,0 +1,252 @@
+//! The storage the library needs: the session whitelist and single-use purpose tokens.
+//!
+//! `jwt-allauth-sqlx` implements both traits for SQLite and PostgreSQL and runs one
+//! conformance suite against each; a custom store must give the same guarantees:
+//!
+//! - [`SessionStore::rotate_session`] is atomic per session: of concurrent calls that
+//!   present the same `jti`, exactly one returns [`RotateResult::Rotated`].
+//! - A revocation that reports a session deleted leaves no row behind, whatever rotation
+//!   ran concurrently (update the row in place, so the database's row lock orders the two).
+//! - [`PurposeTokenStore::consume_purpose_token`] succeeds at most once per token.
+
+use std::future::Future;
+
+use serde::Serialize;
+use time::{Duration, OffsetDateTime};
+
+use crate::device::DeviceInfo;
+use crate::error::StoreError;
+
+/// A whitelist row to insert when a user logs in.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSession {
+    /// Session id, 32 lowercase hex.
+    pub session: String,
+    /// Owner.
+    pub user_id: String,
+    /// `jti` of the session's first refresh token.
+    pub jti: String,
+    /// The JSON payload of that refresh token, kept so that a retry inside the reuse
+    /// interval can be answered with the byte-identical token (it holds no secret: the
+    /// signature is recomputed with the server's key).
+    pub refresh_claims: String,
+    /// `false` for a session opened before a mandatory e-mail verification.
+    pub enabled: bool,
+    /// Session start.
+    pub created: OffsetDateTime,
+    /// `exp` of the refresh token.
+    pub expires_at: OffsetDateTime,
+    /// Device metadata of the login request (already truncated).
+    pub device: DeviceInfo,
+}
+
+/// One rotation attempt: "if `presented_jti` is the session's current token, make
+/// `new_jti` current".
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rotation {
+    /// Session id from the presented token.
+    pub session: String,
+    /// Owner, from the presented token (a row of another user is never touched).
+    pub user_id: String,
+    /// `jti` of the presented refresh token.
+    pub presented_jti: String,
+    /// `jti` of the successor.
+    pub new_jti: String,
+    /// JSON payload of the successor.
+    pub new_refresh_claims: String,
+    /// `exp` of the successor.
+    pub expires_at: OffsetDateTime,
+    /// Device metadata of this request (already truncated).
+    pub device: DeviceInfo,
+    /// The current time.
+    pub now: OffsetDateTime,
+    /// The reuse (grace) interval; zero disables it.
+    pub reuse_interval: Duration,
+}
+
+/// What [`SessionStore::rotate_session`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RotateResult {
+    /// The presented token was current; the successor is now current.
+    Rotated,
+    /// The presented token is the immediate predecessor of the current one, presented
+    /// within the reuse interval. Nothing changed; here is the current token's payload.
+    Retried {
+        /// JSON payload of the session's current refresh token.
+        refresh_claims: String,
+    },
+    /// The presented token is an older one (or the predecessor after the interval): the
+    /// session row was deleted, and that deletion is committed.
+    Replayed,
+    /// No session with this id belongs to this user.
+    NotFound,
+    /// The session exists but is disabled (`enabled = false`); nothing changed.
+    Disabled,
+}
+
+/// A whitelisted session as listed to its owner. Serializes to the contract's
+/// `/sessions/` objects (minus `current`, which depends on the request); the current
+/// `jti` and the stored payload are never exposed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionRecord {
+    /// Session id.
+    pub session: String,
+    /// Owner.
+    #[serde(skip)]
+    pub user_id: String,
+    /// Whether the session may rotate.
+    #[serde(skip)]
+    pub enabled: bool,
+    /// Session start (ISO 8601 UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Last login or rotation (ISO 8601 UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub last_used: OffsetDateTime,
+    /// `exp` of the current refresh token (ISO 8601 UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Device metadata of the last login or rotation.
+    #[serde(flatten)]
+    pub device: DeviceInfo,
+}
+
+/// A purpose token to store. Only the SHA-256 hash of the token is kept.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewPurposeToken {
+    /// SHA-256 of the token value.
+    pub token_hash: [u8; 32],
+    /// What the token is for (`"password_reset"`, ...).
+    pub purpose: String,
+    /// Owner.
+    pub user_id: String,
+    /// Creation time.
+    pub created: OffsetDateTime,
+    /// Expiry.
+    pub expires_at: OffsetDateTime,
+    /// Device metadata of the request that asked for it (already truncated).
+    pub device: DeviceInfo,
+}
+
+/// A stored purpose token, without its hash. Serializes for API responses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PurposeTokenRecord {
+    /// What the token is for.
+    pub purpose: String,
+    /// Owner.
+    pub user_id: String,
+    /// Creation time (ISO 8601 UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Expiry (ISO 8601 UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// Device metadata of the request that asked for it.
+    #[serde(flatten)]
+    pub device: DeviceInfo,
+}
+
+/// The session whitelist: one row per live session, updated in place by rotation.
+pub trait SessionStore: Send + Sync {
+    /// Inserts a new session. A duplicate session id or `jti` is
+    /// [`StoreError::Conflict`].
+    fn open_session(
+        &self,
+        session: &NewSession,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Atomically rotates, classifies a retry, or deletes a replayed session. See
+    /// [`RotateResult`] and the module documentation for the guarantees.
+    fn rotate_session(
+        &self,
+        rotation: &Rotation,
+    ) -> impl Future<Output = Result<RotateResult, StoreError>> + Send;
+
+    /// Deletes a session whoever owns it (administration). Whether it existed.
+    fn revoke_session(&self, session: &str)
+    -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes a session only if `user_id` owns it. Whether it was deleted.
+    fn revoke_user_session(
+        &self,
+        user_id: &str,
+        session: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// Deletes all sessions of a user. How many were deleted.
+    fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The user's sessions, newest first.
+    fn list_user_sessions(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<SessionRecord>, StoreError>> + Send;
+
+    /// Whether a session row exists (the `access_token_session_check`).
+    fn session_is_active(
+        &self,
+        session: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
+    /// How many sessions have `expires_at <= now`.
+    fn count_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes at most `limit` sessions with `expires_at <= now`, in one short
+    /// statement. How many were deleted.
+    fn delete_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+/// Single-use purpose tokens, stored as hashes.
+pub trait PurposeTokenStore: Send + Sync {
+    /// Stores a token, deleting the user's older tokens for the same purpose, atomically.
+    fn replace_purpose_token(
+        &self,
+        token: &NewPurposeToken,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// Deletes and returns the unexpired token matching `(token_hash, purpose, user_id)`.
+    /// Of concurrent calls for one token, at most one gets `Some`. The hash is compared
+    /// in constant time.
+    fn consume_purpose_token(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        token_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<PurposeTokenRecord>, StoreError>> + Send;
+
+    /// The user's pending purpose tokens, newest first.
+    fn list_user_purpose_tokens(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<Vec<PurposeTokenRecord>, StoreError>> + Send;
+
+    /// Deletes all of the user's purpose tokens. How many were deleted.
+    fn revoke_user_purpose_tokens(
+        &self,
+        user_id: &str,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// How many purpose tokens have `expires_at <= now`.
+    fn count_expired_purpose_tokens(
+        &self,
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// Deletes at most `limit` purpose tokens with `expires_at <= now`. How many.
+    fn delete_expired_purpose_tokens(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
