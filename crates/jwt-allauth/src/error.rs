@@ -105,6 +105,10 @@ pub enum Error {
     /// The presented token was rejected without touching the database.
     #[error(transparent)]
     Token(#[from] TokenError),
+    /// A valid access token whose session no longer exists
+    /// (`ACCESS_TOKEN_SESSION_CHECK`): 401 "Session is no longer active."
+    #[error("Session is no longer active.")]
+    SessionInactive,
     /// The session or purpose-token store failed.
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -6,8 +6,11 @@ pub mod claims;
 pub mod device;
 pub mod error;
 pub mod keys;
+mod manager;
+mod random;
 pub mod settings;
 pub mod store;
+pub mod tokens;
 pub mod user;
 
 pub use attributes::UserAttributes;
@@ -17,3 +20,5 @@ pub use error::{BoxError, Error, KeyError, ReservedClaimError, StoreError, Token
 pub use keys::{Algorithm, KeyRing};
 pub use settings::{Secret, Settings};
 pub use user::{ClaimsExtension, NoClaimsExtension, User, UserStore};
+pub use manager::{PURGE_BATCH_SIZE, PurgeReport, RevokedCredentials, RotationOutcome, SessionManager};
+pub use tokens::{AccessToken, GenericToken, RefreshToken, TokenCodec, TokenPair};

@@ -1,0 +1,444 @@
+//! The session manager: login, rotation, revocation and purpose tokens over a store.
+
+use time::OffsetDateTime;
+
+use crate::claims::ExtraClaims;
+use crate::device::DeviceInfo;
+use crate::error::{Error, KeyError, TokenError};
+use crate::keys::KeyRing;
+use crate::random::hex_id;
+use crate::settings::Settings;
+use crate::store::{
+    NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation, SessionRecord,
+    SessionStore,
+};
+use crate::tokens::refresh::UserClaims;
+use crate::tokens::{AccessToken, GenericToken, RefreshToken, TokenCodec, TokenPair};
+use crate::user::{ClaimsExtension, NoClaimsExtension, User, UserStore};
+
+/// How many rows one purge statement deletes at most.
+pub const PURGE_BATCH_SIZE: u32 = 1000;
+
+/// What a rotation (`/refresh/`) did. Token-level rejections (garbage, bad signature,
+/// expired, wrong type, no `session` claim) are [`Error::Token`] instead: they never touch
+/// the database.
+#[derive(Debug, Clone)]
+pub enum RotationOutcome {
+    /// The presented token was current: here are its successor and a new access token.
+    Rotated(TokenPair),
+    /// The presented token is the immediate predecessor, within the reuse interval: here
+    /// are the byte-identical successor already issued and a new access token.
+    Retried(TokenPair),
+    /// The presented token was already rotated (outside the reuse interval): the whole
+    /// session was deleted.
+    Replayed,
+    /// No such session (logged out, revoked, purged or never existed).
+    NotFound,
+    /// The session is disabled; nothing was changed. `email_verified` tells whether the
+    /// user has confirmed the address since (401 `email_not_verified` if not).
+    Disabled {
+        /// Whether the user's e-mail address is now verified.
+        email_verified: bool,
+    },
+    /// The session is past its absolute lifetime: it was deleted.
+    SessionExpired,
+    /// The user is inactive or no longer exists: all of their sessions were deleted.
+    UserInactive,
+}
+
+impl RotationOutcome {
+    /// The new tokens, for [`Rotated`](Self::Rotated) and [`Retried`](Self::Retried).
+    pub fn tokens(&self) -> Option<&TokenPair> {
+        match self {
+            RotationOutcome::Rotated(pair) | RotationOutcome::Retried(pair) => Some(pair),
+            _ => None,
+        }
+    }
+
+    /// A short stable name for logs and metrics (`"rotated"`, `"replayed"`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            RotationOutcome::Rotated(_) => "rotated",
+            RotationOutcome::Retried(_) => "retried",
+            RotationOutcome::Replayed => "replayed",
+            RotationOutcome::NotFound => "not_found",
+            RotationOutcome::Disabled { .. } => "disabled",
+            RotationOutcome::SessionExpired => "session_expired",
+            RotationOutcome::UserInactive => "user_inactive",
+        }
+    }
+}
+
+/// Counts from [`SessionManager::purge`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PurgeReport {
+    /// Expired sessions deleted (or, in a dry run, found).
+    pub sessions: u64,
+    /// Expired purpose tokens deleted (or, in a dry run, found).
+    pub purpose_tokens: u64,
+}
+
+/// Counts from [`SessionManager::revoke_credentials`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RevokedCredentials {
+    /// Sessions deleted.
+    pub sessions: u64,
+    /// Purpose tokens deleted.
+    pub purpose_tokens: u64,
+}
+
+/// Mints, rotates and revokes sessions over a [`SessionStore`], reading users from a
+/// [`UserStore`]. Build it once and share it (e.g. in an `Arc`).
+///
+/// Every operation takes the current time, so that tests control the clock.
+#[derive(Debug)]
+pub struct SessionManager<S, U, E = NoClaimsExtension> {
+    settings: Settings,
+    codec: TokenCodec,
+    store: S,
+    users: U,
+    extension: E,
+}
+
+impl<S, U> SessionManager<S, U>
+where
+    S: SessionStore,
+    U: UserStore,
+{
+    /// A manager with the key ring the settings describe (see
+    /// [`KeyRing::from_settings`]); fails when the keys are missing or unusable.
+    pub fn from_settings(settings: Settings, store: S, users: U) -> Result<Self, KeyError> {
+        let keys = KeyRing::from_settings(&settings)?;
+        Ok(Self::new(settings, keys, store, users))
+    }
+
+    /// A manager with an explicit key ring.
+    pub fn new(settings: Settings, keys: KeyRing, store: S, users: U) -> Self {
+        let codec = TokenCodec::new(keys, &settings);
+        Self {
+            settings,
+            codec,
+            store,
+            users,
+            extension: NoClaimsExtension,
+        }
+    }
+}
+
+impl<S, U, E> SessionManager<S, U, E>
+where
+    S: SessionStore,
+    U: UserStore,
+    E: ClaimsExtension<U::User>,
+{
+    /// Adds application claims to every refresh (and so access) token, at login and at
+    /// every rotation.
+    pub fn with_claims_extension<E2: ClaimsExtension<U::User>>(
+        self,
+        extension: E2,
+    ) -> SessionManager<S, U, E2> {
+        SessionManager {
+            settings: self.settings,
+            codec: self.codec,
+            store: self.store,
+            users: self.users,
+            extension,
+        }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// The token codec, for stateless verification.
+    pub fn codec(&self) -> &TokenCodec {
+        &self.codec
+    }
+
+    /// The session store.
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    /// The user store.
+    pub fn users(&self) -> &U {
+        &self.users
+    }
+
+    /// Logs `user` in on a device: opens a session and mints its first refresh token and
+    /// an access token.
+    pub async fn open_session(
+        &self,
+        user: &U::User,
+        device: &DeviceInfo,
+        now: OffsetDateTime,
+    ) -> Result<TokenPair, Error> {
+        self.open(user, device, true, now).await
+    }
+
+    /// Like [`open_session`](Self::open_session), for a user who must confirm the e-mail
+    /// address first: the tokens work until they expire, but the session does not rotate
+    /// (401 `email_not_verified`).
+    pub async fn open_disabled_session(
+        &self,
+        user: &U::User,
+        device: &DeviceInfo,
+        now: OffsetDateTime,
+    ) -> Result<TokenPair, Error> {
+        self.open(user, device, false, now).await
+    }
+
+    async fn open(
+        &self,
+        user: &U::User,
+        device: &DeviceInfo,
+        enabled: bool,
+        now: OffsetDateTime,
+    ) -> Result<TokenPair, Error> {
+        let session = hex_id();
+        let session_iat = now.unix_timestamp();
+        let (refresh, payload) =
+            RefreshToken::mint(&self.codec, self.user_claims(user)?, session.clone(), session_iat, now)?;
+        self.store
+            .open_session(&NewSession {
+                session,
+                user_id: refresh.claims().user_id.clone(),
+                jti: refresh.claims().jti.clone(),
+                refresh_claims: payload,
+                enabled,
+                created: now,
+                expires_at: refresh.expires_at(),
+                device: device.clone().truncated(),
+            })
+            .await?;
+        let access = AccessToken::derive(&self.codec, refresh.claims(), now)?;
+        Ok(TokenPair { access, refresh })
+    }
+
+    /// Exchanges a refresh token for a new pair, following the rules of sessions.md:
+    /// atomic claim, replay detection, reuse interval, absolute session lifetime, claims
+    /// re-read from the user store, disabled sessions.
+    pub async fn rotate(
+        &self,
+        presented: &str,
+        device: &DeviceInfo,
+        now: OffsetDateTime,
+    ) -> Result<RotationOutcome, Error> {
+        let claims = self.codec.decode(presented, crate::TokenType::Refresh, now)?;
+        let session = claims.session.clone().ok_or(TokenError::Invalid)?;
+        let now_s = now.unix_timestamp();
+
+        if let Some(deadline) = claims.session_iat.and_then(|iat| self.codec.session_deadline(iat))
+            && now_s >= deadline
+        {
+            self.store.revoke_user_session(&claims.user_id, &session).await?;
+            return Ok(RotationOutcome::SessionExpired);
+        }
+
+        let user = match self.users.load_user(&claims.user_id).await? {
+            Some(user) if user.is_active() => user,
+            _ => {
+                self.store.revoke_user_sessions(&claims.user_id).await?;
+                return Ok(RotationOutcome::UserInactive);
+            }
+        };
+
+        // A session whose token carries no `session_iat` is anchored now.
+        let session_iat = claims.session_iat.unwrap_or(now_s);
+        let (refresh, payload) = RefreshToken::mint(
+            &self.codec,
+            self.user_claims(&user)?,
+            session.clone(),
+            session_iat,
+            now,
+        )?;
+        let rotation = Rotation {
+            session,
+            user_id: claims.user_id.clone(),
+            presented_jti: claims.jti.clone(),
+            new_jti: refresh.claims().jti.clone(),
+            new_refresh_claims: payload,
+            expires_at: refresh.expires_at(),
+            device: device.clone().truncated(),
+            now,
+            reuse_interval: reuse_interval(&self.settings),
+        };
+        Ok(match self.store.rotate_session(&rotation).await? {
+            RotateResult::Rotated => {
+                let access = AccessToken::derive(&self.codec, refresh.claims(), now)?;
+                RotationOutcome::Rotated(TokenPair { access, refresh })
+            }
+            RotateResult::Retried { refresh_claims } => {
+                let refresh = RefreshToken::resign(&self.codec, &refresh_claims)?;
+                let access = AccessToken::derive(&self.codec, refresh.claims(), now)?;
+                RotationOutcome::Retried(TokenPair { access, refresh })
+            }
+            RotateResult::Replayed => RotationOutcome::Replayed,
+            RotateResult::NotFound => RotationOutcome::NotFound,
+            RotateResult::Disabled => RotationOutcome::Disabled {
+                email_verified: user.email_verified(),
+            },
+        })
+    }
+
+    /// Verifies an access token (stateless), and with `ACCESS_TOKEN_SESSION_CHECK` on
+    /// also checks that its session still exists ([`Error::SessionInactive`] if not).
+    pub async fn authenticate(&self, token: &str, now: OffsetDateTime) -> Result<AccessToken, Error> {
+        let access = AccessToken::decode(&self.codec, token, now)?;
+        if self.settings.access_token_session_check {
+            let active = match access.session() {
+                Some(session) => self.store.session_is_active(session).await?,
+                None => false,
+            };
+            if !active {
+                return Err(Error::SessionInactive);
+            }
+        }
+        Ok(access)
+    }
+
+    /// Closes the session of `refresh_token` for the logged-in `user_id`. Any refresh
+    /// token of one of the user's own sessions works, even an already rotated one. A token
+    /// that does not verify or belongs to another user is [`TokenError::Invalid`] and
+    /// nothing is deleted. Returns whether a session row was deleted (`false` when it was
+    /// already gone).
+    pub async fn logout(
+        &self,
+        user_id: &str,
+        refresh_token: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let claims = self.codec.decode(refresh_token, crate::TokenType::Refresh, now)?;
+        let session = match claims.session {
+            Some(session) if claims.user_id == user_id => session,
+            _ => return Err(TokenError::Invalid.into()),
+        };
+        Ok(self.store.revoke_user_session(user_id, &session).await?)
+    }
+
+    /// Ends every session of the user. How many were deleted.
+    pub async fn logout_all(&self, user_id: &str) -> Result<u64, Error> {
+        Ok(self.store.revoke_user_sessions(user_id).await?)
+    }
+
+    /// Ends one of the user's sessions; `false` if it is not one of theirs.
+    pub async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, Error> {
+        Ok(self.store.revoke_user_session(user_id, session).await?)
+    }
+
+    /// Ends a session whoever owns it (administration).
+    pub async fn revoke_session(&self, session: &str) -> Result<bool, Error> {
+        Ok(self.store.revoke_session(session).await?)
+    }
+
+    /// The user's sessions, newest first.
+    pub async fn list_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, Error> {
+        Ok(self.store.list_user_sessions(user_id).await?)
+    }
+
+    fn user_claims(&self, user: &U::User) -> Result<UserClaims, Error> {
+        let mut extra = ExtraClaims::new();
+        if !self.settings.user_attributes.is_empty() {
+            self.settings
+                .user_attributes
+                .apply(&user.to_json(), &mut extra)?;
+        }
+        self.extension.extend_claims(user, &mut extra)?;
+        Ok(UserClaims {
+            user_id: user.id(),
+            role: user.role(),
+            email_verified: user.email_verified(),
+            extra,
+        })
+    }
+}
+
+impl<S, U, E> SessionManager<S, U, E>
+where
+    S: SessionStore + PurposeTokenStore,
+    U: UserStore,
+    E: ClaimsExtension<U::User>,
+{
+    /// Makes a single-use token for `(user_id, purpose)`, replacing the user's older
+    /// tokens for that purpose. Its lifetime is the purpose's (`PURPOSE_TOKEN_LIFETIMES`,
+    /// else `PURPOSE_TOKEN_LIFETIME`).
+    pub async fn make_purpose_token(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        device: &DeviceInfo,
+        now: OffsetDateTime,
+    ) -> Result<GenericToken, Error> {
+        let lifetime = self.settings.purpose_token_lifetime_for(purpose);
+        let expires_at = now
+            .checked_add(time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX))
+            .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
+        let (token, row) =
+            GenericToken::generate(user_id, purpose, device.clone().truncated(), now, expires_at);
+        self.store.replace_purpose_token(&row).await?;
+        Ok(token)
+    }
+
+    /// Checks and consumes a purpose token: `Some` exactly once for a valid, unexpired
+    /// token of this user and purpose, `None` otherwise.
+    pub async fn consume_purpose_token(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Option<PurposeTokenRecord>, Error> {
+        let hash = GenericToken::hash(token);
+        Ok(self
+            .store
+            .consume_purpose_token(user_id, purpose, &hash, now)
+            .await?)
+    }
+
+    /// After a credential change (password set, changed or reset): deletes all of the
+    /// user's sessions and pending purpose tokens.
+    pub async fn revoke_credentials(&self, user_id: &str) -> Result<RevokedCredentials, Error> {
+        let sessions = self.store.revoke_user_sessions(user_id).await?;
+        let purpose_tokens = self.store.revoke_user_purpose_tokens(user_id).await?;
+        Ok(RevokedCredentials {
+            sessions,
+            purpose_tokens,
+        })
+    }
+
+    /// Deletes expired sessions and purpose tokens in batches of at most
+    /// [`PURGE_BATCH_SIZE`] rows, each its own short statement, so rotations are never
+    /// blocked for long. With `dry_run`, only counts.
+    pub async fn purge(&self, now: OffsetDateTime, dry_run: bool) -> Result<PurgeReport, Error> {
+        if dry_run {
+            return Ok(PurgeReport {
+                sessions: self.store.count_expired_sessions(now).await?,
+                purpose_tokens: self.store.count_expired_purpose_tokens(now).await?,
+            });
+        }
+        let mut report = PurgeReport::default();
+        loop {
+            let deleted = self.store.delete_expired_sessions(now, PURGE_BATCH_SIZE).await?;
+            report.sessions += deleted;
+            if deleted < u64::from(PURGE_BATCH_SIZE) {
+                break;
+            }
+        }
+        loop {
+            let deleted = self
+                .store
+                .delete_expired_purpose_tokens(now, PURGE_BATCH_SIZE)
+                .await?;
+            report.purpose_tokens += deleted;
+            if deleted < u64::from(PURGE_BATCH_SIZE) {
+                break;
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn reuse_interval(settings: &Settings) -> time::Duration {
+    time::Duration::try_from(settings.reuse_interval).unwrap_or(time::Duration::MAX)
+}

@@ -1,0 +1,149 @@
+//! Refresh, access and single-use purpose tokens.
+//!
+//! [`TokenCodec`] signs and verifies JWTs with a [`KeyRing`] and the lifetimes, leeway,
+//! issuer and audience of the [`Settings`]. Every check takes the current time as a
+//! parameter, so expiry is exact in tests.
+
+mod access;
+mod generic;
+pub(crate) mod refresh;
+
+pub use access::AccessToken;
+pub use generic::GenericToken;
+pub use refresh::RefreshToken;
+
+use std::fmt;
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use time::OffsetDateTime;
+
+use crate::claims::{Claims, TokenType};
+use crate::error::{Error, TokenError};
+use crate::keys::KeyRing;
+use crate::settings::Settings;
+
+/// A refresh token and the access token derived from it, as returned by login and
+/// rotation.
+#[derive(Debug, Clone)]
+pub struct TokenPair {
+    /// The access token.
+    pub access: AccessToken,
+    /// The refresh token.
+    pub refresh: RefreshToken,
+}
+
+/// Signs and verifies the library's JWTs.
+#[derive(Debug, Clone)]
+pub struct TokenCodec {
+    keys: KeyRing,
+    access_lifetime: i64,
+    refresh_lifetime: i64,
+    session_lifetime: Option<i64>,
+    leeway: i64,
+    issuer: Option<String>,
+    audience: Option<String>,
+}
+
+fn seconds(duration: Duration) -> i64 {
+    i64::try_from(duration.as_secs()).unwrap_or(i64::MAX)
+}
+
+impl TokenCodec {
+    /// A codec using `keys` and the token settings: lifetimes, `SESSION_LIFETIME`,
+    /// `LEEWAY`, `ISSUER`, `AUDIENCE`.
+    pub fn new(keys: KeyRing, settings: &Settings) -> Self {
+        Self {
+            keys,
+            access_lifetime: seconds(settings.access_token_lifetime),
+            refresh_lifetime: seconds(settings.refresh_token_lifetime),
+            session_lifetime: settings.session_lifetime.map(seconds),
+            leeway: seconds(settings.leeway),
+            issuer: settings.issuer.clone(),
+            audience: settings.audience.clone(),
+        }
+    }
+
+    /// The key ring.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// Verifies `token` and returns its claims: signature with the key its header names
+    /// and that key's algorithm, then `exp` (an integer; expired when
+    /// `exp <= now - leeway`), then `token_type`, then `iss`/`aud` when configured.
+    pub fn decode(
+        &self,
+        token: &str,
+        expected: TokenType,
+        now: OffsetDateTime,
+    ) -> Result<Claims, TokenError> {
+        let claims: Claims = self.keys.verify(token)?;
+        if claims.exp <= now.unix_timestamp().saturating_sub(self.leeway) {
+            return Err(TokenError::Expired);
+        }
+        if claims.token_type != expected {
+            return Err(TokenError::WrongType);
+        }
+        if self.issuer.is_some() && claims.iss != self.issuer {
+            return Err(TokenError::Invalid);
+        }
+        if self.audience.is_some() && claims.aud != self.audience {
+            return Err(TokenError::Invalid);
+        }
+        Ok(claims)
+    }
+
+    /// Signs arbitrary claims with the signing key. The library's own tokens are minted by
+    /// [`SessionManager`](crate::SessionManager); this is for tests and custom tokens.
+    pub fn encode(&self, claims: &Claims) -> Result<String, Error> {
+        self.sign_payload(&Self::payload(claims)?)
+    }
+
+    /// The absolute deadline of a session that started at `session_iat`, if
+    /// `SESSION_LIFETIME` is set.
+    pub fn session_deadline(&self, session_iat: i64) -> Option<i64> {
+        self.session_lifetime
+            .map(|lifetime| session_iat.saturating_add(lifetime))
+    }
+
+    /// `now + lifetime`, capped at the session deadline.
+    fn expiry(&self, now: i64, lifetime: i64, session_iat: Option<i64>) -> i64 {
+        let exp = now.saturating_add(lifetime);
+        match session_iat.and_then(|iat| self.session_deadline(iat)) {
+            Some(deadline) => exp.min(deadline),
+            None => exp,
+        }
+    }
+
+    /// Serializes claims to the exact payload text that is signed (and stored, for
+    /// refresh tokens, so that a retry can be answered with the identical token).
+    fn payload(claims: &Claims) -> Result<String, Error> {
+        serde_json::to_string(claims).map_err(Error::Serialization)
+    }
+
+    /// Signs a payload text as it is, byte for byte.
+    fn sign_payload(&self, payload: &str) -> Result<String, Error> {
+        let raw = RawValue::from_string(payload.to_owned()).map_err(Error::Serialization)?;
+        self.keys.sign(&raw).map_err(Error::Signing)
+    }
+
+    fn issuer(&self) -> Option<String> {
+        self.issuer.clone()
+    }
+
+    fn audience(&self) -> Option<String> {
+        self.audience.clone()
+    }
+}
+
+/// Writes a token as `Type("[redacted]")` with its public claims, never the token text.
+fn fmt_token(name: &str, claims: &Claims, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    f.debug_struct(name)
+        .field("token", &"[redacted]")
+        .field("user_id", &claims.user_id)
+        .field("session", &claims.session)
+        .field("jti", &claims.jti)
+        .field("exp", &claims.exp)
+        .finish()
+}
