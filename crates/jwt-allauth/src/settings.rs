@@ -1,18 +1,82 @@
-//! Settings: every setting of the contract with its default, from code, TOML or
+//! Settings: every setting of the contract with its default, from code, a TOML file or
 //! `JWT_ALLAUTH_*` environment variables.
 //!
-//! TODO(helper): parsing (`from_toml_str`, `apply_env`, `load`), durations, errors.
+//! [`Settings::load`] layers the sources: the defaults, then the file, then the
+//! environment; a caller applies command-line flags last. Each setting `NAME` is the TOML
+//! key `name` (keys ignore case) and the variable `JWT_ALLAUTH_NAME`; plain
+//! `DATABASE_URL` is read too, but `JWT_ALLAUTH_DATABASE_URL` wins. Unknown TOML keys are
+//! errors; unknown `JWT_ALLAUTH_*` variables are ignored.
+//!
+//! ```
+//! use std::time::Duration;
+//! use jwt_allauth::settings::{SameSite, Settings};
+//!
+//! let settings = Settings::from_toml_str(r#"
+//!     algorithm = "HS256"
+//!     secret_key = "change me"
+//!     access_token_lifetime = "15m"
+//!     refresh_token_lifetime = "14d"
+//!     session_lifetime = "90d"
+//!     cookie_samesite = "strict"
+//!     trusted_proxies = ["10.0.0.0/8", "127.0.0.1"]
+//!     database_url = "sqlite://jwt-allauth.sqlite3"
+//!
+//!     [user_attributes]
+//!     org_id = "profile.organization.id"
+//!
+//!     [purpose_token_lifetimes]
+//!     password_reset = "1h"
+//! "#)?;
+//! assert_eq!(settings.access_token_lifetime, Duration::from_secs(15 * 60));
+//! assert_eq!(settings.cookie_samesite, SameSite::Strict);
+//! assert_eq!(settings.purpose_token_lifetime_for("password_reset"), Duration::from_secs(3600));
+//! # Ok::<(), jwt_allauth::settings::SettingsError>(())
+//! ```
+//!
+//! # Value forms
+//!
+//! In TOML a value may be native (integer, boolean, array, table) or a string; in the
+//! environment it is always a string.
+//!
+//! - **Durations** (`ACCESS_TOKEN_LIFETIME`, `REFRESH_TOKEN_LIFETIME`, `SESSION_LIFETIME`,
+//!   `REUSE_INTERVAL`, `LEEWAY`, `PURPOSE_TOKEN_LIFETIME`): whole seconds (`90` or
+//!   `"90"`) or numbers with the units `s`, `m`, `h`, `d` (`"30m"`, `"14d"`, `"1h30m"`),
+//!   at most 100 years. `SESSION_LIFETIME` also takes `""`, `"none"` or `0`, meaning
+//!   no absolute lifetime.
+//! - **Booleans**: `true`/`false`, or the strings `1`/`0`, `yes`/`no`, `on`/`off` in
+//!   any case.
+//! - **Counts** (`LOGIN_FAILURES_PER_IP`, `LOGIN_FAILURES_PER_EMAIL`): whole numbers.
+//! - `ALGORITHM`: `HS256`, `HS384`, `HS512`, `EdDSA`, `ES256` or `RS256`, in any case.
+//! - `COOKIE_SAMESITE`: `strict`, `lax` or `none`, in any case.
+//! - `TRUSTED_PROXIES`: networks (`10.0.0.0/8`) or single addresses (a `/32` or `/128`
+//!   network), as a TOML array, a JSON array text or a comma-separated text.
+//! - `USER_ATTRIBUTES`: a map `{claim = "dot.path"}` or a list `["dot.path"]` (the last
+//!   segment names the claim), as a TOML table or array, or as JSON text of either form.
+//!   Reserved claim names are rejected.
+//! - `PURPOSE_TOKEN_LIFETIMES`: a map of purpose to duration, as a TOML table or JSON text.
+//! - `BIND`: a socket address such as `127.0.0.1:8000`.
+//! - Optional text (`COOKIE_DOMAIN`, `ISSUER`, `AUDIENCE`, `KEY_ID`, `DATABASE_URL`,
+//!   `PRIVATE_KEY_FILE`, `PUBLIC_KEY_FILE`): the empty string means none. An empty plain
+//!   `DATABASE_URL` variable is ignored.
+//! - `SECRET_KEY`: any non-empty text. Its value never appears in errors or `Debug`.
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::io;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
+use serde_json::Value;
 
 use crate::attributes::UserAttributes;
 use crate::keys::Algorithm;
+
+mod value;
+
+#[cfg(test)]
+mod tests;
 
 /// An HMAC secret or other secret text. Its `Debug` output is redacted.
 #[derive(Clone, PartialEq, Eq)]
@@ -123,7 +187,36 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        todo!("helper")
+        Self {
+            algorithm: Algorithm::HS256,
+            secret_key: None,
+            private_key_file: None,
+            public_key_file: None,
+            key_id: None,
+            access_token_lifetime: Duration::from_secs(30 * 60),
+            refresh_token_lifetime: Duration::from_secs(14 * 24 * 60 * 60),
+            session_lifetime: None,
+            reuse_interval: Duration::ZERO,
+            refresh_token_as_cookie: true,
+            cookie_name: "refresh_token".to_owned(),
+            cookie_secure: true,
+            cookie_samesite: SameSite::Lax,
+            cookie_path: "/".to_owned(),
+            cookie_domain: None,
+            user_attributes: UserAttributes::new(),
+            access_token_session_check: false,
+            collect_user_agent: true,
+            trusted_proxies: Vec::new(),
+            leeway: Duration::ZERO,
+            issuer: None,
+            audience: None,
+            login_failures_per_ip: 10,
+            login_failures_per_email: 5,
+            purpose_token_lifetime: Duration::from_secs(24 * 60 * 60),
+            purpose_token_lifetimes: BTreeMap::new(),
+            database_url: None,
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+        }
     }
 }
 
@@ -134,5 +227,292 @@ impl Settings {
             .get(purpose)
             .copied()
             .unwrap_or(self.purpose_token_lifetime)
+    }
+}
+
+/// The prefix of the environment variables read by [`Settings::apply_env`].
+pub const ENV_PREFIX: &str = "JWT_ALLAUTH_";
+
+/// The names of all settings, as the contract spells them.
+pub const SETTING_NAMES: [&str; 28] = [
+    "ALGORITHM",
+    "SECRET_KEY",
+    "PRIVATE_KEY_FILE",
+    "PUBLIC_KEY_FILE",
+    "KEY_ID",
+    "ACCESS_TOKEN_LIFETIME",
+    "REFRESH_TOKEN_LIFETIME",
+    "SESSION_LIFETIME",
+    "REUSE_INTERVAL",
+    "REFRESH_TOKEN_AS_COOKIE",
+    "COOKIE_NAME",
+    "COOKIE_SECURE",
+    "COOKIE_SAMESITE",
+    "COOKIE_PATH",
+    "COOKIE_DOMAIN",
+    "USER_ATTRIBUTES",
+    "ACCESS_TOKEN_SESSION_CHECK",
+    "COLLECT_USER_AGENT",
+    "TRUSTED_PROXIES",
+    "LEEWAY",
+    "ISSUER",
+    "AUDIENCE",
+    "LOGIN_FAILURES_PER_IP",
+    "LOGIN_FAILURES_PER_EMAIL",
+    "PURPOSE_TOKEN_LIFETIME",
+    "PURPOSE_TOKEN_LIFETIMES",
+    "DATABASE_URL",
+    "BIND",
+];
+
+/// Why settings could not be loaded. Every message names the setting or the file at
+/// fault, and never contains the value of `SECRET_KEY`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SettingsError {
+    /// A setting has a value it cannot take.
+    #[error("invalid value for {setting}: {reason}")]
+    Invalid {
+        /// The setting, as the contract names it (`ACCESS_TOKEN_LIFETIME`).
+        setting: String,
+        /// What is wrong and what is expected.
+        reason: String,
+    },
+    /// The configuration file has a key that is not a setting.
+    #[error("unknown setting `{name}` in the configuration file")]
+    UnknownSetting {
+        /// The key as written in the file.
+        name: String,
+    },
+    /// The configuration is not TOML.
+    #[error("{}", toml_message(.path.as_deref(), *.line, *.column))]
+    Toml {
+        /// The file, when the text was read from one.
+        path: Option<PathBuf>,
+        /// The line of the error, counting from 1.
+        line: Option<usize>,
+        /// The column of the error in characters, counting from 1.
+        column: Option<usize>,
+        /// The parser's error, without the document text (which may hold the secret).
+        #[source]
+        source: Box<toml::de::Error>,
+    },
+    /// The configuration file could not be read.
+    #[error("cannot read the configuration file {}", .path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn toml_message(path: Option<&Path>, line: Option<usize>, column: Option<usize>) -> String {
+    let mut message = match path {
+        Some(path) => format!(
+            "the configuration file {} is not valid TOML",
+            path.display()
+        ),
+        None => "the configuration is not valid TOML".to_owned(),
+    };
+    if let (Some(line), Some(column)) = (line, column) {
+        message.push_str(&format!(" (line {line}, column {column})"));
+    }
+    message
+}
+
+impl SettingsError {
+    fn invalid(setting: &str, reason: String) -> Self {
+        Self::Invalid {
+            setting: setting.to_owned(),
+            reason,
+        }
+    }
+
+    /// A TOML error without the document text, located by line and column instead.
+    fn toml(mut source: toml::de::Error, input: &str, path: Option<&Path>) -> Self {
+        let position = source.span().map(|span| {
+            let before = input.get(..span.start).unwrap_or(input);
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            let line = before.matches('\n').count() + 1;
+            let column = before[line_start..].chars().count() + 1;
+            (line, column)
+        });
+        source.set_input(None);
+        Self::Toml {
+            path: path.map(Path::to_path_buf),
+            line: position.map(|(line, _)| line),
+            column: position.map(|(_, column)| column),
+            source: Box::new(source),
+        }
+    }
+}
+
+impl Settings {
+    /// The defaults overlaid with the TOML document `toml`.
+    pub fn from_toml_str(toml: &str) -> Result<Self, SettingsError> {
+        let mut settings = Self::default();
+        settings.apply_toml_str(toml)?;
+        Ok(settings)
+    }
+
+    /// Overlays the settings present in the TOML document `toml`. Keys ignore case; an
+    /// unknown key is an error. On error, `self` is left unchanged.
+    pub fn apply_toml_str(&mut self, toml: &str) -> Result<(), SettingsError> {
+        self.apply_toml(toml, None)
+    }
+
+    fn apply_toml(&mut self, toml: &str, path: Option<&Path>) -> Result<(), SettingsError> {
+        let table: toml::Table =
+            toml::from_str(toml).map_err(|e| SettingsError::toml(e, toml, path))?;
+        let mut seen: BTreeMap<&'static str, &str> = BTreeMap::new();
+        let mut next = self.clone();
+        for (key, value) in &table {
+            let name = SETTING_NAMES
+                .into_iter()
+                .find(|name| name.eq_ignore_ascii_case(key))
+                .ok_or_else(|| SettingsError::UnknownSetting { name: key.clone() })?;
+            if let Some(first) = seen.insert(name, key) {
+                return Err(SettingsError::invalid(
+                    name,
+                    format!("given twice, as `{first}` and `{key}`"),
+                ));
+            }
+            let value =
+                value::from_toml(value).map_err(|reason| SettingsError::invalid(name, reason))?;
+            next.set(name, &value)?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// Overlays the settings present in the process environment (see
+    /// [`Settings::apply_env_vars`]). Variables that are not UTF-8 are skipped.
+    pub fn apply_env(&mut self) -> Result<(), SettingsError> {
+        self.apply_env_vars(
+            std::env::vars_os().filter_map(|(key, value)| {
+                Some((key.into_string().ok()?, value.into_string().ok()?))
+            }),
+        )
+    }
+
+    /// Overlays the settings present in `vars`, pairs of variable name and value as
+    /// [`std::env::vars`] gives them: `JWT_ALLAUTH_<NAME>` for each setting, and plain
+    /// `DATABASE_URL` (when not empty) unless `JWT_ALLAUTH_DATABASE_URL` is given too.
+    /// Other variables, including unknown `JWT_ALLAUTH_*` ones, are ignored. On error,
+    /// `self` is left unchanged.
+    pub fn apply_env_vars<I, K, V>(&mut self, vars: I) -> Result<(), SettingsError>
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: AsRef<str>,
+        V: AsRef<str>,
+    {
+        let mut plain_database_url = None;
+        let mut found: BTreeMap<&'static str, String> = BTreeMap::new();
+        for (key, value) in vars {
+            let (key, value) = (key.as_ref(), value.as_ref());
+            if key == "DATABASE_URL" {
+                plain_database_url = Some(value.to_owned());
+            } else if let Some(name) = key
+                .strip_prefix(ENV_PREFIX)
+                .and_then(|rest| SETTING_NAMES.into_iter().find(|name| *name == rest))
+            {
+                found.insert(name, value.to_owned());
+            }
+        }
+        let mut next = self.clone();
+        if let Some(url) = plain_database_url.filter(|url| !url.is_empty()) {
+            next.set("DATABASE_URL", &Value::String(url))?;
+        }
+        for (name, value) in found {
+            next.set(name, &Value::String(value))?;
+        }
+        *self = next;
+        Ok(())
+    }
+
+    /// The defaults, overlaid with the TOML file `file` if given, then with the process
+    /// environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
+        let mut settings = Self::default();
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|source| SettingsError::File {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            settings.apply_toml(&text, Some(path))?;
+        }
+        settings.apply_env()?;
+        Ok(settings)
+    }
+
+    /// Sets the setting `name` (one of [`SETTING_NAMES`]) from `value`.
+    fn set(&mut self, name: &'static str, value: &Value) -> Result<(), SettingsError> {
+        let invalid = |reason| SettingsError::invalid(name, reason);
+        match name {
+            "ALGORITHM" => self.algorithm = value::algorithm(value).map_err(invalid)?,
+            "SECRET_KEY" => self.secret_key = Some(value::secret(value).map_err(invalid)?),
+            "PRIVATE_KEY_FILE" => {
+                self.private_key_file = value::optional_path(value).map_err(invalid)?
+            }
+            "PUBLIC_KEY_FILE" => {
+                self.public_key_file = value::optional_path(value).map_err(invalid)?
+            }
+            "KEY_ID" => self.key_id = value::optional_string(value).map_err(invalid)?,
+            "ACCESS_TOKEN_LIFETIME" => {
+                self.access_token_lifetime = value::duration(value).map_err(invalid)?
+            }
+            "REFRESH_TOKEN_LIFETIME" => {
+                self.refresh_token_lifetime = value::duration(value).map_err(invalid)?
+            }
+            "SESSION_LIFETIME" => {
+                self.session_lifetime = value::optional_duration(value).map_err(invalid)?
+            }
+            "REUSE_INTERVAL" => self.reuse_interval = value::duration(value).map_err(invalid)?,
+            "REFRESH_TOKEN_AS_COOKIE" => {
+                self.refresh_token_as_cookie = value::boolean(value).map_err(invalid)?
+            }
+            "COOKIE_NAME" => self.cookie_name = value::cookie_name(value).map_err(invalid)?,
+            "COOKIE_SECURE" => self.cookie_secure = value::boolean(value).map_err(invalid)?,
+            "COOKIE_SAMESITE" => self.cookie_samesite = value::same_site(value).map_err(invalid)?,
+            "COOKIE_PATH" => self.cookie_path = value::cookie_path(value).map_err(invalid)?,
+            "COOKIE_DOMAIN" => self.cookie_domain = value::cookie_domain(value).map_err(invalid)?,
+            "USER_ATTRIBUTES" => {
+                self.user_attributes = value::user_attributes(value).map_err(invalid)?
+            }
+            "ACCESS_TOKEN_SESSION_CHECK" => {
+                self.access_token_session_check = value::boolean(value).map_err(invalid)?;
+            }
+            "COLLECT_USER_AGENT" => {
+                self.collect_user_agent = value::boolean(value).map_err(invalid)?
+            }
+            "TRUSTED_PROXIES" => {
+                self.trusted_proxies = value::trusted_proxies(value).map_err(invalid)?
+            }
+            "LEEWAY" => self.leeway = value::duration(value).map_err(invalid)?,
+            "ISSUER" => self.issuer = value::optional_string(value).map_err(invalid)?,
+            "AUDIENCE" => self.audience = value::optional_string(value).map_err(invalid)?,
+            "LOGIN_FAILURES_PER_IP" => {
+                self.login_failures_per_ip = value::count(value).map_err(invalid)?
+            }
+            "LOGIN_FAILURES_PER_EMAIL" => {
+                self.login_failures_per_email = value::count(value).map_err(invalid)?
+            }
+            "PURPOSE_TOKEN_LIFETIME" => {
+                self.purpose_token_lifetime = value::duration(value).map_err(invalid)?
+            }
+            "PURPOSE_TOKEN_LIFETIMES" => {
+                self.purpose_token_lifetimes = value::purpose_lifetimes(value).map_err(invalid)?;
+            }
+            "DATABASE_URL" => self.database_url = value::optional_string(value).map_err(invalid)?,
+            "BIND" => self.bind = value::socket_addr(value).map_err(invalid)?,
+            _ => {
+                return Err(SettingsError::UnknownSetting {
+                    name: name.to_owned(),
+                });
+            }
+        }
+        Ok(())
     }
 }
