@@ -1,5 +1,88 @@
 //! JWT authentication with device-level session management.
-#![doc = "TODO: crate example"]
+//!
+//! Stateless access tokens (no database read per request) backed by a whitelist of
+//! sessions: every login on every device is one row, so an application can list a user's
+//! devices, end one or all of them, and detect a stolen refresh token.
+//!
+//! - [`tokens`]: [`RefreshToken`] (carries `session`, `session_iat`, `role`,
+//!   `email_verified` and configured user attributes), [`AccessToken`] (derived from it)
+//!   and [`GenericToken`] (single-use purpose tokens, hashed at rest).
+//! - [`SessionManager`]: login, rotation with replay detection, reuse interval and
+//!   absolute session lifetime, revocation, purpose tokens, purge.
+//! - [`store`]: the [`SessionStore`](store::SessionStore) and
+//!   [`PurposeTokenStore`](store::PurposeTokenStore) traits; `jwt-allauth-sqlx` implements
+//!   them for SQLite and PostgreSQL.
+//! - [`user`]: what the library needs from the application's users, and the
+//!   [`ClaimsExtension`] point for custom claims.
+//! - [`device`]: browser, OS and device from the User-Agent (uap-core rules), client IP.
+//! - [`settings`]: every setting with its default, from code, TOML or environment.
+//!
+//! The crate knows no web framework and no database: `jwt-allauth-axum` and
+//! `jwt-allauth-sqlx` bring those. Every operation takes the current time (`now`), so
+//! tests control the clock.
+//!
+//! # Example
+//!
+//! Log in, rotate, detect a replayed refresh token and revoke, on in-memory SQLite:
+//!
+//! ```
+//! use jwt_allauth::keys::{Algorithm, KeyRing};
+//! use jwt_allauth::{DeviceInfo, RotationOutcome, SessionManager, Settings, User, UserStore, UserStoreError};
+//! use jwt_allauth_sqlx::SqliteStore;
+//! use time::OffsetDateTime;
+//!
+//! struct Account { id: u64 }
+//!
+//! impl User for Account {
+//!     fn id(&self) -> String { self.id.to_string() }
+//!     fn is_active(&self) -> bool { true }
+//!     fn email_verified(&self) -> bool { true }
+//!     fn to_json(&self) -> serde_json::Value { serde_json::json!({ "id": self.id }) }
+//! }
+//!
+//! struct Accounts;
+//!
+//! impl UserStore for Accounts {
+//!     type User = Account;
+//!     async fn load_user(&self, id: &str) -> Result<Option<Account>, UserStoreError> {
+//!         Ok(id.parse().ok().map(|id| Account { id }))
+//!     }
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = SqliteStore::connect("sqlite::memory:").await?;
+//! store.migrate().await?;
+//! let keys = KeyRing::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes")?;
+//! let manager = SessionManager::new(Settings::default(), keys, store, Accounts);
+//! let now = OffsetDateTime::now_utc();
+//! let device = DeviceInfo::default();
+//!
+//! // Login: a session row and a token pair.
+//! let login = manager.open_session(&Account { id: 1 }, &device, now).await?;
+//! let access = manager.authenticate(login.access.as_str(), now).await?;
+//! assert_eq!(access.user_id(), "1");
+//!
+//! // Rotation: a new pair for the same session.
+//! let RotationOutcome::Rotated(next) = manager.rotate(login.refresh.as_str(), &device, now).await? else {
+//!     panic!("the current token rotates");
+//! };
+//! assert_eq!(next.refresh.claims().session, login.refresh.claims().session);
+//!
+//! // Replaying the old refresh token revokes the whole session, successor included.
+//! let replay = manager.rotate(login.refresh.as_str(), &device, now).await?;
+//! assert!(matches!(replay, RotationOutcome::Replayed));
+//! let after = manager.rotate(next.refresh.as_str(), &device, now).await?;
+//! assert!(matches!(after, RotationOutcome::NotFound));
+//!
+//! // Revocation: log the user out everywhere.
+//! manager.open_session(&Account { id: 1 }, &device, now).await?;
+//! assert_eq!(manager.logout_all("1").await?, 1);
+//! assert!(manager.list_sessions("1").await?.is_empty());
+//! # Ok(())
+//! # }
+//! ```
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod attributes;
 pub mod claims;
