@@ -1,1 +1,68 @@
-//! sqlx
+//! SQLite and PostgreSQL stores for [`jwt_allauth`]: the session whitelist
+//! ([`SessionStore`](jwt_allauth::store::SessionStore)) and single-use purpose tokens
+//! ([`PurposeTokenStore`](jwt_allauth::store::PurposeTokenStore)).
+//!
+//! - `SqliteStore` (feature `sqlite`, on by default): timestamps as INTEGER epoch
+//!   seconds, write transactions with `BEGIN IMMEDIATE`, WAL mode for database files.
+//! - `PostgresStore` (feature `postgres`, on by default): `timestamptz` columns, row
+//!   locks (`SELECT ... FOR UPDATE`) to classify replays, purges that skip locked rows.
+//!
+//! Both run the same conformance suite (including concurrency stress tests), rotate a
+//! session with one conditional `UPDATE` of its row, and use runtime queries only: no
+//! database is needed to build. The migrations are embedded and recorded in the table
+//! [`MIGRATIONS_TABLE`] (`_jwt_allauth_migrations`), so they never mix with an
+//! application's own `_sqlx_migrations`.
+//!
+//! Database errors map to [`StoreError`](jwt_allauth::StoreError) by kind: unreachable
+//! or busy → `Unavailable`, unique violation → `Conflict`, anything else → `Backend`,
+//! always with the sqlx error as the source.
+//!
+//! # Example
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")]
+//! # async fn example() -> Result<(), Box<dyn std::error::Error>> {
+//! use jwt_allauth::store::SessionStore;
+//! use jwt_allauth_sqlx::SqliteStore;
+//!
+//! // An in-memory database lives in the store's single connection.
+//! let store = SqliteStore::connect("sqlite::memory:").await?;
+//! store.migrate().await?;
+//! assert!(!store.session_is_active("0123456789abcdef0123456789abcdef").await?);
+//! # Ok(())
+//! # }
+//! # #[cfg(feature = "sqlite")]
+//! # tokio::runtime::Builder::new_current_thread()
+//! #     .enable_all()
+//! #     .build()
+//! #     .expect("runtime")
+//! #     .block_on(example())
+//! #     .expect("example");
+//! ```
+
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod device;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod purpose;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod rotation;
+
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PostgresStore;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteStore;
+
+/// The sqlx version this crate is built with, for pool and option types.
+pub use sqlx;
+/// The error of `migrate()`.
+pub use sqlx::migrate::MigrateError;
+
+/// The table in which the stores record their applied migrations.
+pub const MIGRATIONS_TABLE: &str = "_jwt_allauth_migrations";

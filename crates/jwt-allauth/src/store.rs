@@ -7,7 +7,11 @@
 //!   present the same `jti`, exactly one returns [`RotateResult::Rotated`].
 //! - A revocation that reports a session deleted leaves no row behind, whatever rotation
 //!   ran concurrently (update the row in place, so the database's row lock orders the two).
-//! - [`PurposeTokenStore::consume_purpose_token`] succeeds at most once per token.
+//! - [`PurposeTokenStore::consume_purpose_token`] succeeds at most once per token, and at
+//!   most one token is pending per (user, purpose), even under concurrent replacement.
+//! - Timestamps may be kept at whole seconds (both bundled stores do).
+//! - The reuse interval excludes its end: a retry is recognised while
+//!   `now < rotated_at + reuse_interval`.
 
 use std::future::Future;
 
@@ -163,8 +167,10 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<RotateResult, StoreError>> + Send;
 
     /// Deletes a session whoever owns it (administration). Whether it existed.
-    fn revoke_session(&self, session: &str)
-    -> impl Future<Output = Result<bool, StoreError>> + Send;
+    fn revoke_session(
+        &self,
+        session: &str,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
     /// Deletes a session only if `user_id` owns it. Whether it was deleted.
     fn revoke_user_session(
@@ -225,7 +231,8 @@ pub trait PurposeTokenStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<PurposeTokenRecord>, StoreError>> + Send;
 
-    /// The user's pending purpose tokens, newest first.
+    /// The user's stored purpose tokens, newest first, including expired ones that have
+    /// not been purged yet.
     fn list_user_purpose_tokens(
         &self,
         user_id: &str,

@@ -1,0 +1,885 @@
+//! The rules of sessions.md through the public `SessionManager` API: the manager-level
+//! half of the conformance suite (the store-level half is in the parent module).
+#![allow(clippy::unwrap_used, dead_code)]
+
+pub mod counting;
+pub mod users;
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use jwt_allauth::keys::{Algorithm, KeyRing};
+use jwt_allauth::store::{PurposeTokenStore, SessionStore};
+use jwt_allauth::{
+    AccessToken, Claims, DeviceInfo, Error, RotationOutcome, SessionManager, Settings, TokenCodec,
+    TokenError, TokenPair, UserAttributes,
+};
+use time::{Duration, OffsetDateTime};
+
+pub use counting::CountingStore;
+use std::sync::atomic::Ordering;
+pub use users::{TestUser, TestUsers};
+
+pub const SECRET: &[u8] = b"rules test secret, at least 32 bytes long";
+
+pub fn t0() -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+}
+
+pub fn keys() -> KeyRing {
+    KeyRing::hmac(Algorithm::HS256, SECRET).unwrap()
+}
+
+pub fn device(browser: &str) -> DeviceInfo {
+    DeviceInfo {
+        ip: Some("203.0.113.9".into()),
+        browser: Some(browser.into()),
+        is_pc: Some(true),
+        ..DeviceInfo::default()
+    }
+}
+
+pub type Manager<S> = SessionManager<S, TestUsers>;
+
+pub fn manager<S: SessionStore>(store: S, users: &TestUsers, settings: Settings) -> Manager<S> {
+    SessionManager::new(settings, keys(), store, users.clone())
+}
+
+fn rotated(outcome: RotationOutcome) -> TokenPair {
+    match outcome {
+        RotationOutcome::Rotated(pair) => pair,
+        other => panic!("expected Rotated, got {}", other.name()),
+    }
+}
+
+async fn live_sessions<S: SessionStore>(m: &Manager<S>, user_id: &str) -> Vec<String> {
+    m.list_sessions(user_id)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.session)
+        .collect()
+}
+
+/// Login opens a whitelisted session whose tokens carry the contract's claims.
+pub async fn manager_login_opens_a_session_with_claims<S: SessionStore>(store: S) {
+    let users = TestUsers::with(
+        TestUser::new("1")
+            .staff()
+            .profile(serde_json::json!({"org": {"id": 42}})),
+    );
+    let mut settings = Settings::default();
+    settings.user_attributes = UserAttributes::from_pairs([("org_id", "profile.org.id")]).unwrap();
+    let m = manager(store, &users, settings);
+    let pair = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let r = pair.refresh.claims();
+    let session = r.session.clone().unwrap();
+    assert_eq!(session.len(), 32);
+    assert!(session.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')));
+    assert_eq!(r.session_iat, Some(t0().unix_timestamp()));
+    assert_eq!(
+        (r.user_id.as_str(), r.role, r.email_verified),
+        ("1", 1000, true)
+    );
+    assert_eq!(r.exp, t0().unix_timestamp() + 14 * 24 * 3600);
+    assert_eq!(r.extra.get("org_id"), Some(&serde_json::json!(42)));
+    assert_eq!(pair.access.claims().session, r.session);
+    assert_eq!(pair.access.claims().extra, r.extra);
+
+    let listed = m.list_sessions("1").await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].session, session);
+    assert_eq!(listed[0].device.browser.as_deref(), Some("Firefox"));
+    assert_eq!(listed[0].created, t0());
+    assert_eq!(listed[0].expires_at.unix_timestamp(), r.exp);
+}
+
+/// Rotation keeps `session` and `session_iat`, changes `jti`/`iat`/`exp`, records the
+/// new device; rule 2: a replay deletes the whole session (the successor dies too) but
+/// not the user's other sessions.
+pub async fn manager_rotation_and_replay<S: SessionStore>(store: S) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let m = manager(store, &users, Settings::default());
+    let first = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let other = m
+        .open_session(&users.get("1"), &device("Safari"), t0())
+        .await
+        .unwrap();
+    let later = t0() + Duration::minutes(5);
+    let second = rotated(
+        m.rotate(first.refresh.as_str(), &device("Chrome"), later)
+            .await
+            .unwrap(),
+    );
+    let (a, b) = (first.refresh.claims(), second.refresh.claims());
+    assert_eq!((&a.session, a.session_iat), (&b.session, b.session_iat));
+    assert_ne!(a.jti, b.jti);
+    assert_eq!(b.iat, later.unix_timestamp());
+    assert_eq!(b.exp, later.unix_timestamp() + 14 * 24 * 3600);
+    let row = m
+        .list_sessions("1")
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|s| Some(&s.session) == a.session.as_ref())
+        .unwrap();
+    assert_eq!(row.device.browser.as_deref(), Some("Chrome"));
+    assert_eq!(row.last_used, later);
+
+    // Replay of the rotated token: the session is deleted, the error is committed.
+    let replay = m
+        .rotate(
+            first.refresh.as_str(),
+            &device("Evil"),
+            later + Duration::seconds(1),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(replay, RotationOutcome::Replayed),
+        "{}",
+        replay.name()
+    );
+    let after = m
+        .rotate(
+            second.refresh.as_str(),
+            &device("Chrome"),
+            later + Duration::seconds(2),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(after, RotationOutcome::NotFound),
+        "successor dies too: {}",
+        after.name()
+    );
+    assert_eq!(
+        live_sessions(&m, "1").await,
+        vec![other.refresh.claims().session.clone().unwrap()]
+    );
+    rotated(
+        m.rotate(other.refresh.as_str(), &device("Safari"), later)
+            .await
+            .unwrap(),
+    );
+}
+
+/// Rule 3: inside the reuse interval the predecessor gets the byte-identical successor;
+/// after it, or for an older token, it is a replay.
+pub async fn manager_reuse_interval<S: SessionStore>(store: S) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let mut settings = Settings::default();
+    settings.reuse_interval = StdDuration::from_secs(10);
+    let m = manager(store, &users, settings);
+    let r1 = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let r2 = rotated(
+        m.rotate(r1.refresh.as_str(), &device("Firefox"), t0())
+            .await
+            .unwrap(),
+    );
+    let retry = m
+        .rotate(
+            r1.refresh.as_str(),
+            &device("Firefox"),
+            t0() + Duration::seconds(9),
+        )
+        .await
+        .unwrap();
+    let RotationOutcome::Retried(retried) = retry else {
+        panic!("expected Retried, got {}", retry.name())
+    };
+    assert_eq!(
+        retried.refresh.as_str(),
+        r2.refresh.as_str(),
+        "byte-identical successor"
+    );
+    assert_ne!(
+        retried.access.claims().jti,
+        r2.access.claims().jti,
+        "a fresh access token"
+    );
+    // The chain is still single: R2 rotates normally.
+    let r3 = rotated(
+        m.rotate(
+            r2.refresh.as_str(),
+            &device("Firefox"),
+            t0() + Duration::seconds(9),
+        )
+        .await
+        .unwrap(),
+    );
+    // R1 is now older than the predecessor: replay, session gone.
+    let replay = m
+        .rotate(
+            r1.refresh.as_str(),
+            &device("Firefox"),
+            t0() + Duration::seconds(9),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(replay, RotationOutcome::Replayed),
+        "{}",
+        replay.name()
+    );
+    assert!(matches!(
+        m.rotate(
+            r3.refresh.as_str(),
+            &device("Firefox"),
+            t0() + Duration::seconds(10)
+        )
+        .await
+        .unwrap(),
+        RotationOutcome::NotFound
+    ));
+
+    // The predecessor after the interval is a replay.
+    let s1 = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let _s2 = rotated(
+        m.rotate(s1.refresh.as_str(), &device("Firefox"), t0())
+            .await
+            .unwrap(),
+    );
+    let late = m
+        .rotate(
+            s1.refresh.as_str(),
+            &device("Firefox"),
+            t0() + Duration::seconds(10),
+        )
+        .await
+        .unwrap();
+    assert!(matches!(late, RotationOutcome::Replayed), "{}", late.name());
+    assert!(live_sessions(&m, "1").await.is_empty());
+}
+
+/// Rules 1 and 3 under concurrency through the manager: 32 tasks present the same token.
+async fn manager_concurrent_rotation<S: SessionStore + Clone + 'static>(store: S, reuse: u64) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let mut settings = Settings::default();
+    settings.reuse_interval = StdDuration::from_secs(reuse);
+    let m = Arc::new(manager(store, &users, settings));
+    let first = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let token = first.refresh.as_str().to_owned();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let (m, token) = (m.clone(), token.clone());
+            tokio::spawn(async move {
+                m.rotate(&token, &device("Firefox"), t0() + Duration::seconds(1))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let winners: Vec<&TokenPair> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            RotationOutcome::Rotated(p) => Some(p),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        winners.len(),
+        1,
+        "exactly one rotation: {:?}",
+        outcomes.iter().map(|o| o.name()).collect::<Vec<_>>()
+    );
+    let successor = winners[0].refresh.as_str().to_owned();
+    if reuse == 0 {
+        for o in &outcomes {
+            assert!(
+                matches!(
+                    o,
+                    RotationOutcome::Rotated(_)
+                        | RotationOutcome::Replayed
+                        | RotationOutcome::NotFound
+                ),
+                "{}",
+                o.name()
+            );
+        }
+        // The replays revoked the session: no live token remains.
+        assert!(live_sessions(&m, "1").await.is_empty());
+        assert!(!matches!(
+            m.rotate(&successor, &device("Firefox"), t0() + Duration::seconds(2))
+                .await
+                .unwrap(),
+            RotationOutcome::Rotated(_)
+        ));
+    } else {
+        for o in &outcomes {
+            match o {
+                RotationOutcome::Rotated(_) => {}
+                RotationOutcome::Retried(pair) => {
+                    assert_eq!(pair.refresh.as_str(), successor, "identical successor")
+                }
+                other => panic!("unexpected {}", other.name()),
+            }
+        }
+        rotated(
+            m.rotate(&successor, &device("Firefox"), t0() + Duration::seconds(2))
+                .await
+                .unwrap(),
+        );
+    }
+}
+
+/// Rule 5: absolute session lifetime.
+pub async fn manager_absolute_session_lifetime<S: SessionStore + Clone>(store: S) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let mut settings = Settings::default();
+    settings.session_lifetime = Some(StdDuration::from_secs(3600));
+    let m = manager(store.clone(), &users, settings);
+    let deadline = t0().unix_timestamp() + 3600;
+    let pair = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        pair.refresh.claims().exp,
+        deadline,
+        "refresh exp capped at the deadline"
+    );
+    let later = t0() + Duration::minutes(50);
+    let next = rotated(
+        m.rotate(pair.refresh.as_str(), &device("Firefox"), later)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(next.refresh.claims().exp, deadline);
+    assert_eq!(
+        next.access.claims().exp,
+        deadline,
+        "access exp capped too (50 + 30 min > 60)"
+    );
+    assert_eq!(
+        next.refresh.claims().session_iat,
+        Some(t0().unix_timestamp())
+    );
+    // At the deadline a genuine token is simply expired.
+    let at_deadline = OffsetDateTime::from_unix_timestamp(deadline).unwrap();
+    let err = m
+        .rotate(next.refresh.as_str(), &device("Firefox"), at_deadline)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Token(TokenError::Expired)), "{err:?}");
+
+    // A token issued before the lifetime was configured: session expired, and deleted.
+    let unlimited = manager(store.clone(), &users, Settings::default());
+    let old = unlimited
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        old.refresh.claims().exp,
+        t0().unix_timestamp() + 14 * 24 * 3600
+    );
+    let session = old.refresh.claims().session.clone().unwrap();
+    let outcome = m
+        .rotate(
+            old.refresh.as_str(),
+            &device("Firefox"),
+            t0() + Duration::hours(2),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, RotationOutcome::SessionExpired),
+        "{}",
+        outcome.name()
+    );
+    assert!(!live_sessions(&m, "1").await.contains(&session));
+}
+
+/// Rule 5, last sentence: a token without `session_iat` is anchored at its first rotation.
+pub async fn manager_session_without_session_iat_is_anchored_at_first_rotation<S: SessionStore>(
+    store: S,
+) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let mut settings = Settings::default();
+    settings.session_lifetime = Some(StdDuration::from_secs(3600));
+    let m = manager(store, &users, settings);
+    let pair = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let mut legacy: Claims = pair.refresh.claims().clone();
+    legacy.session_iat = None;
+    let anchor = t0() + Duration::hours(5);
+    // A token minted by a version that set no `session_iat` (and so no deadline).
+    legacy.exp = anchor.unix_timestamp() + 3600;
+    let legacy_token = m.codec().encode(&legacy).unwrap();
+    let next = rotated(
+        m.rotate(&legacy_token, &device("Firefox"), anchor)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(
+        next.refresh.claims().session_iat,
+        Some(anchor.unix_timestamp())
+    );
+    assert_eq!(next.refresh.claims().exp, anchor.unix_timestamp() + 3600);
+}
+
+/// Rule 6: claims are re-read at every rotation; an inactive or deleted user loses every
+/// session.
+pub async fn manager_claims_are_reread_and_inactive_users_are_cut_off<S: SessionStore>(store: S) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let mut settings = Settings::default();
+    settings.user_attributes = UserAttributes::from_paths(["profile.plan"]).unwrap();
+    let m = manager(store, &users, settings);
+    let a = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let b = m
+        .open_session(&users.get("1"), &device("Safari"), t0())
+        .await
+        .unwrap();
+    assert_eq!(a.refresh.claims().role, 0);
+    assert_eq!(a.refresh.claims().extra.get("plan"), None);
+    users.update("1", |u| {
+        u.role = Some(900);
+        u.email_verified = false;
+        u.profile = serde_json::json!({"plan": "pro"});
+    });
+    let a2 = rotated(
+        m.rotate(a.refresh.as_str(), &device("Firefox"), t0())
+            .await
+            .unwrap(),
+    );
+    assert_eq!(a2.refresh.claims().role, 900);
+    assert!(!a2.refresh.claims().email_verified);
+    assert_eq!(
+        a2.access.claims().extra.get("plan"),
+        Some(&serde_json::json!("pro"))
+    );
+
+    users.update("1", |u| u.active = false);
+    let cut = m
+        .rotate(a2.refresh.as_str(), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert!(
+        matches!(cut, RotationOutcome::UserInactive),
+        "{}",
+        cut.name()
+    );
+    assert!(
+        live_sessions(&m, "1").await.is_empty(),
+        "all of the user's sessions are deleted"
+    );
+    assert!(matches!(
+        m.rotate(b.refresh.as_str(), &device("Safari"), t0())
+            .await
+            .unwrap(),
+        RotationOutcome::UserInactive | RotationOutcome::NotFound
+    ));
+
+    // A deleted user.
+    users.insert(TestUser::new("2"));
+    let c = m
+        .open_session(&users.get("2"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    users.remove("2");
+    assert!(matches!(
+        m.rotate(c.refresh.as_str(), &device("Firefox"), t0())
+            .await
+            .unwrap(),
+        RotationOutcome::UserInactive
+    ));
+    assert!(live_sessions(&m, "2").await.is_empty());
+}
+
+/// Rule 7: disabled sessions do not rotate and nothing is deleted.
+pub async fn manager_disabled_sessions_do_not_rotate<S: SessionStore>(store: S) {
+    let users = TestUsers::with(TestUser::new("1").unverified());
+    let m = manager(store, &users, Settings::default());
+    let pair = m
+        .open_disabled_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let outcome = m
+        .rotate(pair.refresh.as_str(), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            RotationOutcome::Disabled {
+                email_verified: false
+            }
+        ),
+        "{}",
+        outcome.name()
+    );
+    users.update("1", |u| u.email_verified = true);
+    let outcome = m
+        .rotate(pair.refresh.as_str(), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert!(
+        matches!(
+            outcome,
+            RotationOutcome::Disabled {
+                email_verified: true
+            }
+        ),
+        "{}",
+        outcome.name()
+    );
+    assert_eq!(live_sessions(&m, "1").await.len(), 1, "nothing deleted");
+    // Its access token works until it expires.
+    assert!(m.authenticate(pair.access.as_str(), t0()).await.is_ok());
+}
+
+/// Rule 8: cheap rejections never reach the store and revoke nothing.
+pub async fn manager_cheap_rejections_touch_nothing<S: SessionStore>(store: S) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let store = CountingStore::new(store);
+    let calls = store.calls.clone();
+    let m = manager(store, &users, Settings::default());
+    let pair = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let other_key = TokenCodec::new(
+        KeyRing::hmac(Algorithm::HS256, b"another secret that is long enough!!").unwrap(),
+        &Settings::default(),
+    );
+    let foreign = other_key.encode(pair.refresh.claims()).unwrap();
+    let mut no_session = pair.refresh.claims().clone();
+    no_session.session = None;
+    let no_session = m.codec().encode(&no_session).unwrap();
+    let expired_at = t0() + Duration::days(15);
+    let cases: Vec<(&str, String, OffsetDateTime, TokenError)> = vec![
+        ("garbage", "not.a.token".into(), t0(), TokenError::Invalid),
+        ("other key", foreign, t0(), TokenError::Invalid),
+        (
+            "access token",
+            pair.access.as_str().into(),
+            t0(),
+            TokenError::WrongType,
+        ),
+        (
+            "expired",
+            pair.refresh.as_str().into(),
+            expired_at,
+            TokenError::Expired,
+        ),
+        ("no session claim", no_session, t0(), TokenError::Invalid),
+    ];
+    let before = calls.load(Ordering::SeqCst);
+    for (name, token, now, expected) in cases {
+        match m.rotate(&token, &device("Firefox"), now).await {
+            Err(Error::Token(err)) => assert_eq!(err, expected, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        before,
+        "no store call for a cheap rejection"
+    );
+    assert_eq!(users.loads(), 0, "no user load either");
+    // Nothing was revoked: the genuine token still rotates.
+    rotated(
+        m.rotate(pair.refresh.as_str(), &device("Firefox"), t0())
+            .await
+            .unwrap(),
+    );
+}
+
+/// Rule 9: access tokens are stateless unless the session check is on.
+pub async fn manager_access_token_session_check<S: SessionStore + Clone>(store: S) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let stateless = manager(store.clone(), &users, Settings::default());
+    let mut settings = Settings::default();
+    settings.access_token_session_check = true;
+    let checked = manager(store, &users, settings);
+    let pair = checked
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert!(
+        checked
+            .authenticate(pair.access.as_str(), t0())
+            .await
+            .is_ok()
+    );
+    checked.logout_all("1").await.unwrap();
+    assert!(matches!(
+        checked.authenticate(pair.access.as_str(), t0()).await,
+        Err(Error::SessionInactive)
+    ));
+    assert!(
+        stateless
+            .authenticate(pair.access.as_str(), t0())
+            .await
+            .is_ok(),
+        "stateless by default"
+    );
+    assert!(AccessToken::decode(stateless.codec(), pair.access.as_str(), t0()).is_ok());
+}
+
+/// Logout closes the session of any of the caller's own refresh tokens (even a rotated
+/// one); a token of another user or one that does not verify deletes nothing.
+pub async fn manager_logout_rules<S: SessionStore>(store: S) {
+    let users = TestUsers::with(TestUser::new("1"));
+    users.insert(TestUser::new("2"));
+    let m = manager(store, &users, Settings::default());
+    let mine = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let theirs = m
+        .open_session(&users.get("2"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let _next = rotated(
+        m.rotate(mine.refresh.as_str(), &device("Firefox"), t0())
+            .await
+            .unwrap(),
+    );
+    assert!(matches!(
+        m.logout("1", theirs.refresh.as_str(), t0()).await,
+        Err(Error::Token(TokenError::Invalid))
+    ));
+    assert!(matches!(
+        m.logout("1", "garbage", t0()).await,
+        Err(Error::Token(_))
+    ));
+    assert_eq!(live_sessions(&m, "2").await.len(), 1);
+    assert!(
+        m.logout("1", mine.refresh.as_str(), t0()).await.unwrap(),
+        "a rotated own token closes its session"
+    );
+    assert!(live_sessions(&m, "1").await.is_empty());
+    assert!(
+        !m.logout("1", mine.refresh.as_str(), t0()).await.unwrap(),
+        "already closed"
+    );
+    // Revoking one of another user's sessions by id fails.
+    let theirs_id = theirs.refresh.claims().session.clone().unwrap();
+    assert!(!m.revoke_user_session("1", &theirs_id).await.unwrap());
+    assert!(m.revoke_user_session("2", &theirs_id).await.unwrap());
+}
+
+/// Rule 10: purge deletes what can no longer be presented, in batches; dry run counts.
+pub async fn manager_purge<S: SessionStore + PurposeTokenStore>(store: S) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let mut settings = Settings::default();
+    settings.refresh_token_lifetime = StdDuration::from_secs(60);
+    settings.purpose_token_lifetime = StdDuration::from_secs(60);
+    let m = manager(store, &users, settings);
+    for _ in 0..3 {
+        m.open_session(&users.get("1"), &device("Firefox"), t0())
+            .await
+            .unwrap();
+    }
+    m.make_purpose_token("1", "password_reset", &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let live = m
+        .open_session(
+            &users.get("1"),
+            &device("Firefox"),
+            t0() + Duration::minutes(10),
+        )
+        .await
+        .unwrap();
+    let now = t0() + Duration::minutes(5);
+    let counted = m.purge(now, true).await.unwrap();
+    assert_eq!((counted.sessions, counted.purpose_tokens), (3, 1));
+    assert_eq!(
+        live_sessions(&m, "1").await.len(),
+        4,
+        "a dry run deletes nothing"
+    );
+    let purged = m.purge(now, false).await.unwrap();
+    assert_eq!((purged.sessions, purged.purpose_tokens), (3, 1));
+    assert_eq!(
+        live_sessions(&m, "1").await,
+        vec![live.refresh.claims().session.clone().unwrap()]
+    );
+    assert_eq!(m.purge(now, false).await.unwrap().sessions, 0);
+}
+
+/// Purpose tokens: single use, replaced per (user, purpose), hashed at rest, per-purpose
+/// lifetimes; a credential change deletes sessions and purpose tokens.
+pub async fn manager_purpose_tokens_and_credential_change<S: SessionStore + PurposeTokenStore>(
+    store: S,
+) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let mut settings = Settings::default();
+    settings
+        .purpose_token_lifetimes
+        .insert("email_confirmation".into(), StdDuration::from_secs(7200));
+    let m = manager(store, &users, settings);
+    let reset = m
+        .make_purpose_token("1", "password_reset", &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert_eq!(reset.record().expires_at, t0() + Duration::days(1));
+    assert!(reset.as_str().len() >= 43, "256 bits, URL-safe");
+    assert!(
+        reset
+            .as_str()
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    );
+    let confirm = m
+        .make_purpose_token("1", "email_confirmation", &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert_eq!(confirm.record().expires_at, t0() + Duration::hours(2));
+    let replacement = m
+        .make_purpose_token("1", "password_reset", &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert!(
+        m.consume_purpose_token("1", "password_reset", reset.as_str(), t0())
+            .await
+            .unwrap()
+            .is_none(),
+        "replaced"
+    );
+    assert!(
+        m.consume_purpose_token("1", "email_confirmation", replacement.as_str(), t0())
+            .await
+            .unwrap()
+            .is_none(),
+        "wrong purpose"
+    );
+    assert!(
+        m.consume_purpose_token("2", "password_reset", replacement.as_str(), t0())
+            .await
+            .unwrap()
+            .is_none(),
+        "wrong user"
+    );
+    let used = m
+        .consume_purpose_token("1", "password_reset", replacement.as_str(), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(used.purpose, "password_reset");
+    let json = serde_json::to_string(&used).unwrap();
+    assert!(
+        !json.contains("hash") && !json.contains(replacement.as_str()),
+        "{json}"
+    );
+    assert!(
+        m.consume_purpose_token("1", "password_reset", replacement.as_str(), t0())
+            .await
+            .unwrap()
+            .is_none(),
+        "single use"
+    );
+    assert!(
+        m.consume_purpose_token(
+            "1",
+            "email_confirmation",
+            confirm.as_str(),
+            t0() + Duration::hours(2)
+        )
+        .await
+        .unwrap()
+        .is_none(),
+        "expired"
+    );
+
+    let again = m
+        .make_purpose_token("1", "password_reset", &device("Firefox"), t0())
+        .await
+        .unwrap();
+    m.open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    m.open_session(&users.get("1"), &device("Safari"), t0())
+        .await
+        .unwrap();
+    let revoked = m.revoke_credentials("1").await.unwrap();
+    assert_eq!(revoked.sessions, 2);
+    assert!(revoked.purpose_tokens >= 1);
+    assert!(live_sessions(&m, "1").await.is_empty());
+    assert!(
+        m.consume_purpose_token("1", "password_reset", again.as_str(), t0())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Rule 4 through the manager: logout-all racing a rotation never leaves a session alive.
+async fn revocation_beats_rotation<S: SessionStore + Clone + 'static>(store: S, trials: usize) {
+    let users = TestUsers::with(TestUser::new("1"));
+    let m = Arc::new(manager(store, &users, Settings::default()));
+    for trial in 0..trials {
+        let pair = m
+            .open_session(&users.get("1"), &device("Firefox"), t0())
+            .await
+            .unwrap();
+        let token = pair.refresh.as_str().to_owned();
+        let rotate = {
+            let m = m.clone();
+            tokio::spawn(async move { m.rotate(&token, &device("Firefox"), t0()).await.unwrap() })
+        };
+        let revoke = {
+            let m = m.clone();
+            tokio::spawn(async move { m.logout_all("1").await.unwrap() })
+        };
+        let outcome = rotate.await.unwrap();
+        revoke.await.unwrap();
+        assert!(
+            live_sessions(&m, "1").await.is_empty(),
+            "trial {trial}: a session survived ({})",
+            outcome.name()
+        );
+        if let RotationOutcome::Rotated(next) = outcome {
+            assert!(!matches!(
+                m.rotate(next.refresh.as_str(), &device("Firefox"), t0())
+                    .await
+                    .unwrap(),
+                RotationOutcome::Rotated(_)
+            ));
+        }
+    }
+}
+
+/// Rule 1 through the manager, reuse interval 0: 32 tasks, one rotation, no live token.
+pub async fn manager_concurrent_rotation_strict<S: SessionStore + Clone + 'static>(store: S) {
+    manager_concurrent_rotation(store, 0).await;
+}
+
+/// Rules 1 and 3 through the manager, reuse interval 10 s: every task gets the identical
+/// successor.
+pub async fn manager_concurrent_rotation_with_reuse_interval<S: SessionStore + Clone + 'static>(
+    store: S,
+) {
+    manager_concurrent_rotation(store, 10).await;
+}
+
+/// Rule 4 through the manager: 200 trials of logout-all racing a rotation.
+pub async fn manager_revocation_beats_rotation<S: SessionStore + Clone + 'static>(store: S) {
+    revocation_beats_rotation(store, 200).await;
+}
