@@ -103,7 +103,8 @@ mod tests {
 
     #[test]
     fn nested_missing_and_null_paths() {
-        let user = json!({"id": 7, "profile": {"org": {"id": 42, "tags": ["a", "b"]}, "nick": null}});
+        let user =
+            json!({"id": 7, "profile": {"org": {"id": 42, "tags": ["a", "b"]}, "nick": null}});
         let attrs = UserAttributes::from_pairs([
             ("org_id", "profile.org.id"),
             ("first_tag", "profile.org.tags.1"),
@@ -116,7 +117,11 @@ mod tests {
         attrs.apply(&user, &mut claims).expect("applies");
         assert_eq!(claims.get("org_id"), Some(&json!(42)));
         assert_eq!(claims.get("first_tag"), Some(&json!("b")));
-        assert_eq!(claims.len(), 2, "null and missing paths are skipped: {claims:?}");
+        assert_eq!(
+            claims.len(),
+            2,
+            "null and missing paths are skipped: {claims:?}"
+        );
     }
 
     #[test]
@@ -133,7 +138,17 @@ mod tests {
 
     #[test]
     fn reserved_names_are_rejected_in_both_forms() {
-        for name in ["token_type", "exp", "iat", "jti", "user_id", "session", "session_iat", "role", "email_verified"] {
+        for name in [
+            "token_type",
+            "exp",
+            "iat",
+            "jti",
+            "user_id",
+            "session",
+            "session_iat",
+            "role",
+            "email_verified",
+        ] {
             assert_eq!(
                 UserAttributes::from_pairs([(name, "profile.x")]),
                 Err(ReservedClaimError(name.to_owned()))

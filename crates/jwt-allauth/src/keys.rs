@@ -346,10 +346,7 @@ impl KeyRing {
                 VerifyingKey::hmac(algorithm, secret)?,
             )
         } else {
-            let private = read_key_file(
-                settings.private_key_file.as_ref(),
-                "PRIVATE_KEY_FILE",
-            )?;
+            let private = read_key_file(settings.private_key_file.as_ref(), "PRIVATE_KEY_FILE")?;
             let public = read_key_file(settings.public_key_file.as_ref(), "PUBLIC_KEY_FILE")?;
             (
                 SigningKey::from_pem(algorithm, &private)?,
@@ -367,7 +364,10 @@ impl KeyRing {
     /// rotation. Two keys with the same `kid` are refused.
     pub fn with_verifying_key(mut self, key: VerifyingKey) -> Result<Self, KeyError> {
         if let Some(kid) = &key.key_id
-            && self.verifying.iter().any(|k| k.key_id.as_ref() == Some(kid))
+            && self
+                .verifying
+                .iter()
+                .any(|k| k.key_id.as_ref() == Some(kid))
         {
             return Err(KeyError::DuplicateKeyId(kid.clone()));
         }

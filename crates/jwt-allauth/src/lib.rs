@@ -99,9 +99,13 @@ pub mod user;
 pub use attributes::UserAttributes;
 pub use claims::{Claims, ExtraClaims, TokenType};
 pub use device::{ClientIpResolver, DeviceInfo, UserAgentParser};
-pub use error::{BoxError, Error, KeyError, ReservedClaimError, StoreError, TokenError, UserStoreError};
+pub use error::{
+    BoxError, Error, KeyError, ReservedClaimError, StoreError, TokenError, UserStoreError,
+};
 pub use keys::{Algorithm, KeyRing};
+pub use manager::{
+    PURGE_BATCH_SIZE, PurgeReport, RevokedCredentials, RotationOutcome, SessionManager,
+};
 pub use settings::{Secret, Settings};
-pub use user::{ClaimsExtension, NoClaimsExtension, User, UserStore};
-pub use manager::{PURGE_BATCH_SIZE, PurgeReport, RevokedCredentials, RotationOutcome, SessionManager};
 pub use tokens::{AccessToken, GenericToken, RefreshToken, TokenCodec, TokenPair};
+pub use user::{ClaimsExtension, NoClaimsExtension, User, UserStore};

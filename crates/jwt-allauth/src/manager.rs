@@ -198,8 +198,13 @@ where
     ) -> Result<TokenPair, Error> {
         let session = hex_id();
         let session_iat = now.unix_timestamp();
-        let (refresh, payload) =
-            RefreshToken::mint(&self.codec, self.user_claims(user)?, session.clone(), session_iat, now)?;
+        let (refresh, payload) = RefreshToken::mint(
+            &self.codec,
+            self.user_claims(user)?,
+            session.clone(),
+            session_iat,
+            now,
+        )?;
         self.store
             .open_session(&NewSession {
                 session,
@@ -225,14 +230,20 @@ where
         device: &DeviceInfo,
         now: OffsetDateTime,
     ) -> Result<RotationOutcome, Error> {
-        let claims = self.codec.decode(presented, crate::TokenType::Refresh, now)?;
+        let claims = self
+            .codec
+            .decode(presented, crate::TokenType::Refresh, now)?;
         let session = claims.session.clone().ok_or(TokenError::Invalid)?;
         let now_s = now.unix_timestamp();
 
-        if let Some(deadline) = claims.session_iat.and_then(|iat| self.codec.session_deadline(iat))
+        if let Some(deadline) = claims
+            .session_iat
+            .and_then(|iat| self.codec.session_deadline(iat))
             && now_s >= deadline
         {
-            self.store.revoke_user_session(&claims.user_id, &session).await?;
+            self.store
+                .revoke_user_session(&claims.user_id, &session)
+                .await?;
             return Ok(RotationOutcome::SessionExpired);
         }
 
@@ -284,7 +295,11 @@ where
 
     /// Verifies an access token (stateless), and with `ACCESS_TOKEN_SESSION_CHECK` on
     /// also checks that its session still exists ([`Error::SessionInactive`] if not).
-    pub async fn authenticate(&self, token: &str, now: OffsetDateTime) -> Result<AccessToken, Error> {
+    pub async fn authenticate(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<AccessToken, Error> {
         let access = AccessToken::decode(&self.codec, token, now)?;
         if self.settings.access_token_session_check {
             let active = match access.session() {
@@ -309,7 +324,9 @@ where
         refresh_token: &str,
         now: OffsetDateTime,
     ) -> Result<bool, Error> {
-        let claims = self.codec.decode(refresh_token, crate::TokenType::Refresh, now)?;
+        let claims = self
+            .codec
+            .decode(refresh_token, crate::TokenType::Refresh, now)?;
         let session = match claims.session {
             Some(session) if claims.user_id == user_id => session,
             _ => return Err(TokenError::Invalid.into()),
@@ -374,8 +391,13 @@ where
         let expires_at = now
             .checked_add(time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX))
             .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
-        let (token, row) =
-            GenericToken::generate(user_id, purpose, device.clone().truncated(), now, expires_at);
+        let (token, row) = GenericToken::generate(
+            user_id,
+            purpose,
+            device.clone().truncated(),
+            now,
+            expires_at,
+        );
         self.store.replace_purpose_token(&row).await?;
         Ok(token)
     }
@@ -419,7 +441,10 @@ where
         }
         let mut report = PurgeReport::default();
         loop {
-            let deleted = self.store.delete_expired_sessions(now, PURGE_BATCH_SIZE).await?;
+            let deleted = self
+                .store
+                .delete_expired_sessions(now, PURGE_BATCH_SIZE)
+                .await?;
             report.sessions += deleted;
             if deleted < u64::from(PURGE_BATCH_SIZE) {
                 break;

@@ -102,7 +102,11 @@ pub trait ClaimsExtension<U>: Send + Sync {
 pub struct NoClaimsExtension;
 
 impl<U> ClaimsExtension<U> for NoClaimsExtension {
-    fn extend_claims(&self, _user: &U, _claims: &mut ExtraClaims) -> Result<(), ReservedClaimError> {
+    fn extend_claims(
+        &self,
+        _user: &U,
+        _claims: &mut ExtraClaims,
+    ) -> Result<(), ReservedClaimError> {
         Ok(())
     }
 }

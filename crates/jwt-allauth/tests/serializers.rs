@@ -69,7 +69,18 @@ fn unknown_device_fields_are_null() {
         device: DeviceInfo::default(),
     };
     let value = serde_json::to_value(&record).unwrap();
-    for field in ["ip", "browser", "os", "device", "device_brand", "device_model", "is_mobile", "is_tablet", "is_pc", "is_bot"] {
+    for field in [
+        "ip",
+        "browser",
+        "os",
+        "device",
+        "device_brand",
+        "device_model",
+        "is_mobile",
+        "is_tablet",
+        "is_pc",
+        "is_bot",
+    ] {
         assert_eq!(value[field], serde_json::Value::Null, "{field}");
     }
 }
@@ -89,8 +100,22 @@ fn a_purpose_token_serializes_without_its_hash() {
     assert_eq!(
         keys,
         [
-            "browser", "browser_version", "created", "device", "device_brand", "device_model", "expires_at", "ip",
-            "is_bot", "is_mobile", "is_pc", "is_tablet", "os", "os_version", "purpose", "user_id"
+            "browser",
+            "browser_version",
+            "created",
+            "device",
+            "device_brand",
+            "device_model",
+            "expires_at",
+            "ip",
+            "is_bot",
+            "is_mobile",
+            "is_pc",
+            "is_tablet",
+            "os",
+            "os_version",
+            "purpose",
+            "user_id"
         ]
     );
     assert_eq!(value["expires_at"], "2026-11-24T10:00:00Z");

@@ -19,7 +19,11 @@ pub struct AccessToken {
 
 impl AccessToken {
     /// Verifies an access token (signature, `exp`, `token_type`, issuer and audience).
-    pub fn decode(codec: &TokenCodec, token: &str, now: OffsetDateTime) -> Result<Self, TokenError> {
+    pub fn decode(
+        codec: &TokenCodec,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Self, TokenError> {
         let claims = codec.decode(token, TokenType::Access, now)?;
         Ok(Self {
             claims,
@@ -30,7 +34,11 @@ impl AccessToken {
     /// Derives an access token from refresh-token claims: every claim is copied except
     /// `token_type`, `exp`, `iat` and `jti`, which are fresh. `exp` is capped at the
     /// session deadline.
-    pub fn derive(codec: &TokenCodec, refresh: &Claims, now: OffsetDateTime) -> Result<Self, Error> {
+    pub fn derive(
+        codec: &TokenCodec,
+        refresh: &Claims,
+        now: OffsetDateTime,
+    ) -> Result<Self, Error> {
         let now = now.unix_timestamp();
         let claims = Claims {
             token_type: TokenType::Access,

@@ -31,7 +31,11 @@ pub(crate) struct UserClaims {
 
 impl RefreshToken {
     /// Verifies a refresh token (signature, `exp`, `token_type`, issuer and audience).
-    pub fn decode(codec: &TokenCodec, token: &str, now: OffsetDateTime) -> Result<Self, TokenError> {
+    pub fn decode(
+        codec: &TokenCodec,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Self, TokenError> {
         let claims = codec.decode(token, TokenType::Refresh, now)?;
         Ok(Self {
             claims,
