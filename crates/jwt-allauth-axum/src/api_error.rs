@@ -1,0 +1,112 @@
+//! [`ApiError`]: every answer of the routers other than a success.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::body::{BodyRejection, FieldErrors};
+use crate::error_body::{ServerFault, detail, detail_code, internal, unavailable};
+use crate::rejection::{AuthRejection, PermissionDenied, RefreshRejection};
+use crate::throttle::Throttled;
+
+/// A failed request of the routers, with the status and body of the wire contract.
+/// Applications may use it in their own handlers.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// Bearer authentication failed (401, 503 or 500).
+    #[error(transparent)]
+    Auth(#[from] AuthRejection),
+    /// The caller lacks a role: 403.
+    #[error(transparent)]
+    PermissionDenied(#[from] PermissionDenied),
+    /// The body could not be read (415, 400 or 413).
+    #[error(transparent)]
+    Body(#[from] BodyRejection),
+    /// Invalid fields: 400 `{"<field>":["<message>"]}`.
+    #[error("invalid fields")]
+    Fields(FieldErrors),
+    /// Unknown e-mail, wrong password or inactive account, one answer for all three:
+    /// 401 `{"detail":"Incorrect credentials","code":"incorrect_credentials"}`.
+    #[error("Incorrect credentials")]
+    IncorrectCredentials,
+    /// Too many failed logins: 429 `throttled` with `Retry-After`.
+    #[error("Too many failed login attempts. Try again later.")]
+    Throttled(Throttled),
+    /// `/refresh/` refused the token (401).
+    #[error(transparent)]
+    Refresh(#[from] RefreshRejection),
+    /// `/logout/` in cookie mode without the cookie: 400
+    /// `{"detail":"Refresh token cookie not found."}`.
+    #[error("Refresh token cookie not found.")]
+    RefreshCookieNotFound,
+    /// `/logout/` with a token that does not verify or belongs to another user: 400
+    /// `{"detail":"Invalid token."}`.
+    #[error("Invalid token.")]
+    InvalidToken,
+    /// 404 `{"detail":"Not found."}`.
+    #[error("Not found.")]
+    NotFound,
+    /// The database cannot be reached: 503 `service_unavailable`.
+    #[error("Database unavailable.")]
+    Unavailable,
+    /// Any other failure, logged where it happened: 500 `{"detail":"Internal server
+    /// error."}`.
+    #[error("Internal server error.")]
+    Internal,
+}
+
+impl From<FieldErrors> for ApiError {
+    fn from(errors: FieldErrors) -> Self {
+        ApiError::Fields(errors)
+    }
+}
+
+impl From<Throttled> for ApiError {
+    fn from(throttled: Throttled) -> Self {
+        ApiError::Throttled(throttled)
+    }
+}
+
+impl From<ServerFault> for ApiError {
+    fn from(fault: ServerFault) -> Self {
+        match fault {
+            ServerFault::Unavailable => ApiError::Unavailable,
+            ServerFault::Internal => ApiError::Internal,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        match self {
+            ApiError::Auth(rejection) => rejection.into_response(),
+            ApiError::PermissionDenied(rejection) => rejection.into_response(),
+            ApiError::Body(rejection) => rejection.into_response(),
+            ApiError::Fields(errors) => errors.into_response(),
+            ApiError::IncorrectCredentials => detail_code(
+                StatusCode::UNAUTHORIZED,
+                "Incorrect credentials",
+                "incorrect_credentials",
+            ),
+            ApiError::Throttled(Throttled { retry_after }) => {
+                let mut response = detail_code(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "Too many failed login attempts. Try again later.",
+                    "throttled",
+                );
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
+                response
+            }
+            ApiError::Refresh(rejection) => rejection.into_response(),
+            ApiError::RefreshCookieNotFound => {
+                detail(StatusCode::BAD_REQUEST, "Refresh token cookie not found.")
+            }
+            ApiError::InvalidToken => detail(StatusCode::BAD_REQUEST, "Invalid token."),
+            ApiError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
+            ApiError::Unavailable => unavailable(),
+            ApiError::Internal => internal(),
+        }
+    }
+}

@@ -1,0 +1,156 @@
+//! axum integration for [`jwt_allauth`]: extractors, rejections, the refresh cookie and
+//! the routers of the wire contract.
+//!
+//! - [`AuthState`] holds the [`SessionManager`](jwt_allauth::SessionManager), the
+//!   User-Agent parser, the client-IP resolver, the [`LoginThrottle`], the
+//!   [`RefreshCookie`] and a [`Clock`]. Applications embed it in their own state.
+//! - Extractors: [`AuthUser`] (stateless, from the Bearer access token),
+//!   `Option<AuthUser>` (routes open to everyone), [`LoadUser`] (also loads the user)
+//!   and [`RequireRole`] (a minimum role). They take their configuration from the state
+//!   through `FromRef`: [`Authenticator`] for `AuthUser` and `RequireRole`,
+//!   [`UserLoader`] for `LoadUser`.
+//! - Rejections are named types with the contract's status and body
+//!   ([`AuthRejection`], [`PermissionDenied`], [`RefreshRejection`], [`BodyRejection`],
+//!   [`FieldErrors`], [`ApiError`]); every 401 carries `WWW-Authenticate: Bearer
+//!   realm="api"`, and no body echoes a token or a password.
+//! - [`router`] serves `/login/`, `/refresh/`, `/logout/`, `/logout-all/`, `/user/`,
+//!   `/password/change/`, `/whoami/`, `/sessions/` and `/sessions/{session}/`, over
+//!   the application's [`AccountStore`].
+//!
+//! # Example
+//!
+//! An application state embedding the [`AuthState`], the library's routes, and a handler
+//! of the application taking an [`AuthUser`]:
+//!
+//! ```
+//! use std::sync::Arc;
+//!
+//! use axum::extract::{FromRef, State};
+//! use axum::routing::get;
+//! use axum::Router;
+//! use jwt_allauth::{Secret, SessionManager, Settings};
+//! use jwt_allauth_axum::{AuthState, AuthUser, Authenticator, UserLoader};
+//! use jwt_allauth_sqlx::SqliteStore;
+//! # use jwt_allauth::{User, UserStore, UserStoreError};
+//! # use jwt_allauth_axum::{AccountStore, PasswordChange, Profile, ProfileUpdate};
+//! #
+//! # /// The application's users (here: none).
+//! # #[derive(Clone)]
+//! # struct Accounts;
+//! # struct Account;
+//! # impl User for Account {
+//! #     fn id(&self) -> String { "1".into() }
+//! #     fn is_active(&self) -> bool { true }
+//! #     fn email_verified(&self) -> bool { true }
+//! #     fn to_json(&self) -> serde_json::Value { serde_json::json!({"id": 1}) }
+//! # }
+//! # impl UserStore for Accounts {
+//! #     type User = Account;
+//! #     async fn load_user(&self, _: &str) -> Result<Option<Account>, UserStoreError> { Ok(None) }
+//! # }
+//! # impl AccountStore for Accounts {
+//! #     async fn authenticate(&self, _: &str, _: &str) -> Result<Option<Account>, UserStoreError> { Ok(None) }
+//! #     fn profile(&self, _: &Account) -> Profile { Profile::default() }
+//! #     async fn update_profile(&self, _: &str, _: ProfileUpdate) -> Result<Option<Profile>, UserStoreError> { Ok(None) }
+//! #     async fn change_password(&self, _: &str, _: &str, _: &str) -> Result<PasswordChange, UserStoreError> {
+//! #         Ok(PasswordChange::UserNotFound)
+//! #     }
+//! # }
+//!
+//! type Auth = AuthState<SqliteStore, Accounts>;
+//!
+//! #[derive(Clone)]
+//! struct AppState {
+//!     auth: Auth,
+//!     greeting: Arc<str>,
+//! }
+//!
+//! // For the library's routes.
+//! impl FromRef<AppState> for Auth {
+//!     fn from_ref(state: &AppState) -> Self {
+//!         state.auth.clone()
+//!     }
+//! }
+//!
+//! // For `AuthUser`, `Option<AuthUser>` and `RequireRole`.
+//! impl FromRef<AppState> for Authenticator {
+//!     fn from_ref(state: &AppState) -> Self {
+//!         state.auth.authenticator()
+//!     }
+//! }
+//!
+//! // For `LoadUser<Account>`.
+//! impl FromRef<AppState> for UserLoader<Account> {
+//!     fn from_ref(state: &AppState) -> Self {
+//!         state.auth.user_loader()
+//!     }
+//! }
+//!
+//! async fn hello(State(state): State<AppState>, caller: AuthUser) -> String {
+//!     format!("{}, user {} (role {})", state.greeting, caller.user_id(), caller.role())
+//! }
+//!
+//! async fn app() -> Result<Router, jwt_allauth::BoxError> {
+//!     let mut settings = Settings::default();
+//!     settings.secret_key = Some(Secret::new("a long random secret"));
+//!     settings.collect_user_agent = false;
+//!     let store = SqliteStore::connect("sqlite::memory:").await?;
+//!     store.migrate().await?;
+//!     let manager = SessionManager::from_settings(settings, store, Accounts)?;
+//!     let state = AppState {
+//!         auth: AuthState::new(manager)?,
+//!         greeting: "hello".into(),
+//!     };
+//!     Ok(Router::new()
+//!         .route("/hello", get(hello))
+//!         .nest("/auth", jwt_allauth_axum::router::<SqliteStore, Accounts, _, AppState>())
+//!         .with_state(state))
+//!     // Serve it with `axum::serve(listener,
+//!     // app.into_make_service_with_connect_info::<std::net::SocketAddr>())` so that the
+//!     // client IP is known.
+//! }
+//! # tokio::runtime::Builder::new_current_thread()
+//! #     .enable_all()
+//! #     .build()
+//! #     .expect("runtime")
+//! #     .block_on(async {
+//! #         use tower::ServiceExt;
+//! #         let response = app()
+//! #             .await
+//! #             .expect("app")
+//! #             .oneshot(axum::http::Request::get("/hello").body(axum::body::Body::empty()).expect("request"))
+//! #             .await
+//! #             .expect("response");
+//! #         assert_eq!(response.status(), 401);
+//! #     });
+//! ```
+
+mod account;
+mod api_error;
+mod authenticator;
+mod body;
+mod client;
+mod clock;
+mod cookie;
+mod error_body;
+mod extract;
+mod rejection;
+mod routes;
+mod state;
+mod throttle;
+
+pub use account::{AccountStore, PasswordChange, Profile, ProfileUpdate};
+pub use api_error::ApiError;
+pub use authenticator::Authenticator;
+pub use body::{BodyRejection, CharField, FieldErrors, Fields};
+pub use client::ClientInfo;
+pub use clock::Clock;
+pub use cookie::RefreshCookie;
+pub use error_body::WWW_AUTHENTICATE;
+pub use extract::{AuthUser, CurrentUser, LoadUser, RequireRole, UserLoader};
+pub use rejection::{AuthRejection, PermissionDenied, RefreshRejection, RoleRejection};
+pub use routes::{account_routes, method_not_allowed, router, session_routes, token_routes};
+pub use state::AuthState;
+pub use throttle::{
+    DEFAULT_MAX_TRACKED, EMAIL_WINDOW_SECONDS, IP_WINDOW_SECONDS, LoginThrottle, Throttled,
+};

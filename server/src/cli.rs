@@ -1,0 +1,242 @@
+//! The command line of `jwt-allauth` (clap).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// JWT authentication server with device-level sessions.
+///
+/// Settings come from the TOML file given with --config, then JWT_ALLAUTH_* environment
+/// variables (plain DATABASE_URL too), then the flags. Every command applies pending
+/// database migrations first.
+#[derive(Debug, Parser)]
+#[command(name = "jwt-allauth", version, about, long_about)]
+pub struct Cli {
+    /// Options every command accepts.
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command accepts, before or after the command's name.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// Database: sqlite://FILE, sqlite::memory: or postgres://USER@HOST/DB [default:
+    /// sqlite://jwt-allauth.sqlite3]
+    #[arg(long, value_name = "URL", global = true)]
+    pub database_url: Option<String>,
+    /// TOML configuration file.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations, then serve HTTP until SIGINT or SIGTERM.
+    Serve(ServeArgs),
+    /// Apply migrations and exit.
+    Migrate,
+    /// Add or change users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Inspect and end sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+    /// Delete expired sessions and purpose tokens and print the counts.
+    Purge(PurgeArgs),
+}
+
+impl Command {
+    /// The log level used when `RUST_LOG` is not set: `info` for `serve`, `warn` for
+    /// the one-shot commands (whose output is on stdout).
+    pub fn default_log_filter(&self) -> &'static str {
+        match self {
+            Command::Serve(_) => "info",
+            _ => "warn",
+        }
+    }
+}
+
+/// `serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8000, or the BIND setting]
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<SocketAddr>,
+}
+
+/// `user ...`.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user.
+    Create(CreateUserArgs),
+    /// Set a user's role (the `role` claim from the next login or refresh on).
+    SetRole(SetRoleArgs),
+    /// Deactivate a user and end all of their sessions and pending purpose tokens.
+    Deactivate(EmailArgs),
+    /// Activate a user.
+    Activate(EmailArgs),
+    /// Replace a user's profile (a JSON object).
+    SetProfile(SetProfileArgs),
+}
+
+/// `--email E`.
+#[derive(Debug, Clone, Args)]
+pub struct EmailArgs {
+    /// The user's e-mail address (compared regardless of case).
+    #[arg(long, value_name = "E")]
+    pub email: String,
+}
+
+/// `user create`.
+#[derive(Clone, Args)]
+pub struct CreateUserArgs {
+    /// E-mail address, unique regardless of case.
+    #[arg(long, value_name = "E")]
+    pub email: String,
+    /// Password (stored as an argon2id hash).
+    #[arg(long, value_name = "P")]
+    pub password: String,
+    /// Given name.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub first_name: String,
+    /// Family name.
+    #[arg(long, value_name = "NAME", default_value = "")]
+    pub last_name: String,
+    /// Explicit role; without it the role is 1000 for staff, 900 for a superuser, else 0.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub role: Option<i64>,
+    /// Staff member (role 1000 unless --role is given).
+    #[arg(long)]
+    pub staff: bool,
+    /// Superuser (role 900 unless --staff or --role is given).
+    #[arg(long)]
+    pub superuser: bool,
+    /// Create the account inactive (it cannot log in).
+    #[arg(long)]
+    pub inactive: bool,
+    /// The e-mail address is not confirmed yet (`email_verified` false).
+    #[arg(long)]
+    pub unverified: bool,
+    /// Profile, a JSON object [default: {}]
+    #[arg(long, value_name = "JSON")]
+    pub profile: Option<String>,
+}
+
+impl std::fmt::Debug for CreateUserArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreateUserArgs")
+            .field("email", &self.email)
+            .field("password", &"[redacted]")
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("role", &self.role)
+            .field("staff", &self.staff)
+            .field("superuser", &self.superuser)
+            .field("inactive", &self.inactive)
+            .field("unverified", &self.unverified)
+            .field("profile", &self.profile)
+            .finish()
+    }
+}
+
+/// `user set-role`.
+#[derive(Debug, Clone, Args)]
+pub struct SetRoleArgs {
+    /// The user's e-mail address.
+    #[arg(long, value_name = "E")]
+    pub email: String,
+    /// The new role.
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    pub role: i64,
+}
+
+/// `user set-profile`.
+#[derive(Debug, Clone, Args)]
+pub struct SetProfileArgs {
+    /// The user's e-mail address.
+    #[arg(long, value_name = "E")]
+    pub email: String,
+    /// The new profile, a JSON object.
+    #[arg(long, value_name = "JSON")]
+    pub profile: String,
+}
+
+/// `sessions ...`.
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List a user's sessions, newest first: one tab-separated line per session
+    /// (session, created, last used, expires, ip, browser, os, device), or one JSON
+    /// object per line with --json.
+    List(ListSessionsArgs),
+    /// End one session, whoever owns it.
+    Revoke(RevokeSessionArgs),
+    /// End all sessions of a user.
+    RevokeAll(EmailArgs),
+}
+
+/// `sessions list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListSessionsArgs {
+    /// The user's e-mail address.
+    #[arg(long, value_name = "E")]
+    pub email: String,
+    /// One JSON object per line (the fields of `GET /sessions/`).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `sessions revoke`.
+#[derive(Debug, Clone, Args)]
+pub struct RevokeSessionArgs {
+    /// The session id (32 hex digits).
+    #[arg(long, value_name = "ID")]
+    pub session: String,
+}
+
+/// `purge`.
+#[derive(Debug, Clone, Args)]
+pub struct PurgeArgs {
+    /// Only count what would be deleted.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_anywhere() {
+        let cli = Cli::try_parse_from([
+            "jwt-allauth",
+            "user",
+            "set-role",
+            "--email",
+            "a@b.c",
+            "--role",
+            "-5",
+            "--database-url",
+            "sqlite::memory:",
+        ])
+        .expect("parse");
+        assert_eq!(cli.global.database_url.as_deref(), Some("sqlite::memory:"));
+        assert!(matches!(
+            cli.command,
+            Command::User(UserCommand::SetRole(SetRoleArgs { role: -5, .. }))
+        ));
+        let cli = Cli::try_parse_from(["jwt-allauth", "--config", "x.toml", "purge", "--dry-run"])
+            .expect("parse");
+        assert_eq!(cli.global.config, Some(PathBuf::from("x.toml")));
+    }
+}

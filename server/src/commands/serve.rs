@@ -1,0 +1,76 @@
+//! `serve`: migrate, then serve HTTP until SIGINT or SIGTERM.
+
+use std::net::SocketAddr;
+
+use tokio::net::TcpListener;
+
+use crate::cli::{GlobalArgs, ServeArgs};
+use crate::config::{self, Overrides};
+use crate::db::{Database, redact_url};
+use crate::error::CommandError;
+use crate::passwords::Passwords;
+use crate::{AppState, app};
+
+pub(super) async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CommandError> {
+    let mut settings = config::load_settings(
+        global.config.as_deref(),
+        &Overrides {
+            database_url: global.database_url.as_deref(),
+            bind: args.bind,
+        },
+    )?;
+    let url = config::database_url(&settings).to_owned();
+    let db = Database::connect(&url).await?;
+    db.migrate().await?;
+    config::ensure_signing_key(&mut settings)?;
+    let addr = settings.bind;
+    let state =
+        AppState::new(settings, db.clone(), Passwords::new()).map_err(CommandError::State)?;
+    let router = app(state).await;
+
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| CommandError::Bind { addr, source })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    tracing::info!(address = %local, database = %redact_url(&url), "jwt-allauth listening");
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await;
+    db.close().await;
+    served.map_err(CommandError::Serve)?;
+    tracing::info!("jwt-allauth stopped");
+    Ok(())
+}
+
+/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM: in-flight requests then finish and
+/// no new connection is accepted.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for SIGINT");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => tracing::info!("SIGINT received: shutting down"),
+        () = terminate => tracing::info!("SIGTERM received: shutting down"),
+    }
+}

@@ -1,0 +1,96 @@
+//! The server's configuration: the library's [`Settings`] (defaults, then the TOML file,
+//! then `JWT_ALLAUTH_*` variables), then the command-line flags.
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use jwt_allauth::Settings;
+use jwt_allauth::settings::SettingsError;
+
+use crate::db::DEFAULT_DATABASE_URL;
+use crate::keyfile::{self, KeyFile, KeyFileError};
+
+/// Command-line values that override the file and the environment.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides<'a> {
+    /// `--database-url`.
+    pub database_url: Option<&'a str>,
+    /// `--bind`.
+    pub bind: Option<SocketAddr>,
+}
+
+/// Loads the settings: defaults, the TOML file `config_file` if given, the environment,
+/// then `overrides`.
+pub fn load_settings(
+    config_file: Option<&Path>,
+    overrides: &Overrides<'_>,
+) -> Result<Settings, SettingsError> {
+    let mut settings = Settings::load(config_file)?;
+    if let Some(url) = overrides.database_url {
+        settings.database_url = Some(url.to_owned());
+    }
+    if let Some(bind) = overrides.bind {
+        settings.bind = bind;
+    }
+    Ok(settings)
+}
+
+/// The database URL the settings name, else [`DEFAULT_DATABASE_URL`].
+pub fn database_url(settings: &Settings) -> &str {
+    settings
+        .database_url
+        .as_deref()
+        .filter(|url| !url.is_empty())
+        .unwrap_or(DEFAULT_DATABASE_URL)
+}
+
+/// With an HMAC algorithm and no `SECRET_KEY`, loads (or creates) the generated key file
+/// for the database and sets it as the secret, logging a warning. Returns the key file
+/// used, or `None` when the settings already provide the keys.
+pub fn ensure_signing_key(settings: &mut Settings) -> Result<Option<KeyFile>, KeyFileError> {
+    if !settings.algorithm.is_hmac() || settings.secret_key.is_some() {
+        return Ok(None);
+    }
+    let path = keyfile::key_file_path(database_url(settings));
+    let key = keyfile::load_or_create(&path)?;
+    tracing::warn!(
+        path = %key.path.display(),
+        created = key.created,
+        "no SECRET_KEY is configured: signing tokens with the generated key file; set \
+         JWT_ALLAUTH_SECRET_KEY to share tokens with other servers"
+    );
+    settings.secret_key = Some(key.secret.clone());
+    Ok(Some(key))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_and_default_database() {
+        let mut settings = Settings::default();
+        assert_eq!(database_url(&settings), DEFAULT_DATABASE_URL);
+        settings.database_url = Some(String::new());
+        assert_eq!(database_url(&settings), DEFAULT_DATABASE_URL);
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("jwt-allauth.toml");
+        std::fs::write(
+            &file,
+            "database_url = \"sqlite://from-file.db\"\nbind = \"127.0.0.1:9000\"\n",
+        )
+        .expect("write");
+        let bind: SocketAddr = "127.0.0.1:9001".parse().expect("addr");
+        let settings = load_settings(
+            Some(&file),
+            &Overrides {
+                database_url: Some("sqlite://from-flag.db"),
+                bind: Some(bind),
+            },
+        )
+        .expect("settings");
+        assert_eq!(database_url(&settings), "sqlite://from-flag.db");
+        assert_eq!(settings.bind, bind);
+    }
+}

@@ -1,0 +1,431 @@
+//! The database: SQLite or PostgreSQL, chosen by the URL's scheme.
+//!
+//! [`Database`] holds the pool; [`DbStore`] is the library's session and purpose-token
+//! store on it ([`SqliteStore`] or [`PostgresStore`]). Connecting fails within
+//! [`CONNECT_TIMEOUT`] when the database does not answer.
+
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use jwt_allauth::StoreError;
+use jwt_allauth::store::{
+    NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
+    SessionRecord, SessionStore,
+};
+use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
+use sqlx::Connection;
+use sqlx::migrate::{MigrateError, Migrator};
+use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use time::OffsetDateTime;
+
+/// The database used when neither `--database-url`, `JWT_ALLAUTH_DATABASE_URL`,
+/// `DATABASE_URL` nor the configuration file names one: a SQLite file in the current
+/// directory, created if missing.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://jwt-allauth.sqlite3";
+
+/// How long connecting (or taking a connection from the pool) may wait before failing.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections of a PostgreSQL pool.
+const PG_MAX_CONNECTIONS: u32 = 10;
+
+/// The table in which the server records the migrations of its own tables (the users
+/// table), apart from the library's `_jwt_allauth_migrations` and an application's
+/// `_sqlx_migrations`.
+pub const SERVER_MIGRATIONS_TABLE: &str = "_jwt_allauth_server_migrations";
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:...`
+    Sqlite,
+    /// `postgres://...` or `postgresql://...`
+    Postgres,
+}
+
+impl Backend {
+    /// The backend of `url`, by its scheme.
+    pub fn from_url(url: &str) -> Result<Self, DbError> {
+        let scheme = url
+            .split_once(':')
+            .map(|(scheme, _)| scheme.to_ascii_lowercase());
+        match scheme.as_deref() {
+            Some("sqlite") => Ok(Backend::Sqlite),
+            Some("postgres" | "postgresql") => Ok(Backend::Postgres),
+            _ => Err(DbError::UnsupportedUrl {
+                url: redact_url(url),
+            }),
+        }
+    }
+}
+
+/// Why the database could not be opened or migrated.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL is neither `sqlite:` nor `postgres://`.
+    #[error(
+        "unsupported database URL {url}: expected sqlite://FILE, sqlite::memory: or postgres://..."
+    )]
+    UnsupportedUrl {
+        /// The URL, password removed.
+        url: String,
+    },
+    /// The database could not be reached or opened.
+    #[error("cannot connect to the database at {url}")]
+    Connect {
+        /// The URL, password removed.
+        url: String,
+        /// The driver's error.
+        #[source]
+        source: sqlx::Error,
+    },
+    /// The database did not answer within [`CONNECT_TIMEOUT`].
+    #[error("cannot connect to the database at {url}: no answer within {} s", CONNECT_TIMEOUT.as_secs())]
+    ConnectTimeout {
+        /// The URL, password removed.
+        url: String,
+    },
+    /// A migration failed.
+    #[error("cannot apply the database migrations")]
+    Migrate(#[source] MigrateError),
+}
+
+/// A connection pool on SQLite or PostgreSQL. Cheap to clone.
+#[derive(Debug, Clone)]
+pub enum Database {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Postgres(PgPool),
+}
+
+impl Database {
+    /// Opens a pool on `url`. A SQLite file is created if missing (WAL mode, busy
+    /// timeout, foreign keys on: the options of [`SqliteStore::connect_options`]).
+    /// Fails after [`CONNECT_TIMEOUT`] at the latest when the database does not answer.
+    pub async fn connect(url: &str) -> Result<Self, DbError> {
+        let connect_error = |source| DbError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        match Backend::from_url(url)? {
+            Backend::Sqlite => {
+                let options = SqliteStore::connect_options(url).map_err(connect_error)?;
+                let pool = SqliteStore::pool_options(is_memory_url(url))
+                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_error)?;
+                Ok(Database::Sqlite(pool))
+            }
+            Backend::Postgres => {
+                let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
+                // One direct connection first: a pool only reports "timed out" after
+                // retrying, while this says why (refused, authentication, no such
+                // database) at once.
+                match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
+                    .await
+                {
+                    Ok(Ok(connection)) => {
+                        let _ = connection.close().await;
+                    }
+                    Ok(Err(source)) => return Err(connect_error(source)),
+                    Err(_) => {
+                        return Err(DbError::ConnectTimeout {
+                            url: redact_url(url),
+                        });
+                    }
+                }
+                let pool = PgPoolOptions::new()
+                    .max_connections(PG_MAX_CONNECTIONS)
+                    .acquire_timeout(CONNECT_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(connect_error)?;
+                Ok(Database::Postgres(pool))
+            }
+        }
+    }
+
+    /// Which database this is.
+    pub fn backend(&self) -> Backend {
+        match self {
+            Database::Sqlite(_) => Backend::Sqlite,
+            Database::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The server's own migrations (the users table) for this backend, recorded in
+    /// [`SERVER_MIGRATIONS_TABLE`].
+    pub fn server_migrator(&self) -> Migrator {
+        let mut migrator = match self {
+            Database::Sqlite(_) => sqlx::migrate!("./migrations/sqlite"),
+            Database::Postgres(_) => sqlx::migrate!("./migrations/postgres"),
+        };
+        migrator.dangerous_set_table_name(SERVER_MIGRATIONS_TABLE);
+        migrator
+    }
+
+    /// Applies the pending migrations: the library's tables (sessions, purpose tokens),
+    /// then the server's users table.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        let result = match self {
+            Database::Sqlite(pool) => {
+                SqliteStore::new(pool.clone()).migrate().await?;
+                self.server_migrator().run(pool).await
+            }
+            Database::Postgres(pool) => {
+                PostgresStore::new(pool.clone()).migrate().await?;
+                self.server_migrator().run(pool).await
+            }
+        };
+        result.map_err(DbError::Migrate)
+    }
+
+    /// Runs a trivial query (`SELECT 1`): whether the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        match self {
+            Database::Sqlite(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+            Database::Postgres(pool) => sqlx::query("SELECT 1").execute(pool).await.map(drop),
+        }
+    }
+
+    /// The library's session and purpose-token store on this pool.
+    pub fn session_store(&self) -> DbStore {
+        match self {
+            Database::Sqlite(pool) => DbStore::Sqlite(SqliteStore::new(pool.clone())),
+            Database::Postgres(pool) => DbStore::Postgres(PostgresStore::new(pool.clone())),
+        }
+    }
+
+    /// Closes the pool, waiting for connections in use to be returned (SQLite then
+    /// checkpoints its write-ahead log).
+    pub async fn close(&self) {
+        match self {
+            Database::Sqlite(pool) => pool.close().await,
+            Database::Postgres(pool) => pool.close().await,
+        }
+    }
+}
+
+impl From<MigrateError> for DbError {
+    fn from(err: MigrateError) -> Self {
+        DbError::Migrate(err)
+    }
+}
+
+/// The file of a SQLite database URL, `None` for an in-memory database or another
+/// backend.
+pub fn sqlite_file(url: &str) -> Option<PathBuf> {
+    if Backend::from_url(url).ok()? != Backend::Sqlite || is_memory_url(url) {
+        return None;
+    }
+    let options: SqliteConnectOptions = url.parse().ok()?;
+    Some(options.get_filename().to_path_buf())
+}
+
+/// Whether a SQLite URL names an in-memory database.
+fn is_memory_url(url: &str) -> bool {
+    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
+    let rest = rest.trim_start_matches('/');
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory")
+}
+
+/// `url` with its password (in the user info or a `password=` parameter) replaced by
+/// `***`, for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, Some(query)),
+        None => (url, None),
+    };
+    let mut out = match base.split_once("://") {
+        Some((scheme, rest)) => {
+            let (authority, path) = match rest.find('/') {
+                Some(i) => rest.split_at(i),
+                None => (rest, ""),
+            };
+            let authority = match authority.rsplit_once('@') {
+                Some((userinfo, host)) => match userinfo.split_once(':') {
+                    Some((user, _password)) => format!("{user}:***@{host}"),
+                    None => format!("{userinfo}@{host}"),
+                },
+                None => authority.to_owned(),
+            };
+            format!("{scheme}://{authority}{path}")
+        }
+        None => base.to_owned(),
+    };
+    if let Some(query) = query {
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+                _ => pair.to_owned(),
+            })
+            .collect();
+        out.push('?');
+        out.push_str(&pairs.join("&"));
+    }
+    out
+}
+
+/// The library's store on either backend: [`SessionStore`] and [`PurposeTokenStore`]
+/// delegated to [`SqliteStore`] or [`PostgresStore`].
+#[derive(Debug, Clone)]
+pub enum DbStore {
+    /// On SQLite.
+    Sqlite(SqliteStore),
+    /// On PostgreSQL.
+    Postgres(PostgresStore),
+}
+
+macro_rules! delegate {
+    ($self:ident, $store:ident => $call:expr) => {
+        match $self {
+            DbStore::Sqlite($store) => $call.await,
+            DbStore::Postgres($store) => $call.await,
+        }
+    };
+}
+
+impl SessionStore for DbStore {
+    async fn open_session(&self, session: &NewSession) -> Result<(), StoreError> {
+        delegate!(self, store => store.open_session(session))
+    }
+
+    async fn rotate_session(&self, rotation: &Rotation) -> Result<RotateResult, StoreError> {
+        delegate!(self, store => store.rotate_session(rotation))
+    }
+
+    async fn revoke_session(&self, session: &str) -> Result<bool, StoreError> {
+        delegate!(self, store => store.revoke_session(session))
+    }
+
+    async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, StoreError> {
+        delegate!(self, store => store.revoke_user_session(user_id, session))
+    }
+
+    async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+        delegate!(self, store => store.revoke_user_sessions(user_id))
+    }
+
+    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+        delegate!(self, store => store.list_user_sessions(user_id))
+    }
+
+    async fn session_is_active(&self, session: &str) -> Result<bool, StoreError> {
+        delegate!(self, store => store.session_is_active(session))
+    }
+
+    async fn count_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        delegate!(self, store => store.count_expired_sessions(now))
+    }
+
+    async fn delete_expired_sessions(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        delegate!(self, store => store.delete_expired_sessions(now, limit))
+    }
+}
+
+impl PurposeTokenStore for DbStore {
+    async fn replace_purpose_token(&self, token: &NewPurposeToken) -> Result<(), StoreError> {
+        delegate!(self, store => store.replace_purpose_token(token))
+    }
+
+    async fn consume_purpose_token(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        token_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<Option<PurposeTokenRecord>, StoreError> {
+        delegate!(self, store => store.consume_purpose_token(user_id, purpose, token_hash, now))
+    }
+
+    async fn list_user_purpose_tokens(
+        &self,
+        user_id: &str,
+    ) -> Result<Vec<PurposeTokenRecord>, StoreError> {
+        delegate!(self, store => store.list_user_purpose_tokens(user_id))
+    }
+
+    async fn revoke_user_purpose_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
+        delegate!(self, store => store.revoke_user_purpose_tokens(user_id))
+    }
+
+    async fn count_expired_purpose_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+        delegate!(self, store => store.count_expired_purpose_tokens(now))
+    }
+
+    async fn delete_expired_purpose_tokens(
+        &self,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        delegate!(self, store => store.delete_expired_purpose_tokens(now, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backends_by_scheme() {
+        assert_eq!(
+            Backend::from_url("sqlite://x.db").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("sqlite::memory:").ok(),
+            Some(Backend::Sqlite)
+        );
+        assert_eq!(
+            Backend::from_url("postgres://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("PostgreSQL://h/db").ok(),
+            Some(Backend::Postgres)
+        );
+        assert!(Backend::from_url("mysql://h/db").is_err());
+        assert!(Backend::from_url("jwt-allauth.sqlite3").is_err());
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://app:s3cret@db.example:5432/auth?sslmode=require&password=x"),
+            "postgres://app:***@db.example:5432/auth?sslmode=require&password=***"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:1/none"),
+            "postgres://postgres@127.0.0.1:1/none"
+        );
+        assert_eq!(redact_url("postgres://u:p@h"), "postgres://u:***@h");
+        assert_eq!(
+            redact_url("sqlite://dir/jwt.sqlite3"),
+            "sqlite://dir/jwt.sqlite3"
+        );
+    }
+
+    #[test]
+    fn sqlite_files() {
+        assert_eq!(
+            sqlite_file("sqlite://data/a.db"),
+            Some(PathBuf::from("data/a.db"))
+        );
+        assert_eq!(
+            sqlite_file("sqlite:///tmp/a.db?mode=rwc"),
+            Some(PathBuf::from("/tmp/a.db"))
+        );
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
+    }
+}

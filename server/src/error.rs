@@ -1,0 +1,105 @@
+//! The error of a command, and its one-line report.
+
+use std::error::Error as StdError;
+use std::io;
+use std::net::SocketAddr;
+
+use jwt_allauth::KeyError;
+use jwt_allauth::settings::SettingsError;
+
+use crate::db::DbError;
+use crate::keyfile::KeyFileError;
+use crate::users::UsersError;
+
+/// Why a command failed. [`report`] turns it into the one line printed after `error: `.
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError {
+    /// The settings are invalid (the message names the setting).
+    #[error(transparent)]
+    Settings(#[from] SettingsError),
+    /// The database cannot be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// The generated key file cannot be used.
+    #[error(transparent)]
+    KeyFile(#[from] KeyFileError),
+    /// The configured signing keys cannot be used.
+    #[error("the signing keys cannot be used")]
+    Keys(#[source] KeyError),
+    /// The HTTP application cannot be built.
+    #[error(transparent)]
+    State(#[from] crate::StateError),
+    /// No user has this e-mail address.
+    #[error("no user with e-mail {0}")]
+    NoUser(String),
+    /// No session has this id.
+    #[error("no session with id {0}")]
+    NoSession(String),
+    /// `--profile` is not JSON.
+    #[error("--profile is not valid JSON")]
+    ProfileJson(#[source] serde_json::Error),
+    /// `--profile` is JSON but not an object.
+    #[error("--profile must be a JSON object, like {{\"organization\": {{\"id\": 1}}}}")]
+    ProfileNotObject,
+    /// A users-table operation failed (duplicate e-mail, invalid address, ...).
+    #[error(transparent)]
+    Users(#[from] UsersError),
+    /// A session operation failed.
+    #[error(transparent)]
+    Sessions(#[from] jwt_allauth::Error),
+    /// The listen address cannot be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// Writing the command's output failed.
+    #[error("cannot write the output")]
+    Output(#[source] io::Error),
+    /// Serving failed.
+    #[error("the HTTP server failed")]
+    Serve(#[source] io::Error),
+}
+
+/// The error and its sources on one line, joined by `": "`. A source whose text the
+/// line already contains is skipped (many errors repeat their source's message).
+pub fn report(error: &(dyn StdError + 'static)) -> String {
+    let mut line = error.to_string();
+    let mut source = error.source();
+    while let Some(err) = source {
+        let text = err.to_string();
+        if !text.is_empty() && !line.contains(&text) {
+            line.push_str(": ");
+            line.push_str(&text);
+        }
+        source = err.source();
+    }
+    line.replace(['\n', '\r'], " ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_without_repetition() {
+        let json = serde_json::from_str::<serde_json::Value>("{").expect_err("bad json");
+        let line = report(&CommandError::ProfileJson(json));
+        assert!(
+            line.starts_with("--profile is not valid JSON: EOF while parsing"),
+            "{line}"
+        );
+
+        let io = io::Error::new(io::ErrorKind::ConnectionRefused, "Connection refused");
+        let err = CommandError::Database(DbError::Connect {
+            url: "postgres://u:***@h/db".into(),
+            source: sqlx::Error::Io(io),
+        });
+        let line = report(&err);
+        assert_eq!(line.matches("Connection refused").count(), 1, "{line}");
+        assert!(line.starts_with("cannot connect to the database at postgres://u:***@h/db: "));
+    }
+}

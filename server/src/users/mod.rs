@@ -1,0 +1,370 @@
+//! The server's built-in users table, on SQLite or PostgreSQL.
+//!
+//! [`Users`] implements the library's [`UserStore`] (rotation re-reads every user
+//! through it) and the account operations the HTTP layer and the command line need:
+//! create, look up by e-mail, authenticate, change the password, set the role, the
+//! active flag and the profile, update the names, record the last login.
+//!
+//! E-mail addresses are unique regardless of case: the table keeps a lower-cased copy
+//! (`email_lower`) under a unique constraint, and lookups by e-mail use it. Passwords are
+//! stored as argon2id PHC strings, hashed and verified off the async runtime by
+//! [`Passwords`].
+
+mod account;
+mod postgres;
+mod sqlite;
+mod user;
+
+pub use jwt_allauth_axum::PasswordChange;
+pub use user::{NewUser, ServerUser};
+
+use jwt_allauth::{UserStore, UserStoreError};
+use serde_json::{Map, Value};
+use sqlx::error::DatabaseError;
+use time::OffsetDateTime;
+
+use crate::db::Database;
+use crate::passwords::{PasswordError, Passwords};
+
+/// Longest accepted e-mail address, in characters (RFC 5321's path limit).
+pub const MAX_EMAIL_CHARS: usize = 254;
+
+/// Why a users-table operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UsersError {
+    /// Another user has this address (compared regardless of case).
+    #[error("a user with e-mail {0} already exists")]
+    DuplicateEmail(String),
+    /// The address is empty, has no `@`, contains spaces or is too long.
+    #[error("invalid e-mail address {0:?}")]
+    InvalidEmail(String),
+    /// An empty password.
+    #[error("the password must not be empty")]
+    EmptyPassword,
+    /// The database cannot be reached (connection refused, pool timed out, busy).
+    #[error("the database is unavailable")]
+    Unavailable(#[source] sqlx::Error),
+    /// Any other database error.
+    #[error("the users table query failed")]
+    Database(#[source] sqlx::Error),
+    /// A stored profile is not a JSON object (the table's check forbids it).
+    #[error("a stored user profile is not a JSON object")]
+    CorruptProfile(#[source] Option<serde_json::Error>),
+    /// Hashing or verifying a password failed.
+    #[error(transparent)]
+    Password(#[from] PasswordError),
+}
+
+impl UsersError {
+    /// Classifies a sqlx error by kind: unreachable or busy → [`Unavailable`], anything
+    /// else → [`Database`].
+    ///
+    /// [`Unavailable`]: UsersError::Unavailable
+    /// [`Database`]: UsersError::Database
+    pub(crate) fn from_sqlx(err: sqlx::Error) -> Self {
+        if is_unavailable(&err) {
+            UsersError::Unavailable(err)
+        } else {
+            UsersError::Database(err)
+        }
+    }
+
+    /// Whether the database could not be reached: servers answer 503.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, UsersError::Unavailable(_))
+    }
+}
+
+/// Whether a sqlx error says "the database cannot serve now".
+pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                let code = pg.code();
+                return code.starts_with("08")
+                    || code.starts_with("53")
+                    || matches!(code, "57P01" | "57P02" | "57P03");
+            }
+            if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
+                // Extended result code; the low byte is the primary code:
+                // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_CANTOPEN 14.
+                let primary = sqlite
+                    .code()
+                    .and_then(|code| code.parse::<i64>().ok())
+                    .map(|code| code & 0xff);
+                return matches!(primary, Some(5 | 6 | 14));
+            }
+            false
+        }
+        _ => false,
+    }
+}
+
+/// An INSERT error: a unique violation is a duplicate e-mail address.
+fn insert_error(err: sqlx::Error, email: &str) -> UsersError {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => {
+            UsersError::DuplicateEmail(email.to_owned())
+        }
+        _ => UsersError::from_sqlx(err),
+    }
+}
+
+fn parse_profile(text: &str) -> Result<Map<String, Value>, UsersError> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => Ok(map),
+        Ok(_) => Err(UsersError::CorruptProfile(None)),
+        Err(err) => Err(UsersError::CorruptProfile(Some(err))),
+    }
+}
+
+/// The address trimmed and its lower-cased key, or [`UsersError::InvalidEmail`].
+///
+/// The check is deliberately loose (something `@` something, no whitespace, at most
+/// [`MAX_EMAIL_CHARS`]): the address is confirmed by mail, not by a parser.
+pub fn normalize_email(email: &str) -> Result<(String, String), UsersError> {
+    let email = email.trim();
+    let valid = match email.rsplit_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && email.chars().count() <= MAX_EMAIL_CHARS
+                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        }
+        None => false,
+    };
+    if !valid {
+        return Err(UsersError::InvalidEmail(email.to_owned()));
+    }
+    Ok((email.to_owned(), email.to_lowercase()))
+}
+
+/// A user id from a `user_id` claim: only the canonical decimal form of a positive
+/// integer (`"1"`, not `"01"`, `"+1"` or `" 1"`).
+pub fn parse_user_id(user_id: &str) -> Option<i64> {
+    let id: i64 = user_id.parse().ok()?;
+    (id > 0 && id.to_string() == user_id).then_some(id)
+}
+
+/// The row to insert, password already hashed.
+struct StoredUser<'a> {
+    email: &'a str,
+    email_lower: String,
+    password_hash: String,
+    first_name: &'a str,
+    last_name: &'a str,
+    role: Option<i64>,
+    is_active: bool,
+    is_staff: bool,
+    is_superuser: bool,
+    email_verified: bool,
+    profile: String,
+    date_joined: OffsetDateTime,
+}
+
+/// The users table on the server's database. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Users {
+    db: Database,
+    passwords: Passwords,
+}
+
+macro_rules! dispatch {
+    ($self:ident, $function:ident ( $($arg:expr),* )) => {
+        match &$self.db {
+            Database::Sqlite(pool) => sqlite::$function(pool, $($arg),*).await,
+            Database::Postgres(pool) => postgres::$function(pool, $($arg),*).await,
+        }
+    };
+}
+
+impl Users {
+    /// The users table of `db` (migrated by [`Database::migrate`]), hashing with
+    /// `passwords`.
+    pub fn new(db: Database, passwords: Passwords) -> Self {
+        Self { db, passwords }
+    }
+
+    /// The password hasher.
+    pub fn passwords(&self) -> &Passwords {
+        &self.passwords
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    /// Creates a user, hashing the password. [`UsersError::DuplicateEmail`] when an
+    /// address equal regardless of case exists.
+    pub async fn create(
+        &self,
+        new: &NewUser,
+        now: OffsetDateTime,
+    ) -> Result<ServerUser, UsersError> {
+        let (email, email_lower) = normalize_email(&new.email)?;
+        if new.password.is_empty() {
+            return Err(UsersError::EmptyPassword);
+        }
+        let password_hash = self.passwords.hash(&new.password).await?;
+        let row = StoredUser {
+            email: &email,
+            email_lower,
+            password_hash,
+            first_name: &new.first_name,
+            last_name: &new.last_name,
+            role: new.role,
+            is_active: new.is_active,
+            is_staff: new.is_staff,
+            is_superuser: new.is_superuser,
+            email_verified: new.email_verified,
+            profile: Value::Object(new.profile.clone()).to_string(),
+            date_joined: now,
+        };
+        dispatch!(self, insert(&row))
+    }
+
+    /// The user with this id.
+    pub async fn find_by_id(&self, id: i64) -> Result<Option<ServerUser>, UsersError> {
+        dispatch!(self, by_id(id))
+    }
+
+    /// The user with this e-mail address, compared regardless of case. An address that
+    /// is not valid finds nobody.
+    pub async fn find_by_email(&self, email: &str) -> Result<Option<ServerUser>, UsersError> {
+        let Ok((_, email_lower)) = normalize_email(email) else {
+            return Ok(None);
+        };
+        dispatch!(self, by_email(&email_lower))
+    }
+
+    /// Sets the user's own role (`None`: derive it from staff/superuser). The updated
+    /// user, or `None` if there is no such user.
+    pub async fn set_role(
+        &self,
+        id: i64,
+        role: Option<i64>,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        dispatch!(self, set_role(id, role))
+    }
+
+    /// Activates or deactivates the user. The updated user, or `None` if there is no such
+    /// user. Deactivating does not end the user's sessions by itself: their next rotation
+    /// fails; call `SessionManager::revoke_credentials` to end them at once.
+    pub async fn set_active(
+        &self,
+        id: i64,
+        active: bool,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        dispatch!(self, set_active(id, active))
+    }
+
+    /// Marks the e-mail address confirmed or not. The updated user, or `None`.
+    pub async fn set_email_verified(
+        &self,
+        id: i64,
+        verified: bool,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        dispatch!(self, set_email_verified(id, verified))
+    }
+
+    /// Replaces the user's profile. The updated user, or `None`.
+    pub async fn set_profile(
+        &self,
+        id: i64,
+        profile: &Map<String, Value>,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        dispatch!(self, set_profile(id, profile))
+    }
+
+    /// Updates the names given (`None` keeps the current one). The updated user, or
+    /// `None`.
+    pub async fn update_names(
+        &self,
+        id: i64,
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        dispatch!(self, update_names(id, first_name, last_name))
+    }
+
+    /// Sets a new password without checking the old one (administration, password
+    /// reset). Whether the user exists. The caller ends the user's sessions
+    /// (`SessionManager::revoke_credentials`).
+    pub async fn set_password(&self, id: i64, password: &str) -> Result<bool, UsersError> {
+        if password.is_empty() {
+            return Err(UsersError::EmptyPassword);
+        }
+        let hash = self.passwords.hash(password).await?;
+        dispatch!(self, set_password_hash(id, &hash))
+    }
+
+    /// Records a successful login at `now`. Whether the user exists.
+    pub async fn record_last_login(
+        &self,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> Result<bool, UsersError> {
+        dispatch!(self, record_login(id, now))
+    }
+}
+
+impl UserStore for Users {
+    type User = ServerUser;
+
+    /// Loads by id; an id that is not the decimal form of a positive integer is
+    /// `Ok(None)`.
+    async fn load_user(&self, user_id: &str) -> Result<Option<ServerUser>, UserStoreError> {
+        let Some(id) = parse_user_id(user_id) else {
+            return Ok(None);
+        };
+        Ok(self.find_by_id(id).await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn emails_are_normalized() {
+        let (email, key) = normalize_email("  Ada@Example.COM ").expect("valid");
+        assert_eq!(email, "Ada@Example.COM");
+        assert_eq!(key, "ada@example.com");
+        for bad in [
+            "",
+            "ada",
+            "@example.com",
+            "ada@",
+            "a da@example.com",
+            "a\n@b",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+        assert!(normalize_email(&format!("{}@b.c", "a".repeat(260))).is_err());
+    }
+
+    #[test]
+    fn user_ids_are_canonical() {
+        assert_eq!(parse_user_id("1"), Some(1));
+        assert_eq!(parse_user_id("1234567890"), Some(1_234_567_890));
+        for bad in [
+            "",
+            "0",
+            "-1",
+            "01",
+            "+1",
+            " 1",
+            "1.0",
+            "abc",
+            "99999999999999999999",
+        ] {
+            assert_eq!(parse_user_id(bad), None, "{bad:?}");
+        }
+    }
+}
