@@ -160,7 +160,7 @@ SELECT session, user_id, enabled, created, last_used, expires_at,
     ip, browser, browser_version, os, os_version, device, device_brand, device_model,
     is_mobile, is_tablet, is_pc, is_bot
 FROM jwt_allauth_sessions WHERE user_id = $1
-ORDER BY created DESC, session DESC";
+ORDER BY created DESC, seq DESC";
 
 /// Skips rows locked by a rotation instead of waiting for them.
 const DELETE_EXPIRED_SESSIONS: &str = "\

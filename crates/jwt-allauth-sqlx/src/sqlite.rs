@@ -232,7 +232,7 @@ SELECT session, user_id, enabled, created, last_used, expires_at,
     ip, browser, browser_version, os, os_version, device, device_brand, device_model,
     is_mobile, is_tablet, is_pc, is_bot
 FROM jwt_allauth_sessions WHERE user_id = ?1
-ORDER BY created DESC, session DESC";
+ORDER BY created DESC, rowid DESC";
 
 const DELETE_EXPIRED_SESSIONS: &str = "\
 DELETE FROM jwt_allauth_sessions WHERE rowid IN (

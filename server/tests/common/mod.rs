@@ -230,12 +230,19 @@ impl Server {
     /// Starts `jwt-allauth serve --bind 127.0.0.1:PORT --database-url URL EXTRA...` in
     /// the database's working directory and waits until `/health/` answers.
     pub async fn start(db: &TestDb, extra: &[&str]) -> Self {
+        Self::start_with_env(db, extra, &[]).await
+    }
+
+    /// Like [`Server::start`], with the variables `env` (`("JWT_ALLAUTH_...", value)`)
+    /// set in the server's environment.
+    pub async fn start_with_env(db: &TestDb, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let port = free_port();
         let bind = format!("127.0.0.1:{port}");
         let log = db.dir.path().join(format!("serve-{port}.log"));
         let mut command = db.command(&["serve", "--bind", &bind, "--database-url", &db.url]);
         command
             .args(extra)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());

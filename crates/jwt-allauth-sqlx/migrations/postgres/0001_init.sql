@@ -2,6 +2,8 @@
 
 CREATE TABLE jwt_allauth_sessions (
     session         text        NOT NULL PRIMARY KEY,
+    -- Insertion order: breaks ties between sessions opened in the same second.
+    seq             bigint      GENERATED ALWAYS AS IDENTITY,
     user_id         text        NOT NULL,
     jti             text        NOT NULL UNIQUE,
     previous_jti    text,

@@ -627,8 +627,9 @@ pub async fn expired_sessions_count_and_batched_delete<S: Store>(store: S) {
 pub async fn list_sessions_newest_first<S: Store>(store: S) {
     open(&store, &session_id(5), "alice", "j5", at(1)).await;
     open(&store, &session_id(7), "alice", "j7", at(3)).await;
-    open(&store, &session_id(6), "alice", "j6", at(2)).await;
+    // Two logins in the same second: the later one is listed first.
     open(&store, &session_id(8), "alice", "j8", at(2)).await;
+    open(&store, &session_id(6), "alice", "j6", at(2)).await;
 
     let order: Vec<String> = store
         .list_user_sessions("alice")
@@ -639,7 +640,7 @@ pub async fn list_sessions_newest_first<S: Store>(store: S) {
         .collect();
     assert_eq!(
         order,
-        [session_id(7), session_id(8), session_id(6), session_id(5)]
+        [session_id(7), session_id(6), session_id(8), session_id(5)]
     );
 }
 
