@@ -8,12 +8,31 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::json;
+use jwt_allauth_axum::ErrorBody;
+use serde::{Deserialize, Serialize};
+use utoipa::OpenApi;
 
 use crate::db::Database;
 
 /// How long `/ready/` waits for the database.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The body of a healthy `/health/` or `/ready/`: `{"status":"ok"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Status {
+    /// `"ok"`.
+    #[schema(example = "ok")]
+    pub status: String,
+}
+
+impl Status {
+    /// `{"status":"ok"}`.
+    pub fn ok() -> Self {
+        Self {
+            status: "ok".to_owned(),
+        }
+    }
+}
 
 /// `/health/` and `/ready/` on `db`.
 pub fn router(db: Database) -> Router {
@@ -23,17 +42,38 @@ pub fn router(db: Database) -> Router {
         .with_state(db)
 }
 
-/// `GET /health/`: 200 `{"status":"ok"}` while the process serves; touches nothing.
-pub async fn health() -> Json<serde_json::Value> {
-    Json(json!({"status": "ok"}))
+/// Liveness: the process serves.
+///
+/// 200 `{"status":"ok"}`; touches nothing.
+#[utoipa::path(
+    get,
+    path = "/health/",
+    tag = "health",
+    responses((status = 200, description = "The process serves.", body = Status)),
+)]
+pub async fn health() -> Json<Status> {
+    Json(Status::ok())
 }
 
-/// `GET /ready/`: 200 `{"status":"ok"}` when the database answers `SELECT 1` within
+/// Readiness: the database answers.
+///
+/// 200 `{"status":"ok"}` when the database answers `SELECT 1` within
 /// [`READY_TIMEOUT`], else 503 `{"detail":"Database unavailable.",
 /// "code":"service_unavailable"}`.
+#[utoipa::path(
+    get,
+    path = "/ready/",
+    tag = "health",
+    responses(
+        (status = 200, description = "The database answers.", body = Status),
+        (status = 503, description = "The database does not answer (within 3 s): \
+            `{\"detail\":\"Database unavailable.\",\"code\":\"service_unavailable\"}`.",
+            body = ErrorBody),
+    ),
+)]
 pub async fn ready(State(db): State<Database>) -> Response {
     match tokio::time::timeout(READY_TIMEOUT, db.ping()).await {
-        Ok(Ok(())) => Json(json!({"status": "ok"})).into_response(),
+        Ok(Ok(())) => Json(Status::ok()).into_response(),
         Ok(Err(error)) => {
             tracing::warn!(%error, "readiness check: the database does not answer");
             unavailable()
@@ -48,7 +88,19 @@ pub async fn ready(State(db): State<Database>) -> Response {
 fn unavailable() -> Response {
     (
         StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"detail": "Database unavailable.", "code": "service_unavailable"})),
+        Json(ErrorBody::unavailable()),
     )
         .into_response()
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(health, ready),
+    tags((name = "health", description = "Liveness and readiness probes.")),
+)]
+struct HealthApi;
+
+/// The OpenAPI paths of `/health/` and `/ready/`, to merge into the server's document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    HealthApi::openapi()
 }

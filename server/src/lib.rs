@@ -19,11 +19,12 @@ pub mod users;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::FromRef;
-use axum::http::header::{AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::get;
 use jwt_allauth::{BoxError, KeyError, NoClaimsExtension, SessionManager, Settings};
 use jwt_allauth_axum::AuthState;
 use serde_json::json;
@@ -96,14 +97,60 @@ impl FromRef<AppState> for Auth {
 pub const SENSITIVE_HEADERS: [HeaderName; 4] =
     [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE, SET_COOKIE];
 
-/// The HTTP application: `/health/`, `/ready/` and every route of the wire contract
-/// (`jwt_allauth_axum::router`), with request logging that never records bodies, query
-/// strings, tokens, cookies or passwords.
+/// The OpenAPI 3.1 document of the server, generated from the handlers: every route of
+/// the wire contract ([`jwt_allauth_axum::openapi`]) with `/health/` and `/ready/`
+/// ([`health::openapi`]).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let mut document = jwt_allauth_axum::openapi();
+    document.merge(health::openapi());
+    document
+}
+
+/// The path the OpenAPI document is served at.
+pub const OPENAPI_PATH: &str = "/openapi.json";
+
+/// `GET /openapi.json`: the [`openapi`] document, built and serialized once.
+fn openapi_router() -> Router {
+    let json = openapi()
+        .to_json()
+        .map(Bytes::from)
+        .inspect_err(|error| {
+            // Cannot happen (the document is plain data): answer 500 rather than panic.
+            tracing::error!(%error, "the OpenAPI document cannot be serialized");
+        })
+        .ok();
+    Router::new().route(
+        OPENAPI_PATH,
+        get(move || {
+            let json = json.clone();
+            async move {
+                match json {
+                    Some(json) => (
+                        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                        json,
+                    )
+                        .into_response(),
+                    None => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        axum::Json(json!({"detail": "Internal server error."})),
+                    )
+                        .into_response(),
+                }
+            }
+        }),
+    )
+}
+
+/// The HTTP application: `/health/`, `/ready/`, `/openapi.json` (the [`openapi`]
+/// document) and every route of the wire contract (`jwt_allauth_axum::router`), with
+/// request logging that never records bodies, query strings, tokens, cookies or
+/// passwords.
 pub async fn app(state: AppState) -> Router {
     let sensitive: Arc<[HeaderName]> = Arc::new(SENSITIVE_HEADERS);
     let api = jwt_allauth_axum::router::<DbStore, Users, NoClaimsExtension, AppState>()
         .with_state(state.clone());
     health::router(state.db.clone())
+        .merge(openapi_router())
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(jwt_allauth_axum::method_not_allowed)

@@ -8,8 +8,10 @@ use time::OffsetDateTime;
 
 /// The profile served by `GET /user/`: `{"email","first_name","last_name"}`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Profile {
     /// The e-mail address (read-only through the API).
+    #[cfg_attr(feature = "openapi", schema(read_only, example = "ada@example.com"))]
     pub email: String,
     /// First name (may be empty).
     pub first_name: String,
@@ -19,10 +21,13 @@ pub struct Profile {
 
 /// The changes of `PATCH /user/`: only the given fields change.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ProfileUpdate {
     /// New first name, if given (at most 150 characters, may be empty).
+    #[cfg_attr(feature = "openapi", schema(nullable = false, max_length = 150))]
     pub first_name: Option<String>,
     /// New last name, if given (at most 150 characters, may be empty).
+    #[cfg_attr(feature = "openapi", schema(nullable = false, max_length = 150))]
     pub last_name: Option<String>,
 }
 

@@ -3,6 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::bodies::ErrorCode;
 use crate::body::{BodyRejection, FieldErrors};
 use crate::error_body::{ServerFault, detail, detail_code, internal, unavailable};
 use crate::rejection::{AuthRejection, PermissionDenied, RefreshRejection};
@@ -86,13 +87,13 @@ impl IntoResponse for ApiError {
             ApiError::IncorrectCredentials => detail_code(
                 StatusCode::UNAUTHORIZED,
                 "Incorrect credentials",
-                "incorrect_credentials",
+                ErrorCode::IncorrectCredentials,
             ),
             ApiError::Throttled(Throttled { retry_after }) => {
                 let mut response = detail_code(
                     StatusCode::TOO_MANY_REQUESTS,
                     "Too many failed login attempts. Try again later.",
-                    "throttled",
+                    ErrorCode::Throttled,
                 );
                 response
                     .headers_mut()

@@ -7,7 +7,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use crate::error_body::{detail, json_response};
 
@@ -59,10 +59,9 @@ impl IntoResponse for BodyRejection {
             BodyRejection::UnsupportedMediaType(_) => {
                 detail(StatusCode::UNSUPPORTED_MEDIA_TYPE, &self.to_string())
             }
-            BodyRejection::NotAnObject(message) => json_response(
-                StatusCode::BAD_REQUEST,
-                json!({ "non_field_errors": [message] }),
-            ),
+            BodyRejection::NotAnObject(message) => {
+                FieldErrors::single("non_field_errors", message).into_response()
+            }
             BodyRejection::TooLarge => detail(StatusCode::PAYLOAD_TOO_LARGE, &self.to_string()),
             BodyRejection::JsonParse(_) | BodyRejection::FormParse | BodyRejection::Read => {
                 detail(StatusCode::BAD_REQUEST, &self.to_string())
@@ -367,10 +366,32 @@ impl IntoResponse for FieldErrors {
     }
 }
 
+/// An object whose every property is a list of messages.
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for FieldErrors {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+        ObjectBuilder::new()
+            .description(Some(
+                "Validation errors: each invalid field with its messages, in the order the \
+                 fields were validated.",
+            ))
+            .additional_properties(Some(
+                ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String)),
+            ))
+            .examples([serde_json::json!({ "email": ["This field is required."] })])
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for FieldErrors {}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use axum::http::HeaderValue;
+    use serde_json::json;
 
     use super::*;
 

@@ -9,7 +9,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::{Error, StoreError, UserStoreError};
 use serde::Serialize;
-use serde_json::json;
+
+use crate::bodies::{Detail, ErrorBody, ErrorCode};
 
 /// The `WWW-Authenticate` value of every 401.
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"api\"";
@@ -28,21 +29,17 @@ pub(crate) fn json_response(status: StatusCode, body: impl Serialize) -> Respons
 
 /// `{"detail": detail}`.
 pub(crate) fn detail(status: StatusCode, detail: &str) -> Response {
-    json_response(status, json!({ "detail": detail }))
+    json_response(status, Detail::new(detail))
 }
 
 /// `{"detail": detail, "code": code}`.
-pub(crate) fn detail_code(status: StatusCode, detail: &str, code: &str) -> Response {
-    json_response(status, json!({ "detail": detail, "code": code }))
+pub(crate) fn detail_code(status: StatusCode, detail: &str, code: ErrorCode) -> Response {
+    json_response(status, ErrorBody::new(detail, code))
 }
 
 /// 503 `{"detail":"Database unavailable.","code":"service_unavailable"}`.
 pub(crate) fn unavailable() -> Response {
-    detail_code(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "Database unavailable.",
-        "service_unavailable",
-    )
+    json_response(StatusCode::SERVICE_UNAVAILABLE, ErrorBody::unavailable())
 }
 
 /// 500 `{"detail":"Internal server error."}`.

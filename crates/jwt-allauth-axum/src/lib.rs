@@ -16,6 +16,10 @@
 //! - [`router`] serves `/login/`, `/refresh/`, `/logout/`, `/logout-all/`, `/user/`,
 //!   `/password/change/`, `/whoami/`, `/sessions/` and `/sessions/{session}/`, over
 //!   the application's [`AccountStore`].
+//! - The bodies the routes read and answer are named types ([`LoginRequest`],
+//!   [`Tokens`], [`Detail`], [`ErrorBody`], [`SessionInfo`], ...).
+//! - With the `openapi` feature, `openapi()` returns the OpenAPI 3.1 document of
+//!   [`router`], generated with utoipa from the handlers and those types.
 //!
 //! # Example
 //!
@@ -128,12 +132,15 @@
 mod account;
 mod api_error;
 mod authenticator;
+mod bodies;
 mod body;
 mod client;
 mod clock;
 mod cookie;
 mod error_body;
 mod extract;
+#[cfg(feature = "openapi")]
+mod openapi;
 mod rejection;
 mod routes;
 mod state;
@@ -142,12 +149,18 @@ mod throttle;
 pub use account::{AccountStore, PasswordChange, Profile, ProfileUpdate};
 pub use api_error::ApiError;
 pub use authenticator::Authenticator;
+pub use bodies::{
+    Detail, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, PasswordChanged,
+    RefreshRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
+};
 pub use body::{BodyRejection, CharField, FieldErrors, Fields};
 pub use client::ClientInfo;
 pub use clock::Clock;
 pub use cookie::RefreshCookie;
 pub use error_body::WWW_AUTHENTICATE;
 pub use extract::{AuthUser, CurrentUser, LoadUser, RequireRole, UserLoader};
+#[cfg(feature = "openapi")]
+pub use openapi::{BEARER_SCHEME, openapi};
 pub use rejection::{AuthRejection, PermissionDenied, RefreshRejection, RoleRejection};
 pub use routes::{account_routes, method_not_allowed, router, session_routes, token_routes};
 pub use state::AuthState;

@@ -4,8 +4,8 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::TokenError;
-use serde_json::json;
 
+use crate::bodies::{ErrorCode, TokenErrorBody};
 use crate::error_body::{ServerFault, detail, detail_code, internal, json_response, unavailable};
 
 /// Why [`AuthUser`](crate::AuthUser), [`LoadUser`](crate::LoadUser) or
@@ -62,29 +62,21 @@ impl IntoResponse for AuthRejection {
             AuthRejection::BadAuthorizationHeader => detail_code(
                 unauthorized,
                 "Authorization header must contain two space-delimited values",
-                "bad_authorization_header",
+                ErrorCode::BadAuthorizationHeader,
             ),
             AuthRejection::InvalidToken(error) => json_response(
                 unauthorized,
-                json!({
-                    "detail": "Given token not valid for any token type",
-                    "code": "token_not_valid",
-                    "messages": [{
-                        "token_class": "AccessToken",
-                        "token_type": "access",
-                        "message": error.to_string(),
-                    }],
-                }),
+                TokenErrorBody::access_token(error.to_string()),
             ),
             AuthRejection::SessionInactive => detail_code(
                 unauthorized,
                 "Session is no longer active.",
-                "token_not_valid",
+                ErrorCode::TokenNotValid,
             ),
             AuthRejection::UserInactive => detail_code(
                 unauthorized,
                 "Token is invalid or expired",
-                "token_not_valid",
+                ErrorCode::TokenNotValid,
             ),
             AuthRejection::Unavailable => unavailable(),
             AuthRejection::Internal => internal(),
@@ -157,21 +149,23 @@ impl IntoResponse for RefreshRejection {
         let unauthorized = StatusCode::UNAUTHORIZED;
         match self {
             RefreshRejection::Token(error) => {
-                detail_code(unauthorized, &error.to_string(), "token_not_valid")
+                detail_code(unauthorized, &error.to_string(), ErrorCode::TokenNotValid)
             }
             RefreshRejection::InvalidOrExpired => detail_code(
                 unauthorized,
                 "Token is invalid or expired",
-                "token_not_valid",
+                ErrorCode::TokenNotValid,
             ),
             RefreshRejection::EmailNotVerified => detail_code(
                 unauthorized,
                 "E-mail is not verified.",
-                "email_not_verified",
+                ErrorCode::EmailNotVerified,
             ),
-            RefreshRejection::SessionExpired => {
-                detail_code(unauthorized, "Session has expired.", "session_expired")
-            }
+            RefreshRejection::SessionExpired => detail_code(
+                unauthorized,
+                "Session has expired.",
+                ErrorCode::SessionExpired,
+            ),
         }
     }
 }

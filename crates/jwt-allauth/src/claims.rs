@@ -33,6 +33,7 @@ pub fn is_reserved_claim(name: &str) -> bool {
 
 /// The two kinds of JWT the library mints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum TokenType {
     /// A short-lived token presented as `Authorization: Bearer`.
@@ -75,6 +76,7 @@ pub fn default_role(is_staff: bool, is_superuser: bool) -> i64 {
 /// Field names and JSON types are exactly those of the wire contract; anything else in the
 /// payload (user attributes, application claims) is kept in [`Claims::extra`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Claims {
     /// `"access"` or `"refresh"`.
     pub token_type: TokenType,
@@ -106,6 +108,10 @@ pub struct Claims {
     pub aud: Option<String>,
     /// User attributes and application claims.
     #[serde(flatten)]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = std::collections::HashMap<String, serde_json::Value>)
+    )]
     pub extra: ExtraClaims,
 }
 

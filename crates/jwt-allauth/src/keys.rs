@@ -4,16 +4,27 @@
 //! never the key type: a token whose `alg` is not its key's algorithm is invalid, so
 //! `alg: none` and RS/HS confusion are impossible, and keys are never taken from the
 //! header (`jku`, `jwk`, `x5u` are ignored).
+//!
+//! Tokens are signed by jsonwebtoken. They are verified here: HMAC signatures with a
+//! pre-keyed HMAC state per key, public-key signatures by jsonwebtoken's crypto provider.
+//! The header and the payload are each decoded once, and a token accepted here is exactly
+//! one that `jsonwebtoken::decode` accepted with the same key (the tests of
+//! `tests/tokens.rs` compare the two on tricky input).
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::str::FromStr;
 
+use base64::DecodeSliceError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use hmac::{Hmac, Mac};
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{DecodingKey, EncodingKey, Header, Validation};
+use jsonwebtoken::{DecodingKey, EncodingKey, Header};
 use serde::Serialize;
-use serde::de::DeserializeOwned;
+use sha2::{Sha256, Sha384, Sha512};
 
+use crate::claims::Claims;
 use crate::error::{KeyError, TokenError};
 use crate::settings::Settings;
 
@@ -175,8 +186,101 @@ impl fmt::Debug for SigningKey {
 pub struct VerifyingKey {
     algorithm: Algorithm,
     key_id: Option<String>,
-    key: DecodingKey,
-    validation: Validation,
+    verifier: Verifier,
+}
+
+/// How a verifying key checks a signature.
+#[derive(Clone)]
+enum Verifier {
+    /// HMAC-SHA-256 with the secret already absorbed (its padded blocks hashed once):
+    /// each check clones this state instead of re-keying.
+    Hs256(Hmac<Sha256>),
+    /// HMAC-SHA-384, pre-keyed.
+    Hs384(Hmac<Sha384>),
+    /// HMAC-SHA-512, pre-keyed.
+    Hs512(Hmac<Sha512>),
+    /// An Ed25519 public key, its point decompressed once (jsonwebtoken's provider does
+    /// it for every token).
+    Ed25519(ed25519_dalek::VerifyingKey),
+    /// An ES256 or RS256 public key, checked by jsonwebtoken's crypto provider.
+    Public(DecodingKey),
+}
+
+/// Longest signature decoded on the stack: an HS512 tag or an Ed25519 signature.
+const MAX_STACK_SIGNATURE_BYTES: usize = 64;
+
+impl Verifier {
+    fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        // HMAC takes keys of any length: these constructors cannot fail.
+        let invalid = |_| invalid_key(algorithm)(ErrorKind::InvalidKeyFormat.into());
+        Ok(match algorithm {
+            Algorithm::HS256 => Self::Hs256(Hmac::new_from_slice(secret).map_err(invalid)?),
+            Algorithm::HS384 => Self::Hs384(Hmac::new_from_slice(secret).map_err(invalid)?),
+            Algorithm::HS512 => Self::Hs512(Hmac::new_from_slice(secret).map_err(invalid)?),
+            _ => {
+                return Err(KeyError::WrongKeyType {
+                    algorithm: algorithm.as_str(),
+                    expected: "a PEM key",
+                });
+            }
+        })
+    }
+
+    /// Whether `signature` (the token's third part) signs `message` (its first two parts
+    /// and the dot between them). An error for a signature that is not base64url, or a
+    /// failure of the crypto provider: the token is then refused without trying another
+    /// key, as `jsonwebtoken::decode` did.
+    fn check(
+        &self,
+        algorithm: Algorithm,
+        message: &[u8],
+        signature: &str,
+    ) -> Result<bool, jsonwebtoken::errors::Error> {
+        if let Self::Public(key) = self {
+            return jsonwebtoken::crypto::verify(signature, message, key, algorithm.to_jwt());
+        }
+        let mut bytes = [0u8; MAX_STACK_SIGNATURE_BYTES];
+        let len = match URL_SAFE_NO_PAD.decode_slice(signature, &mut bytes) {
+            Ok(len) => len,
+            // Longer than any signature of these algorithms: wrong, as a length mismatch
+            // would be.
+            Err(DecodeSliceError::OutputSliceTooSmall) => return Ok(false),
+            Err(DecodeSliceError::DecodeError(err)) => return Err(err.into()),
+        };
+        let bytes = &bytes[..len];
+        Ok(match self {
+            Self::Hs256(mac) => mac_matches(mac, message, bytes),
+            Self::Hs384(mac) => mac_matches(mac, message, bytes),
+            Self::Hs512(mac) => mac_matches(mac, message, bytes),
+            // As jsonwebtoken's provider: RFC 8032 verification (`Verifier::verify`, not
+            // `verify_strict`), a signature of another length being wrong.
+            Self::Ed25519(key) => ed25519_dalek::Signature::from_slice(bytes)
+                .is_ok_and(|sig| ed25519_dalek::Verifier::verify(key, message, &sig).is_ok()),
+            Self::Public(_) => false,
+        })
+    }
+}
+
+/// The Ed25519 point of a public key that jsonwebtoken parsed from PEM, read as its
+/// provider reads it (the first 32 bytes).
+fn ed25519_key(key: &DecodingKey) -> Result<ed25519_dalek::VerifyingKey, KeyError> {
+    let invalid = || invalid_key(Algorithm::EdDSA)(ErrorKind::InvalidEddsaKey.into());
+    let bytes = key
+        .try_get_as_bytes()
+        .map_err(invalid_key(Algorithm::EdDSA))?;
+    let point: &[u8; 32] = bytes
+        .get(..32)
+        .and_then(|bytes| bytes.try_into().ok())
+        .ok_or_else(invalid)?;
+    ed25519_dalek::VerifyingKey::from_bytes(point).map_err(|_| invalid())
+}
+
+/// Computes the HMAC of `message` from a pre-keyed state and compares it with `tag` in
+/// constant time; a tag of another length never matches.
+fn mac_matches<M: Mac + Clone>(keyed: &M, message: &[u8], tag: &[u8]) -> bool {
+    let mut mac = keyed.clone();
+    mac.update(message);
+    mac.verify_slice(tag).is_ok()
 }
 
 impl VerifyingKey {
@@ -186,7 +290,11 @@ impl VerifyingKey {
         if secret.is_empty() {
             return Err(KeyError::EmptySecret);
         }
-        Ok(Self::with_key(algorithm, DecodingKey::from_secret(secret)))
+        Ok(Self {
+            algorithm,
+            key_id: None,
+            verifier: Verifier::hmac(algorithm, secret)?,
+        })
     }
 
     /// A PEM public key for EdDSA, ES256 or RS256.
@@ -198,24 +306,15 @@ impl VerifyingKey {
             _ => return Err(pem_for_hmac(algorithm)),
         }
         .map_err(invalid_key(algorithm))?;
-        Ok(Self::with_key(algorithm, key))
-    }
-
-    fn with_key(algorithm: Algorithm, key: DecodingKey) -> Self {
-        // Expiry, audience and issuer are checked by the token types against the `now`
-        // they are given; the library only checks the signature and the algorithm.
-        let mut validation = Validation::new(algorithm.to_jwt());
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.leeway = 0;
-        validation.required_spec_claims.clear();
-        Self {
+        let verifier = match algorithm {
+            Algorithm::EdDSA => Verifier::Ed25519(ed25519_key(&key)?),
+            _ => Verifier::Public(key),
+        };
+        Ok(Self {
             algorithm,
             key_id: None,
-            key,
-            validation,
-        }
+            verifier,
+        })
     }
 
     /// Sets the `kid` this key answers to.
@@ -232,6 +331,16 @@ impl VerifyingKey {
     /// The `kid`.
     pub fn key_id(&self) -> Option<&str> {
         self.key_id.as_deref()
+    }
+
+    /// Whether a header naming `alg` and `kid` selects this key: same algorithm, and the
+    /// same `kid` when the header has one.
+    fn answers_to(&self, alg: jsonwebtoken::Algorithm, kid: Option<&str>) -> bool {
+        self.algorithm.to_jwt() == alg
+            && match kid {
+                Some(kid) => self.key_id.as_deref() == Some(kid),
+                None => true,
+            }
     }
 }
 
@@ -280,6 +389,7 @@ pub struct KeyRing {
     signing: SigningKey,
     header: Header,
     verifying: Vec<VerifyingKey>,
+    known_headers: Vec<KnownHeader>,
 }
 
 impl fmt::Debug for KeyRing {
@@ -302,11 +412,13 @@ impl KeyRing {
         verifying.key_id = signing.key_id.clone();
         let mut header = Header::new(signing.algorithm.to_jwt());
         header.kid = signing.key_id.clone();
-        let ring = Self {
+        let mut ring = Self {
             signing,
             header,
-            verifying: vec![verifying],
+            verifying: Vec::new(),
+            known_headers: Vec::new(),
         };
+        ring.add_verifying_key(verifying);
         ring.self_check()?;
         Ok(ring)
     }
@@ -371,8 +483,27 @@ impl KeyRing {
         {
             return Err(KeyError::DuplicateKeyId(kid.clone()));
         }
-        self.verifying.push(key);
+        self.add_verifying_key(key);
         Ok(self)
+    }
+
+    /// Adds a verifying key, and the header that jsonwebtoken writes for its algorithm
+    /// and `kid` to the known headers.
+    fn add_verifying_key(&mut self, key: VerifyingKey) {
+        let mut header = Header::new(key.algorithm.to_jwt());
+        header.kid = key.key_id.clone();
+        if let Ok(json) = serde_json::to_vec(&header) {
+            let encoded = URL_SAFE_NO_PAD.encode(json);
+            if !self
+                .known_headers
+                .iter()
+                .any(|known| known.encoded == encoded)
+                && let Some(selector) = HeaderSelector::parse(&encoded)
+            {
+                self.known_headers.push(KnownHeader { encoded, selector });
+            }
+        }
+        self.verifying.push(key);
     }
 
     /// The key that signs new tokens.
@@ -390,43 +521,162 @@ impl KeyRing {
 
     /// Verifies a token's signature with the key its header names (by `kid`, or every key
     /// of the header's algorithm when there is no `kid`) and decodes its payload.
-    pub(crate) fn verify<T: DeserializeOwned>(&self, token: &str) -> Result<T, TokenError> {
-        if token.len() > MAX_TOKEN_BYTES {
-            return Err(TokenError::Invalid);
+    ///
+    /// Accepts exactly the tokens that `jsonwebtoken::decode` accepted with the same key
+    /// and no claim validation, at about half its cost: the header is decoded once (not
+    /// at all when it is one the ring's keys write), an HMAC key is not re-keyed, and the
+    /// payload is deserialized once.
+    pub(crate) fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let payload = self.verified_payload(token).ok_or(TokenError::Invalid)?;
+        let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)?;
+        if claims.extra.get("sub").is_some() || claims.extra.get("nbf").is_some() {
+            serde_json::from_slice::<RegisteredClaims>(&payload)
+                .map_err(|_| TokenError::Invalid)?;
         }
-        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Invalid)?;
-        let candidates = self.verifying.iter().filter(|key| {
-            key.algorithm.to_jwt() == header.alg
-                && match &header.kid {
-                    Some(kid) => key.key_id.as_ref() == Some(kid),
-                    None => true,
-                }
-        });
-        for key in candidates {
-            match jsonwebtoken::decode::<T>(token, &key.key, &key.validation) {
-                Ok(data) => return Ok(data.claims),
-                Err(err) if matches!(err.kind(), ErrorKind::InvalidSignature) => continue,
-                Err(_) => return Err(TokenError::Invalid),
+        Ok(claims)
+    }
+
+    /// The decoded payload of a token whose signature one of the selected keys accepts.
+    fn verified_payload(&self, token: &str) -> Option<Vec<u8>> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return None;
+        }
+        let mut parts = token.splitn(4, '.');
+        let (Some(header), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return None;
+        };
+        let message = &token[..header.len() + 1 + payload.len()];
+        let parsed;
+        let selector = match self
+            .known_headers
+            .iter()
+            .find(|known| known.encoded == header)
+        {
+            Some(known) => &known.selector,
+            None => {
+                parsed = HeaderSelector::parse(header)?;
+                &parsed
+            }
+        };
+        let kid = selector.kid.as_deref();
+        for key in self
+            .verifying
+            .iter()
+            .filter(|key| key.answers_to(selector.alg, kid))
+        {
+            match key
+                .verifier
+                .check(key.algorithm, message.as_bytes(), signature)
+            {
+                Ok(true) => return URL_SAFE_NO_PAD.decode(payload).ok(),
+                Ok(false) => continue,
+                Err(_) => return None,
             }
         }
-        Err(TokenError::Invalid)
+        None
     }
 
     fn self_check(&self) -> Result<(), KeyError> {
         let probe = serde_json::json!({"probe": true});
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let token = self.sign(&probe).map_err(KeyError::SelfCheck)?;
+            let malformed = || KeyError::SelfCheck(ErrorKind::InvalidToken.into());
+            let (message, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
             let key = &self.verifying[0];
-            match jsonwebtoken::decode::<serde_json::Value>(&token, &key.key, &key.validation) {
-                Ok(_) => Ok(()),
-                Err(err) if matches!(err.kind(), ErrorKind::InvalidSignature) => {
-                    Err(KeyError::KeyPairMismatch)
-                }
-                Err(err) => Err(KeyError::SelfCheck(err)),
+            match key
+                .verifier
+                .check(key.algorithm, message.as_bytes(), signature)
+            {
+                Ok(true) => {}
+                Ok(false) => return Err(KeyError::KeyPairMismatch),
+                Err(err) => return Err(KeyError::SelfCheck(err)),
+            }
+            // The whole path too, header selection included.
+            match self.verified_payload(&token) {
+                Some(_) => Ok(()),
+                None => Err(malformed()),
             }
         }));
         outcome.unwrap_or(Err(KeyError::CryptoBackend))
     }
+}
+
+/// What selects the verifying keys: a header's `alg` and `kid`.
+#[derive(Clone, Debug)]
+struct HeaderSelector {
+    alg: jsonwebtoken::Algorithm,
+    kid: Option<String>,
+}
+
+impl HeaderSelector {
+    /// Parses a header segment as `jsonwebtoken::decode` did, into its full `Header`, so
+    /// that whatever it refused (an `alg` it does not know, `none` in any case included, a
+    /// field of the wrong type, a duplicate name, padding or whitespace in the base64) is
+    /// refused here too.
+    fn parse(encoded: &str) -> Option<Self> {
+        let json = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+        let header: Header = serde_json::from_slice(&json).ok()?;
+        Some(Self {
+            alg: header.alg,
+            kid: header.kid,
+        })
+    }
+}
+
+/// A header segment that the ring's keys write, byte for byte as jsonwebtoken encodes it,
+/// and what [`HeaderSelector::parse`] made of it when the ring was built. A token whose
+/// header segment is one of these skips the parse.
+#[derive(Clone, Debug)]
+struct KnownHeader {
+    encoded: String,
+    selector: HeaderSelector,
+}
+
+/// The registered claims as `jsonwebtoken::decode` parsed them for its validation, a
+/// second parse of every payload whose failure refused the token. Its lenient parsers for
+/// `nbf` and `sub` stop half-way into an array or object value, which then breaks the
+/// parse of the whole payload; and it refuses a duplicate name. Once `Claims` has parsed
+/// (which refuses duplicate `exp`, `iss` and `aud` and needs `exp` to be an integer), only
+/// a payload with `sub` or `nbf` can fail here, so only such a payload is parsed again.
+#[derive(serde::Deserialize)]
+struct RegisteredClaims {
+    #[serde(default, deserialize_with = "lenient_number", rename = "exp")]
+    _exp: (),
+    #[serde(default, deserialize_with = "lenient_number", rename = "nbf")]
+    _nbf: (),
+    #[serde(default, deserialize_with = "lenient_string", rename = "sub")]
+    _sub: (),
+    #[serde(default, rename = "iss")]
+    _iss: Option<serde::de::IgnoredAny>,
+    #[serde(default, rename = "aud")]
+    _aud: Option<serde::de::IgnoredAny>,
+}
+
+/// jsonwebtoken's `numeric_type`: `deserialize_any` for a number, any error ignored.
+fn lenient_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+    struct Number;
+    impl serde::de::Visitor<'_> for Number {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a number")
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+    }
+    let _ = deserializer.deserialize_any(Number);
+    Ok(())
+}
+
+/// jsonwebtoken's `TryParse<Cow<str>>`: an optional string, any error ignored.
+fn lenient_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
+    let _ = <Option<String> as serde::Deserialize>::deserialize(deserializer);
+    Ok(())
 }
 
 fn read_key_file(

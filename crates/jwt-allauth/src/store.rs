@@ -92,6 +92,7 @@ pub enum RotateResult {
 /// `/sessions/` objects (minus `current`, which depends on the request); the current
 /// `jti` and the stored payload are never exposed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionRecord {
     /// Session id.
     pub session: String,
@@ -103,12 +104,15 @@ pub struct SessionRecord {
     pub enabled: bool,
     /// Session start (ISO 8601 UTC).
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub created: OffsetDateTime,
     /// Last login or rotation (ISO 8601 UTC).
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub last_used: OffsetDateTime,
     /// `exp` of the current refresh token (ISO 8601 UTC).
     #[serde(with = "time::serde::rfc3339")]
+    #[cfg_attr(feature = "openapi", schema(value_type = String, format = DateTime))]
     pub expires_at: OffsetDateTime,
     /// Device metadata of the last login or rotation.
     #[serde(flatten)]

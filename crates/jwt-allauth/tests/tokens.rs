@@ -551,3 +551,400 @@ fn debug_output_never_contains_secrets_or_tokens() {
     assert!(!debug.contains(std::str::from_utf8(SECRET).unwrap()));
     assert!(debug.contains("redacted"));
 }
+
+/// Signs the exact bytes `b64(header).b64(payload)` with HS256 and `secret`.
+fn hs256_raw(header: &str, payload: &str, secret: &[u8]) -> String {
+    signed_raw(header, payload, &hs256_signer(secret))
+}
+
+/// Signs the exact bytes `b64(header).b64(payload)` with `sign`.
+fn signed_raw(header: &str, payload: &str, sign: &dyn Fn(&str) -> String) -> String {
+    let message = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header),
+        URL_SAFE_NO_PAD.encode(payload)
+    );
+    let signature = sign(&message);
+    format!("{message}.{signature}")
+}
+
+/// Signs a message with HS256, returning the signature part.
+fn hs256_signer(secret: &[u8]) -> impl Fn(&str) -> String {
+    move |message| {
+        use hmac::{Hmac, Mac};
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+        mac.update(message.as_bytes());
+        URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+    }
+}
+
+/// Signs a message with a PEM private key, returning the signature part.
+fn pem_signer(alg: Algorithm, private: &str) -> impl Fn(&str) -> String {
+    let (key, alg) = match alg {
+        Algorithm::EdDSA => (
+            EncodingKey::from_ed_pem(private.as_bytes()).unwrap(),
+            jsonwebtoken::Algorithm::EdDSA,
+        ),
+        Algorithm::ES256 => (
+            EncodingKey::from_ec_pem(private.as_bytes()).unwrap(),
+            jsonwebtoken::Algorithm::ES256,
+        ),
+        _ => (
+            EncodingKey::from_rsa_pem(private.as_bytes()).unwrap(),
+            jsonwebtoken::Algorithm::RS256,
+        ),
+    };
+    move |message| jsonwebtoken::crypto::sign(message.as_bytes(), &key, alg).unwrap()
+}
+
+/// `KeyRing::verify` as it was before the direct path: `jsonwebtoken::decode` with every
+/// key the header selects (by algorithm, and by `kid` when the header has one).
+fn jsonwebtoken_accepts(
+    keys: &[(
+        jsonwebtoken::Algorithm,
+        Option<&str>,
+        jsonwebtoken::DecodingKey,
+    )],
+    token: &str,
+) -> bool {
+    if token.len() > jwt_allauth::keys::MAX_TOKEN_BYTES {
+        return false;
+    }
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return false;
+    };
+    for (alg, kid, key) in keys {
+        if *alg != header.alg || header.kid.as_deref().is_some_and(|h| Some(h) != *kid) {
+            continue;
+        }
+        let mut validation = jsonwebtoken::Validation::new(*alg);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.leeway = 0;
+        validation.required_spec_claims.clear();
+        match jsonwebtoken::decode::<Claims>(token, key, &validation) {
+            Ok(_) => return true,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    jsonwebtoken::errors::ErrorKind::InvalidSignature
+                ) =>
+            {
+                continue;
+            }
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+/// Whether the library's verification accepted the signature, header and payload (an
+/// expired or wrongly typed token got past them).
+fn library_accepts(codec: &TokenCodec, token: &str) -> bool {
+    !matches!(
+        AccessToken::decode(codec, token, now()),
+        Err(TokenError::Invalid)
+    )
+}
+
+/// Token variants around a correctly signed `header.payload`: every header text (naming
+/// `alg` where a correct header would) with the good payload, every payload text with the
+/// good header, and mangled encodings.
+fn tricky_tokens(alg: &str, good_header: &str, sign: &dyn Fn(&str) -> String) -> Vec<String> {
+    let good_payload = serde_json::to_string(&claims(TokenType::Access)).unwrap();
+    let body = good_payload.trim_start_matches('{').trim_end_matches('}');
+    let headers = [
+        good_header,
+        r#"{"typ":"JWT","alg":"HS256"}"#,
+        r#"{"alg":"HS256","typ":"JWT"}"#,
+        r#"{"alg":"HS256"}"#,
+        " {\"alg\" : \"HS256\"}\n",
+        r#"{"alg":"HS\u0032\u0035\u0036"}"#,
+        r#"{"alg":"hs256"}"#,
+        r#"{"alg":"HS256 "}"#,
+        r#"{"alg":"none"}"#,
+        r#"{"alg":"None"}"#,
+        r#"{"alg":"NONE"}"#,
+        r#"{"alg":"HS384"}"#,
+        r#"{"alg":"HS512"}"#,
+        r#"{"alg":"RS256"}"#,
+        r#"{"alg":"PS256"}"#,
+        r#"{"alg":"EdDSA"}"#,
+        r#"{"alg":{"HS256":null}}"#,
+        r#"{"alg":["HS256"]}"#,
+        r#"{"alg":null}"#,
+        r#"{"alg":"HS256","alg":"HS256"}"#,
+        r#"{"alg":"HS256","kid":null}"#,
+        r#"{"alg":"HS256","kid":5}"#,
+        r#"{"alg":"HS256","kid":"2026"}"#,
+        r#"{"alg":"HS256","kid":"2025"}"#,
+        r#"{"alg":"HS256","kid":"2027"}"#,
+        r#"{"alg":"HS256","kid":"2026","kid":"2026"}"#,
+        r#"{"alg":"HS256","typ":5}"#,
+        r#"{"alg":"HS256","typ":null}"#,
+        r#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#,
+        r#"{"alg":"HS256","crit":["exp"]}"#,
+        r#"{"alg":"HS256","crit":"exp"}"#,
+        r#"{"alg":"HS256","jwk":"x"}"#,
+        r#"{"alg":"HS256","jku":"https://attacker.invalid/"}"#,
+        r#"{"alg":"HS256","x5c":"not a list"}"#,
+        r#"{"alg":"HS256","custom":{"nested":[1,2,{"a":null}]}}"#,
+        r#"{"alg":"HS256","custom":1,"custom":2}"#,
+        r#"{"alg":"HS256"}x"#,
+        r#"{"alg":"HS256"},"#,
+        "{}",
+        "[]",
+        "null",
+        r#""HS256""#,
+        "",
+        "\u{feff}{\"alg\":\"HS256\"}",
+    ];
+    let payloads = [
+        good_payload.clone(),
+        format!(" {good_payload}\n"),
+        format!("{good_payload}x"),
+        format!("{good_payload}{{}}"),
+        format!("{{{body},\"sub\":\"x\"}}"),
+        format!("{{{body},\"sub\":5}}"),
+        format!("{{{body},\"sub\":null}}"),
+        format!("{{{body},\"sub\":[]}}"),
+        format!("{{{body},\"sub\":[1]}}"),
+        format!("{{{body},\"sub\":{{}}}}"),
+        format!("{{{body},\"sub\":{{\"a\":1}},\"more\":2}}"),
+        format!("{{{body},\"sub\":\"a\",\"sub\":\"b\"}}"),
+        format!("{{\"sub\":[\"a\"],{body}}}"),
+        format!("{{{body},\"nbf\":1}}"),
+        format!("{{{body},\"nbf\":-1}}"),
+        format!("{{{body},\"nbf\":1.5}}"),
+        format!("{{{body},\"nbf\":\"1\"}}"),
+        format!("{{{body},\"nbf\":[]}}"),
+        format!("{{{body},\"nbf\":[1]}}"),
+        format!("{{{body},\"nbf\":{{}}}}"),
+        format!("{{{body},\"nbf\":{{\"a\":1}}}}"),
+        format!("{{{body},\"nbf\":1,\"nbf\":2}}"),
+        format!("{{{body},\"exp\":1900000000}}"),
+        format!("{{{body},\"iss\":\"a\",\"iss\":\"a\"}}"),
+        format!("{{{body},\"iss\":[\"a\"]}}"),
+        format!("{{{body},\"aud\":[\"a\"]}}"),
+        format!("{{{body},\"aud\":null}}"),
+        format!("{{{body},\"org_id\":1}}"),
+        format!(
+            "{{{body},\"deep\":{}1{}}}",
+            "[".repeat(120),
+            "]".repeat(120)
+        ),
+        format!(
+            "{{{body},\"deep\":{}1{}}}",
+            "[".repeat(130),
+            "]".repeat(130)
+        ),
+        "{}".into(),
+        "[]".into(),
+        "null".into(),
+        "\"claims\"".into(),
+        "1".into(),
+        String::new(),
+    ];
+    let mut tokens = Vec::new();
+    for header in headers {
+        let header = header.replace("HS256", alg);
+        tokens.push(signed_raw(&header, &good_payload, sign));
+    }
+    for payload in &payloads {
+        tokens.push(signed_raw(good_header, payload, sign));
+    }
+    let good = signed_raw(good_header, &good_payload, sign);
+    let parts: Vec<&str> = good.split('.').collect();
+    let (h, p, s) = (parts[0], parts[1], parts[2]);
+    // The signature's last character carries 4 unused bits: set one of them.
+    let last = s.chars().last().unwrap();
+    let alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let index = alphabet.find(last).unwrap();
+    let sloppy = alphabet.chars().nth(index ^ 1).unwrap();
+    let sloppy_signature = format!("{}{sloppy}", &s[..s.len() - 1]);
+    for mangled in [
+        format!("{h}=.{p}.{s}"),
+        format!("{h}.{p}=.{s}"),
+        format!("{h}.{p}.{s}="),
+        format!("{h}.{p}.{s}=="),
+        format!(" {good}"),
+        format!("{good} "),
+        format!("{good}\n"),
+        format!("{h} .{p}.{s}"),
+        format!("{h}.{p}.{} {}", &s[..10], &s[10..]),
+        format!("{h}.{p}.{}", s.replace('-', "+").replace('_', "/")),
+        format!("{h}.{p}.{sloppy_signature}"),
+        format!("{h}.{p}.{s}."),
+        format!("{h}.{p}.{s}.{s}"),
+        format!(".{h}.{p}.{s}"),
+        format!("{h}..{p}.{s}"),
+        format!("{h}.{p}"),
+        format!("{h}.{p}."),
+        format!("{h}..{s}"),
+        format!(".{p}.{s}"),
+        format!("{h}.{p}.{}", &s[..s.len() - 1]),
+        format!("{h}.{p}.{s}{}", &s[..2]),
+        format!("{h}.{p}.{s}{s}"),
+        format!("{h}.{p}.{}", URL_SAFE_NO_PAD.encode([0u8; 200])),
+        good.clone(),
+    ] {
+        tokens.push(mangled);
+    }
+    tokens
+}
+
+#[test]
+fn direct_verification_accepts_exactly_what_jsonwebtoken_accepted() {
+    let good_header = r#"{"typ":"JWT","alg":"HS256"}"#;
+    let secret_key = || jsonwebtoken::DecodingKey::from_secret(SECRET);
+    let tokens = tricky_tokens("HS256", good_header, &hs256_signer(SECRET));
+    let mut accepted = 0;
+    for token in &tokens {
+        let expected = jsonwebtoken_accepts(
+            &[(jsonwebtoken::Algorithm::HS256, None, secret_key())],
+            token,
+        );
+        assert_eq!(library_accepts(&hs256(), token), expected, "{token:?}");
+        accepted += usize::from(expected);
+    }
+    assert!(accepted > 10 && accepted < tokens.len() / 2, "{accepted}");
+
+    // A ring selecting by `kid`: "2026" signs, "2025" is a previous key.
+    let old_secret = b"the old secret, thirty-two bytes long";
+    let ring = KeyRing::new(
+        SigningKey::hmac(Algorithm::HS256, SECRET)
+            .unwrap()
+            .with_key_id("2026"),
+        VerifyingKey::hmac(Algorithm::HS256, SECRET).unwrap(),
+    )
+    .unwrap()
+    .with_verifying_key(
+        VerifyingKey::hmac(Algorithm::HS256, old_secret)
+            .unwrap()
+            .with_key_id("2025"),
+    )
+    .unwrap();
+    let codec = codec_with(ring, &Settings::default());
+    let keys = [
+        (jsonwebtoken::Algorithm::HS256, Some("2026"), secret_key()),
+        (
+            jsonwebtoken::Algorithm::HS256,
+            Some("2025"),
+            jsonwebtoken::DecodingKey::from_secret(old_secret),
+        ),
+    ];
+    for secret in [SECRET, old_secret] {
+        let kid_header = r#"{"typ":"JWT","alg":"HS256","kid":"2026"}"#;
+        for token in tricky_tokens("HS256", kid_header, &hs256_signer(secret)) {
+            assert_eq!(
+                library_accepts(&codec, &token),
+                jsonwebtoken_accepts(&keys, &token),
+                "{token:?}"
+            );
+        }
+    }
+
+    // Public-key rings: tokens signed with the private key, and HMAC tokens signed with
+    // the public key text.
+    for (alg, private, public) in [
+        (Algorithm::EdDSA, ED_PRIVATE, ED_PUBLIC),
+        (
+            Algorithm::ES256,
+            include_str!("keys/es256-private.pem"),
+            include_str!("keys/es256-public.pem"),
+        ),
+        (
+            Algorithm::RS256,
+            include_str!("keys/rs256-private.pem"),
+            include_str!("keys/rs256-public.pem"),
+        ),
+    ] {
+        let codec = codec_with(
+            KeyRing::from_pem(alg, private.as_bytes(), public.as_bytes()).unwrap(),
+            &Settings::default(),
+        );
+        let decoding = match alg {
+            Algorithm::EdDSA => jsonwebtoken::DecodingKey::from_ed_pem(public.as_bytes()),
+            Algorithm::ES256 => jsonwebtoken::DecodingKey::from_ec_pem(public.as_bytes()),
+            _ => jsonwebtoken::DecodingKey::from_rsa_pem(public.as_bytes()),
+        }
+        .unwrap();
+        let jwt_alg =
+            jsonwebtoken::decode_header(codec.encode(&claims(TokenType::Access)).unwrap())
+                .unwrap()
+                .alg;
+        let keys = [(jwt_alg, None, decoding)];
+        let genuine = codec.encode(&claims(TokenType::Access)).unwrap();
+        let (message, signature) = genuine.rsplit_once('.').unwrap();
+        let signature_len = URL_SAFE_NO_PAD.decode(signature).unwrap().len();
+        let good_header = format!(r#"{{"typ":"JWT","alg":"{alg}"}}"#);
+        let mut tokens = tricky_tokens(alg.as_str(), &good_header, &pem_signer(alg, private));
+        tokens.extend(tricky_tokens(
+            "HS256",
+            r#"{"typ":"JWT","alg":"HS256"}"#,
+            &hs256_signer(public.as_bytes()),
+        ));
+        tokens.push(genuine.clone());
+        for len in [signature_len, signature_len - 1, signature_len + 1, 64, 0] {
+            tokens.push(format!(
+                "{message}.{}",
+                URL_SAFE_NO_PAD.encode(vec![0u8; len])
+            ));
+        }
+        let mut accepted = 0;
+        for token in &tokens {
+            let expected = jsonwebtoken_accepts(&keys, token);
+            assert_eq!(library_accepts(&codec, token), expected, "{alg}: {token:?}");
+            accepted += usize::from(expected);
+        }
+        assert!(accepted > 10, "{alg}: {accepted}");
+        assert!(library_accepts(&codec, &genuine));
+    }
+}
+
+#[test]
+fn padding_whitespace_and_non_object_payloads_are_rejected() {
+    let codec = hs256();
+    let header = r#"{"typ":"JWT","alg":"HS256"}"#;
+    let payload = serde_json::to_string(&claims(TokenType::Access)).unwrap();
+    let good = hs256_raw(header, &payload, SECRET);
+    assert!(AccessToken::decode(&codec, &good, now()).is_ok());
+    let parts: Vec<&str> = good.split('.').collect();
+    let (h, p, s) = (parts[0], parts[1], parts[2]);
+    let mut rejected = vec![
+        // Padding, even where the length would allow it.
+        format!("{h}=.{p}.{s}"),
+        format!("{h}.{p}=.{s}"),
+        format!("{h}.{p}.{s}="),
+        // Whitespace around or inside the token.
+        format!(" {good}"),
+        format!("{good}\n"),
+        format!("{h}.{p} .{s}"),
+        format!("{h}.{p}.{}\t{}", &s[..5], &s[5..]),
+        // Standard base64 instead of base64url.
+        format!("{h}.{p}.{}+", &s[..s.len() - 1]),
+    ];
+    // Correctly signed HS256 tokens whose payload is not a claims object.
+    for payload in ["[]", "null", "1", "\"x\"", "", "{}", "[{\"exp\":1}]"] {
+        rejected.push(hs256_raw(header, payload, SECRET));
+    }
+    // Correctly signed, but with a header that is not one JSON object naming a known
+    // algorithm exactly.
+    for header in [
+        r#"{"alg":"hs256"}"#,
+        r#"{"alg":" HS256"}"#,
+        r#"{"alg":"HS256","alg":"none"}"#,
+        r#"{"alg":"HS256"} {}"#,
+        "[\"HS256\"]",
+    ] {
+        rejected.push(hs256_raw(header, &payload, SECRET));
+    }
+    for token in rejected {
+        assert_eq!(
+            AccessToken::decode(&codec, &token, now()).unwrap_err(),
+            TokenError::Invalid,
+            "{token:?}"
+        );
+    }
+}

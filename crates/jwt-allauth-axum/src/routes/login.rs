@@ -4,22 +4,57 @@ use axum::extract::State;
 use axum::response::Response;
 use jwt_allauth::store::SessionStore;
 use jwt_allauth::{ClaimsExtension, User};
-use serde_json::Map;
 
 use super::tokens_response;
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
+use crate::bodies::LoginRequest;
+#[cfg(feature = "openapi")]
+use crate::bodies::{Detail, ErrorBody, Tokens};
 use crate::body::{CharField, FieldErrors, Fields};
 use crate::client::ClientInfo;
 use crate::error_body::{server_fault, user_store_fault};
 use crate::state::AuthState;
 
-/// Logs in with `email` and `password`: 200 `{"access"}` and the refresh cookie (body
-/// mode: `{"access","refresh"}`).
+/// Log in with an e-mail address and a password.
+///
+/// 200 `{"access"}` and the refresh cookie (body mode: `{"access","refresh"}`), for a
+/// new session.
 ///
 /// Unknown e-mail, wrong password and inactive account get one answer (401
 /// `incorrect_credentials`), at the same cost. The throttle is checked before the
 /// password and counts only failures.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    post,
+    path = super::LOGIN,
+    tag = "tokens",
+    request_body(
+        description = "The credentials.",
+        content(
+            (LoginRequest = "application/json"),
+            (LoginRequest = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Logged in: a new session.", body = Tokens, headers(
+            ("Set-Cookie" = String, description = "The refresh cookie (`refresh_token`, `HttpOnly`), when `REFRESH_TOKEN_AS_COOKIE` is on (the default)."),
+            ("Cache-Control" = String, description = "`no-store`"),
+        )),
+        (status = 400, description = crate::openapi::BAD_REQUEST, body = crate::openapi::BadRequest),
+        (status = 401, description = "`incorrect_credentials`: unknown e-mail, wrong password \
+            or inactive account, one answer for all three.", body = ErrorBody, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 413, description = crate::openapi::TOO_LARGE, body = Detail),
+        (status = 415, description = crate::openapi::UNSUPPORTED, body = Detail),
+        (status = 429, description = "`throttled`: too many failed logins from this address \
+            or for this e-mail.", body = ErrorBody, headers(
+            ("Retry-After" = u64, description = "Seconds to wait."),
+        )),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn login<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     client: ClientInfo,
@@ -36,16 +71,20 @@ where
     let (Some(email), Some(password)) = (email, password) else {
         return Err(errors.into());
     };
+    let request = LoginRequest { email, password };
 
     let now = state.now();
     let ip = state.client_ip(&client);
-    state.throttle().check(ip, &email, now)?;
+    state.throttle().check(ip, &request.email, now)?;
 
     let accounts = state.manager().users();
-    let user = match accounts.authenticate(&email, &password).await {
+    let user = match accounts
+        .authenticate(&request.email, &request.password)
+        .await
+    {
         Ok(Some(user)) if user.is_active() => user,
         Ok(_) => {
-            state.throttle().record_failure(ip, &email, now);
+            state.throttle().record_failure(ip, &request.email, now);
             return Err(ApiError::IncorrectCredentials);
         }
         Err(error) => return Err(user_store_fault(&error, "login").into()),
@@ -61,5 +100,5 @@ where
         // The session is open; a missed `last_login` does not fail the login.
         user_store_fault(&error, "recording the login");
     }
-    tokens_response(&state, &pair, now, Map::new())
+    tokens_response(&state, &pair, now, |tokens| tokens)
 }

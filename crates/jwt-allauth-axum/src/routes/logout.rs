@@ -1,22 +1,55 @@
 //! `POST /logout/` and `POST /logout-all/`.
 
 use axum::Json;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::store::SessionStore;
 use jwt_allauth::{ClaimsExtension, Error};
-use serde_json::json;
 
-use super::{Caller, clear_cookie};
+use super::{Caller, clear_cookie, refresh_request};
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
-use crate::body::{CharField, FieldErrors, Fields};
+use crate::bodies::Detail;
+#[cfg(feature = "openapi")]
+use crate::bodies::{ErrorBody, RefreshRequest};
 use crate::error_body::server_fault;
 use crate::state::AuthState;
 
-/// Closes the session of the refresh token in the cookie (body mode: field `refresh`),
-/// which must be one of the caller's, even an already rotated one: 200
-/// `{"detail":"Successfully logged out."}` and the cookie cleared.
+/// Log out: close the session of a refresh token.
+///
+/// The refresh token is read from the cookie (body mode: field `refresh`); it must be one
+/// of the caller's, even an already rotated one. 200 `{"detail":"Successfully logged
+/// out."}` and the cookie cleared.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    post,
+    path = super::LOGOUT,
+    tag = "tokens",
+    security(("bearer" = [])),
+    request_body(
+        description = "Only when `REFRESH_TOKEN_AS_COOKIE` is off; otherwise the refresh \
+            token is read from the `refresh_token` cookie.",
+        content(
+            (Option<RefreshRequest> = "application/json"),
+            (Option<RefreshRequest> = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The session is closed.", body = Detail, headers(
+            ("Set-Cookie" = String, description = "The refresh cookie cleared (`Max-Age=0`), when `REFRESH_TOKEN_AS_COOKIE` is on."),
+        )),
+        (status = 400, description = "No refresh token (`{\"detail\":\"Refresh token cookie \
+            not found.\"}`, or in body mode `{\"refresh\":[\"This field is required.\"]}`), \
+            or one that does not verify or belongs to another user (`{\"detail\":\"Invalid \
+            token.\"}`): nothing is deleted.", body = crate::openapi::BadRequest),
+        (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 413, description = crate::openapi::TOO_LARGE, body = Detail),
+        (status = 415, description = crate::openapi::UNSUPPORTED, body = Detail),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn logout<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     caller: Caller<S, A, E>,
@@ -33,11 +66,7 @@ where
             .read(request.headers())
             .ok_or(ApiError::RefreshCookieNotFound)?
     } else {
-        let fields = Fields::from_request(request, &()).await?;
-        let mut errors = FieldErrors::new();
-        fields
-            .char_field("refresh", CharField::required(), &mut errors)
-            .ok_or(errors)?
+        refresh_request(request).await?.refresh
     };
     match state
         .manager()
@@ -48,12 +77,29 @@ where
         Err(Error::Token(_)) => return Err(ApiError::InvalidToken),
         Err(error) => return Err(server_fault(&error, "logout").into()),
     }
-    let response = Json(json!({ "detail": "Successfully logged out." })).into_response();
+    let response = Json(Detail::new("Successfully logged out.")).into_response();
     Ok(clear_cookie(&state, response))
 }
 
-/// Closes every session of the caller: 200 `{"detail":"Successfully logged out from all
-/// devices."}` and the cookie cleared.
+/// Log out from all devices: close every session of the caller.
+///
+/// 200 `{"detail":"Successfully logged out from all devices."}` and the cookie cleared.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    post,
+    path = super::LOGOUT_ALL,
+    tag = "tokens",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every session of the caller is closed.", body = Detail, headers(
+            ("Set-Cookie" = String, description = "The refresh cookie cleared (`Max-Age=0`), when `REFRESH_TOKEN_AS_COOKIE` is on."),
+        )),
+        (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn logout_all<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     caller: Caller<S, A, E>,
@@ -68,7 +114,6 @@ where
         .logout_all(caller.user.user_id())
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "logout-all")))?;
-    let response =
-        Json(json!({ "detail": "Successfully logged out from all devices." })).into_response();
+    let response = Json(Detail::new("Successfully logged out from all devices.")).into_response();
     Ok(clear_cookie(&state, response))
 }

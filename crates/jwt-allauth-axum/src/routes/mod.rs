@@ -1,34 +1,47 @@
 //! The routers: `/login/`, `/refresh/`, `/logout/`, `/logout-all/`, `/user/`,
 //! `/password/change/`, `/whoami/`, `/sessions/` and `/sessions/{session}/`.
 
-mod login;
-mod logout;
-mod password;
-mod refresh;
-mod sessions;
-mod user;
-mod whoami;
+pub(crate) mod login;
+pub(crate) mod logout;
+pub(crate) mod password;
+pub(crate) mod refresh;
+pub(crate) mod sessions;
+pub(crate) mod user;
+pub(crate) mod whoami;
 
 use std::marker::PhantomData;
 
 use axum::Router;
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use jwt_allauth::store::{PurposeTokenStore, SessionStore};
 use jwt_allauth::{ClaimsExtension, TokenPair};
-use serde_json::{Map, Value};
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
+use crate::bodies::{RefreshRequest, Tokens};
+use crate::body::{CharField, FieldErrors, Fields};
 use crate::cookie::set_cookie_header;
 use crate::error_body::detail;
 use crate::extract::{AuthUser, LoadUser};
 use crate::rejection::AuthRejection;
 use crate::state::AuthState;
+
+// The paths of the routes, shared by the routers and the OpenAPI document.
+pub(crate) const LOGIN: &str = "/login/";
+pub(crate) const REFRESH: &str = "/refresh/";
+pub(crate) const LOGOUT: &str = "/logout/";
+pub(crate) const LOGOUT_ALL: &str = "/logout-all/";
+pub(crate) const USER: &str = "/user/";
+pub(crate) const PASSWORD_CHANGE: &str = "/password/change/";
+pub(crate) const WHOAMI: &str = "/whoami/";
+pub(crate) const SESSIONS: &str = "/sessions/";
+pub(crate) const SESSION: &str = "/sessions/{session}/";
 
 /// Every route of the wire contract: [`token_routes`], [`account_routes`] and
 /// [`session_routes`] merged.
@@ -62,19 +75,19 @@ where
 {
     Router::new()
         .route(
-            "/login/",
+            LOGIN,
             post(login::login::<S, A, E>).fallback(method_not_allowed),
         )
         .route(
-            "/refresh/",
+            REFRESH,
             post(refresh::refresh::<S, A, E>).fallback(method_not_allowed),
         )
         .route(
-            "/logout/",
+            LOGOUT,
             post(logout::logout::<S, A, E>).fallback(method_not_allowed),
         )
         .route(
-            "/logout-all/",
+            LOGOUT_ALL,
             post(logout::logout_all::<S, A, E>).fallback(method_not_allowed),
         )
 }
@@ -90,18 +103,18 @@ where
 {
     Router::new()
         .route(
-            "/user/",
+            USER,
             get(user::get_user::<S, A, E>)
                 .patch(user::update_user::<S, A, E>)
                 .put(user::update_user::<S, A, E>)
                 .fallback(method_not_allowed),
         )
         .route(
-            "/password/change/",
+            PASSWORD_CHANGE,
             post(password::change_password::<S, A, E>).fallback(method_not_allowed),
         )
         .route(
-            "/whoami/",
+            WHOAMI,
             get(whoami::whoami::<S, A, E>).fallback(method_not_allowed),
         )
 }
@@ -117,11 +130,11 @@ where
 {
     Router::new()
         .route(
-            "/sessions/",
+            SESSIONS,
             get(sessions::list_sessions::<S, A, E>).fallback(method_not_allowed),
         )
         .route(
-            "/sessions/{session}/",
+            SESSION,
             delete(sessions::delete_session::<S, A, E>).fallback(method_not_allowed),
         )
 }
@@ -200,22 +213,28 @@ where
     }
 }
 
-/// The answer of a login, rotation or password change: `{"access", ...extra}` and the
-/// refresh cookie, or in body mode `{"access", "refresh", ...extra}`; with
-/// `Cache-Control: no-store`.
-pub(crate) fn tokens_response<S, A, E>(
+/// The answer of a login, rotation or password change: the body `make` builds from the
+/// [`Tokens`] (`{"access"}` and the refresh cookie, or in body mode
+/// `{"access","refresh"}`), with `Cache-Control: no-store`.
+pub(crate) fn tokens_response<S, A, E, B>(
     state: &AuthState<S, A, E>,
     pair: &TokenPair,
     now: OffsetDateTime,
-    mut body: Map<String, Value>,
+    make: impl FnOnce(Tokens) -> B,
 ) -> Result<Response, ApiError>
 where
     S: SessionStore + 'static,
     A: AccountStore + 'static,
     E: ClaimsExtension<A::User> + 'static,
+    B: Serialize,
 {
-    body.insert("access".to_owned(), pair.access.as_str().into());
-    let mut response = if state.settings().refresh_token_as_cookie {
+    let in_cookie = state.settings().refresh_token_as_cookie;
+    let tokens = Tokens {
+        access: pair.access.as_str().to_owned(),
+        refresh: (!in_cookie).then(|| pair.refresh.as_str().to_owned()),
+    };
+    let body = axum::Json(make(tokens));
+    let mut response = if in_cookie {
         let cookie =
             set_cookie_header(&state.cookie().set(&pair.refresh, now)).ok_or_else(|| {
                 tracing::error!(
@@ -223,16 +242,26 @@ where
                 );
                 ApiError::Internal
             })?;
-        ([(header::SET_COOKIE, cookie)], axum::Json(body)).into_response()
+        ([(header::SET_COOKIE, cookie)], body).into_response()
     } else {
-        body.insert("refresh".to_owned(), pair.refresh.as_str().into());
-        axum::Json(body).into_response()
+        body.into_response()
     };
     // Tokens must not be cached (RFC 6749 section 5.1).
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     Ok(response)
+}
+
+/// The [`RefreshRequest`] in the body of a request, when the refresh token travels in
+/// bodies (`REFRESH_TOKEN_AS_COOKIE` off).
+pub(crate) async fn refresh_request(request: Request) -> Result<RefreshRequest, ApiError> {
+    let fields = Fields::from_request(request, &()).await?;
+    let mut errors = FieldErrors::new();
+    let refresh = fields
+        .char_field("refresh", CharField::required(), &mut errors)
+        .ok_or(errors)?;
+    Ok(RefreshRequest { refresh })
 }
 
 /// `response` with the refresh cookie cleared, in cookie mode.

@@ -4,11 +4,13 @@ use axum::extract::State;
 use axum::response::Response;
 use jwt_allauth::ClaimsExtension;
 use jwt_allauth::store::{PurposeTokenStore, SessionStore};
-use serde_json::Map;
 
 use super::{Account, tokens_response};
 use crate::account::{AccountStore, PasswordChange};
 use crate::api_error::ApiError;
+#[cfg(feature = "openapi")]
+use crate::bodies::{Detail, ErrorBody};
+use crate::bodies::{PasswordChangeRequest, PasswordChanged};
 use crate::body::{CharField, FieldErrors, Fields};
 use crate::client::ClientInfo;
 use crate::error_body::{server_fault, user_store_fault};
@@ -22,13 +24,45 @@ const WRONG_OLD_PASSWORD: &str =
     "Your old password was entered incorrectly. Please enter it again.";
 const MISMATCH: &str = "The two password fields didn't match.";
 
-/// Changes the caller's password (`old_password`, `new_password1`, `new_password2`),
-/// then deletes all of the user's sessions and purpose tokens and opens a new session:
-/// 200 `{"access","detail":"New password has been saved."}` and the new cookie (body
-/// mode: also `"refresh"`).
+/// Change the caller's password.
+///
+/// With `old_password`, `new_password1` and `new_password2`; then deletes all of the
+/// user's sessions and purpose tokens and opens a new session: 200
+/// `{"access","detail":"New password has been saved."}` and the new cookie (body mode:
+/// also `"refresh"`).
 ///
 /// As in dj-rest-auth, a wrong old password is reported before a mismatch of the two new
 /// ones.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    post,
+    path = super::PASSWORD_CHANGE,
+    tag = "account",
+    security(("bearer" = [])),
+    request_body(
+        description = "The old password and the new one, twice.",
+        content(
+            (PasswordChangeRequest = "application/json"),
+            (PasswordChangeRequest = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Changed: every previous session and purpose token of \
+            the user is deleted, and a new session is opened.", body = PasswordChanged, headers(
+            ("Set-Cookie" = String, description = "The refresh cookie (`refresh_token`, `HttpOnly`), when `REFRESH_TOKEN_AS_COOKIE` is on (the default)."),
+            ("Cache-Control" = String, description = "`no-store`"),
+        )),
+        (status = 400, description = "Invalid fields (a wrong `old_password`, \
+            `new_password2` not matching, a missing, blank or too long field), or a body that \
+            cannot be parsed.", body = crate::openapi::BadRequest),
+        (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 413, description = crate::openapi::TOO_LARGE, body = Detail),
+        (status = 415, description = crate::openapi::UNSUPPORTED, body = Detail),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn change_password<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     account: Account<S, A, E>,
@@ -45,24 +79,32 @@ where
     let old = fields.char_field("old_password", rules, &mut errors);
     let new1 = fields.char_field("new_password1", rules, &mut errors);
     let new2 = fields.char_field("new_password2", rules, &mut errors);
-    let (Some(old), Some(new1), Some(new2)) = (old, new1, new2) else {
+    let (Some(old_password), Some(new_password1), Some(new_password2)) = (old, new1, new2) else {
         return Err(errors.into());
+    };
+    let request = PasswordChangeRequest {
+        old_password,
+        new_password1,
+        new_password2,
     };
 
     let accounts = state.manager().users();
     let user = &account.loaded.user;
     let user_id = account.loaded.auth.user_id();
-    if new1 != new2 {
+    if request.new_password1 != request.new_password2 {
         // The old password is checked first; an inactive user cannot get here.
         let email = accounts.profile(user).email;
-        return match accounts.authenticate(&email, &old).await {
+        return match accounts.authenticate(&email, &request.old_password).await {
             Ok(Some(_)) => Err(FieldErrors::single("new_password2", MISMATCH).into()),
             Ok(None) => Err(FieldErrors::single("old_password", WRONG_OLD_PASSWORD).into()),
             Err(error) => Err(user_store_fault(&error, "password change").into()),
         };
     }
 
-    match accounts.change_password(user_id, &old, &new1).await {
+    match accounts
+        .change_password(user_id, &request.old_password, &request.new_password1)
+        .await
+    {
         Ok(PasswordChange::Changed) => {}
         Ok(PasswordChange::WrongOldPassword) => {
             return Err(FieldErrors::single("old_password", WRONG_OLD_PASSWORD).into());
@@ -87,7 +129,8 @@ where
         .open_session(user, &device, now)
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "password change")))?;
-    let mut body = Map::new();
-    body.insert("detail".to_owned(), "New password has been saved.".into());
-    tokens_response(&state, &pair, now, body)
+    tokens_response(&state, &pair, now, |tokens| PasswordChanged {
+        tokens,
+        detail: "New password has been saved.".to_owned(),
+    })
 }

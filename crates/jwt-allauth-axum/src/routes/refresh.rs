@@ -1,23 +1,59 @@
 //! `POST /refresh/`.
 
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Request, State};
 use axum::response::Response;
 use jwt_allauth::store::SessionStore;
 use jwt_allauth::{ClaimsExtension, Error, RotationOutcome};
-use serde_json::Map;
 
-use super::tokens_response;
+use super::{refresh_request, tokens_response};
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
-use crate::body::{CharField, FieldErrors, Fields};
+#[cfg(feature = "openapi")]
+use crate::bodies::{Detail, ErrorBody, RefreshRequest, Tokens};
+use crate::body::FieldErrors;
 use crate::client::ClientInfo;
 use crate::error_body::server_fault;
 use crate::rejection::RefreshRejection;
 use crate::state::AuthState;
 
-/// Rotates the refresh token of the cookie (body mode: field `refresh`): 200
+/// Rotate the refresh token: new tokens for the same session.
+///
+/// The refresh token is read from the cookie (body mode: field `refresh`): 200
 /// `{"access"}` and the new cookie (body mode: `{"access","refresh"}`). In cookie mode
 /// the body is not read.
+///
+/// A refused token is 401 with `token_not_valid` (`Token is invalid`, `Token is
+/// expired`, `Token has wrong type`, or `Token is invalid or expired` for a replayed,
+/// revoked or unknown session or an inactive user), `email_not_verified` or
+/// `session_expired`.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    post,
+    path = super::REFRESH,
+    tag = "tokens",
+    request_body(
+        description = "Only when `REFRESH_TOKEN_AS_COOKIE` is off; otherwise the refresh \
+            token is read from the `refresh_token` cookie.",
+        content(
+            (Option<RefreshRequest> = "application/json"),
+            (Option<RefreshRequest> = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Rotated: new tokens for the same session.", body = Tokens, headers(
+            ("Set-Cookie" = String, description = "The refresh cookie (`refresh_token`, `HttpOnly`), when `REFRESH_TOKEN_AS_COOKIE` is on (the default)."),
+            ("Cache-Control" = String, description = "`no-store`"),
+        )),
+        (status = 400, description = "No refresh token: `{\"refresh\":[\"This field is \
+            required.\"]}`; or a body that cannot be parsed.", body = crate::openapi::BadRequest),
+        (status = 401, description = "The refresh token is refused.", body = ErrorBody, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 413, description = crate::openapi::TOO_LARGE, body = Detail),
+        (status = 415, description = crate::openapi::UNSUPPORTED, body = Detail),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn refresh<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     client: ClientInfo,
@@ -34,11 +70,7 @@ where
             .read(request.headers())
             .ok_or_else(|| FieldErrors::single("refresh", "This field is required."))?
     } else {
-        let fields = Fields::from_request(request, &()).await?;
-        let mut errors = FieldErrors::new();
-        fields
-            .char_field("refresh", CharField::required(), &mut errors)
-            .ok_or(errors)?
+        refresh_request(request).await?.refresh
     };
 
     let now = state.now();
@@ -56,7 +88,7 @@ where
     }
     match outcome {
         RotationOutcome::Rotated(pair) | RotationOutcome::Retried(pair) => {
-            tokens_response(&state, &pair, now, Map::new())
+            tokens_response(&state, &pair, now, |tokens| tokens)
         }
         RotationOutcome::Disabled {
             email_verified: false,

@@ -6,16 +6,34 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::ClaimsExtension;
 use jwt_allauth::store::SessionStore;
-use serde_json::Value;
 
 use super::Caller;
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
+use crate::bodies::SessionInfo;
+#[cfg(feature = "openapi")]
+use crate::bodies::{Detail, ErrorBody};
 use crate::error_body::server_fault;
 use crate::state::AuthState;
 
-/// 200: the caller's sessions, newest first, each with its device metadata and
-/// `current` (true for the session of the access token used).
+/// List the caller's sessions.
+///
+/// 200: the sessions, newest first, each with its device metadata and `current` (true
+/// for the session of the access token used).
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = super::SESSIONS,
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's sessions, newest first.", body = Vec<SessionInfo>),
+        (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn list_sessions<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     caller: Caller<S, A, E>,
@@ -31,23 +49,36 @@ where
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "listing sessions")))?;
     let current = caller.user.session();
-    let mut list = Vec::with_capacity(sessions.len());
-    for session in sessions {
-        let is_current = current == Some(session.session.as_str());
-        let mut value = serde_json::to_value(&session).map_err(|error| {
-            tracing::error!(%error, "a session row cannot be serialized");
-            ApiError::Internal
-        })?;
-        if let Value::Object(map) = &mut value {
-            map.insert("current".to_owned(), Value::Bool(is_current));
-        }
-        list.push(value);
-    }
+    let list: Vec<SessionInfo> = sessions
+        .into_iter()
+        .map(|record| SessionInfo {
+            current: current == Some(record.session.as_str()),
+            record,
+        })
+        .collect();
     Ok(Json(list).into_response())
 }
 
-/// Ends one of the caller's sessions: 204, or 404 `{"detail":"Not found."}` when it is
-/// not one of theirs.
+/// End one of the caller's sessions.
+///
+/// 204, or 404 `{"detail":"Not found."}` when it is not one of theirs.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    delete,
+    path = super::SESSION,
+    tag = "sessions",
+    security(("bearer" = [])),
+    params(("session" = String, Path, description = "The session id (32 lowercase hex).")),
+    responses(
+        (status = 204, description = "The session is closed."),
+        (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 404, description = "Not one of the caller's sessions: `{\"detail\":\"Not \
+            found.\"}`.", body = Detail),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn delete_session<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     caller: Caller<S, A, E>,

@@ -7,8 +7,12 @@ use jwt_allauth::ClaimsExtension;
 use jwt_allauth::store::SessionStore;
 
 use super::Account;
+#[cfg(feature = "openapi")]
+use crate::account::Profile;
 use crate::account::{AccountStore, ProfileUpdate};
 use crate::api_error::ApiError;
+#[cfg(feature = "openapi")]
+use crate::bodies::{Detail, ErrorBody};
 use crate::body::{CharField, FieldErrors, Fields};
 use crate::error_body::{server_fault, user_store_fault};
 use crate::rejection::AuthRejection;
@@ -17,7 +21,23 @@ use crate::state::AuthState;
 /// Longest first or last name, as Django's `AbstractUser`.
 const NAME_MAX_LENGTH: usize = 150;
 
+/// The caller's profile.
+///
 /// 200 `{"email","first_name","last_name"}`.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = super::USER,
+    tag = "account",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's profile.", body = Profile),
+        (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn get_user<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     account: Account<S, A, E>,
@@ -30,8 +50,36 @@ where
     Json(state.manager().users().profile(&account.loaded.user)).into_response()
 }
 
-/// Updates `first_name` and `last_name` (each optional, may be blank, at most 150
-/// characters); `email` and unknown fields are ignored. 200 with the new profile.
+/// Update the caller's profile.
+///
+/// `first_name` and `last_name` are each optional, may be blank, at most 150
+/// characters; `email` and unknown fields are ignored. 200 with the new profile.
+///
+/// `PUT` is accepted too, with the same meaning, as Django REST framework does.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    patch,
+    path = super::USER,
+    tag = "account",
+    security(("bearer" = [])),
+    request_body(
+        description = "The fields to change.",
+        content(
+            (Option<ProfileUpdate> = "application/json"),
+            (Option<ProfileUpdate> = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "The new profile.", body = Profile),
+        (status = 400, description = crate::openapi::BAD_REQUEST, body = crate::openapi::BadRequest),
+        (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 413, description = crate::openapi::TOO_LARGE, body = Detail),
+        (status = 415, description = crate::openapi::UNSUPPORTED, body = Detail),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn update_user<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     account: Account<S, A, E>,

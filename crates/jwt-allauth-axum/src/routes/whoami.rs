@@ -7,9 +7,28 @@ use jwt_allauth::store::SessionStore;
 
 use super::Caller;
 use crate::account::AccountStore;
+#[cfg(feature = "openapi")]
+use crate::bodies::{Detail, ErrorBody};
 
-/// 200 with the access token's claims; no database query unless the session check is
-/// on.
+/// The claims of the caller's access token.
+///
+/// 200 with the claims; no database query unless the session check
+/// (`ACCESS_TOKEN_SESSION_CHECK`) is on.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = super::WHOAMI,
+    tag = "account",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The access token's claims, with the configured user \
+            attributes and the application's claims.", body = jwt_allauth::Claims),
+        (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
 pub(crate) async fn whoami<S, A, E>(caller: Caller<S, A, E>) -> Response
 where
     S: SessionStore + 'static,

@@ -19,6 +19,7 @@ pub const MAX_FIELD_CHARS: usize = 32;
 
 /// Device metadata recorded for a session at login and at every rotation.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceInfo {
     /// Client IP address.
     pub ip: Option<String>,
