@@ -7,6 +7,7 @@
 //! [`tokio::sync::Semaphore`] with [`std::thread::available_parallelism`] permits).
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
@@ -41,6 +42,8 @@ struct Inner {
     /// A hash of a random password, verified for unknown e-mail addresses so that they
     /// cost the same as a wrong password.
     dummy_hash: OnceCell<String>,
+    /// Password verifications done so far (the dummy one included).
+    verifications: AtomicU64,
 }
 
 impl Default for Passwords {
@@ -62,6 +65,7 @@ impl Passwords {
             inner: Arc::new(Inner {
                 permits: Semaphore::new(permits.max(1)),
                 dummy_hash: OnceCell::new(),
+                verifications: AtomicU64::new(0),
             }),
         }
     }
@@ -76,6 +80,7 @@ impl Passwords {
     /// parsed (a corrupted row) never matches; it is logged as an error.
     pub async fn verify(&self, password: &str, phc: &str) -> Result<bool, PasswordError> {
         let (password, phc) = (password.to_owned(), phc.to_owned());
+        self.inner.verifications.fetch_add(1, Ordering::Relaxed);
         self.run(move || verify_blocking(&password, &phc)).await
     }
 
@@ -93,6 +98,13 @@ impl Passwords {
             .await?;
         self.verify(password, dummy).await?;
         Ok(false)
+    }
+
+    /// How many password verifications this instance (and its clones) has run, the
+    /// dummy ones for unknown e-mail addresses included. Each login attempt runs exactly
+    /// one, whatever its outcome.
+    pub fn verifications(&self) -> u64 {
+        self.inner.verifications.load(Ordering::Relaxed)
     }
 
     async fn run<T: Send + 'static>(

@@ -117,6 +117,19 @@ async fn store_suite(db: &Database) {
             .unwrap()
             .is_none()
     );
+    // Every attempt costs exactly one verification: success, wrong password, unknown
+    // e-mail (against a dummy hash) and inactive account alike.
+    for (email, password) in [
+        ("ada@example.com", "correct horse"),
+        ("ada@example.com", "wrong"),
+        ("nobody@example.com", "correct horse"),
+        ("someone-else@example.com", "x"),
+        ("ina@example.com", "pw"),
+    ] {
+        let before = users.passwords().verifications();
+        let _ = users.authenticate(email, password).await.unwrap();
+        assert_eq!(users.passwords().verifications(), before + 1, "{email}");
+    }
     users.set_active(ina.id, true).await.unwrap().unwrap();
     assert!(
         users
