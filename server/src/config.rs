@@ -63,9 +63,75 @@ pub fn ensure_signing_key(settings: &mut Settings) -> Result<Option<KeyFile>, Ke
     Ok(Some(key))
 }
 
+/// The shortest HMAC `SECRET_KEY` the server starts with, in bytes, unless
+/// `DEVELOPMENT_MODE` is on: 32 (256 bits, the output size of HS256).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// The configured HMAC `SECRET_KEY` is shorter than [`MIN_SECRET_BYTES`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "SECRET_KEY is too short: {length} bytes, at least {MIN_SECRET_BYTES} are needed \
+     (e.g. `openssl rand -hex 32`); set DEVELOPMENT_MODE=true to allow a short one in \
+     development"
+)]
+pub struct WeakSecret {
+    /// The length of the configured secret, in bytes.
+    pub length: usize,
+}
+
+/// Checks the strength of the HMAC secret the server will sign with: with an HMAC
+/// algorithm, a `SECRET_KEY` shorter than [`MIN_SECRET_BYTES`] is an error, or only a
+/// warning when `DEVELOPMENT_MODE` is on. The generated key file is long enough. The
+/// library itself ([`jwt_allauth::KeyRing`]) leaves this choice to its users.
+pub fn check_secret_strength(settings: &Settings) -> Result<(), WeakSecret> {
+    let Some(secret) = settings.secret_key.as_ref() else {
+        return Ok(());
+    };
+    let length = secret.expose().len();
+    if !settings.algorithm.is_hmac() || length >= MIN_SECRET_BYTES {
+        return Ok(());
+    }
+    if settings.development_mode {
+        tracing::warn!(
+            length,
+            minimum = MIN_SECRET_BYTES,
+            "SECRET_KEY is too short; accepted because DEVELOPMENT_MODE is on: never \
+             deploy it"
+        );
+        Ok(())
+    } else {
+        Err(WeakSecret { length })
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use jwt_allauth::Secret;
+    use jwt_allauth::keys::Algorithm;
+
     use super::*;
+
+    #[test]
+    fn short_hmac_secrets_are_refused_outside_development_mode() {
+        let mut settings = Settings::default();
+        assert_eq!(check_secret_strength(&settings), Ok(()));
+        settings.secret_key = Some(Secret::new("x".repeat(MIN_SECRET_BYTES)));
+        assert_eq!(check_secret_strength(&settings), Ok(()));
+        settings.secret_key = Some(Secret::new("short"));
+        let err = check_secret_strength(&settings).expect_err("too short");
+        assert_eq!(err, WeakSecret { length: 5 });
+        let text = err.to_string();
+        assert!(
+            text.starts_with("SECRET_KEY is too short: 5 bytes"),
+            "{text}"
+        );
+        settings.development_mode = true;
+        assert_eq!(check_secret_strength(&settings), Ok(()));
+        // Not an HMAC algorithm: the secret is not used.
+        settings.development_mode = false;
+        settings.algorithm = Algorithm::EdDSA;
+        assert_eq!(check_secret_strength(&settings), Ok(()));
+    }
 
     #[test]
     fn flags_override_and_default_database() {

@@ -20,6 +20,9 @@ pub enum CommandError {
     /// The database cannot be opened or migrated.
     #[error(transparent)]
     Database(#[from] DbError),
+    /// The configured HMAC secret is too short (outside `DEVELOPMENT_MODE`).
+    #[error(transparent)]
+    WeakSecret(#[from] crate::config::WeakSecret),
     /// The generated key file cannot be used.
     #[error(transparent)]
     KeyFile(#[from] KeyFileError),

@@ -17,12 +17,17 @@ pub mod passwords;
 pub mod users;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::FromRef;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION, SET_COOKIE};
+use axum::extract::{DefaultBodyLimit, FromRef};
+use axum::http::header::{
+    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION, REFERRER_POLICY,
+    SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+};
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jwt_allauth::{BoxError, KeyError, NoClaimsExtension, SessionManager, Settings};
@@ -31,6 +36,7 @@ use serde_json::json;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
@@ -141,19 +147,46 @@ fn openapi_router() -> Router {
     )
 }
 
+/// The largest request body read: 64 KiB. A larger one is answered 413
+/// `{"detail":"Request body too large."}`.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// How long a request may take: 30 s. A slower one is answered 503
+/// `{"detail":"Request timed out."}`.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The security headers set on every response that does not set them itself:
+/// `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy:
+/// no-referrer` and `Cache-Control: no-store` (nothing the API answers may be cached).
+pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
+    (X_CONTENT_TYPE_OPTIONS, "nosniff"),
+    (X_FRAME_OPTIONS, "DENY"),
+    (REFERRER_POLICY, "no-referrer"),
+    (CACHE_CONTROL, "no-store"),
+];
+
 /// The HTTP application: `/health/`, `/ready/`, `/openapi.json` (the [`openapi`]
 /// document) and every route of the wire contract (`jwt_allauth_axum::router`), with
 /// request logging that never records bodies, query strings, tokens, cookies or
-/// passwords.
+/// passwords, the [`SECURITY_HEADERS`], a [`BODY_LIMIT`] and a [`REQUEST_TIMEOUT`].
 pub async fn app(state: AppState) -> Router {
     let sensitive: Arc<[HeaderName]> = Arc::new(SENSITIVE_HEADERS);
     let api = jwt_allauth_axum::router::<DbStore, Users, NoClaimsExtension, AppState>()
         .with_state(state.clone());
-    health::router(state.db.clone())
+    let mut router = health::router(state.db.clone())
         .merge(openapi_router())
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(jwt_allauth_axum::method_not_allowed)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    router = with_timeout(router, REQUEST_TIMEOUT);
+    for (name, value) in SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            name,
+            HeaderValue::from_static(value),
+        ));
+    }
+    router
         // Innermost: marks Set-Cookie before the trace layer sees the response.
         .layer(SetSensitiveResponseHeadersLayer::from_shared(Arc::clone(
             &sensitive,
@@ -172,6 +205,26 @@ pub async fn app(state: AppState) -> Router {
         )
         // Outermost: marks Authorization and Cookie before anything can log them.
         .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
+}
+
+/// `router` answering 503 `{"detail":"Request timed out."}` to a request that takes over
+/// `limit`.
+fn with_timeout(router: Router, limit: Duration) -> Router {
+    router.layer(middleware::from_fn(
+        move |request: Request<Body>, next: Next| async move {
+            match tokio::time::timeout(limit, next.run(request)).await {
+                Ok(response) => response,
+                Err(_) => {
+                    tracing::warn!("request timed out");
+                    (
+                        StatusCode::SERVICE_UNAVAILABLE,
+                        axum::Json(json!({"detail": "Request timed out."})),
+                    )
+                        .into_response()
+                }
+            }
+        },
+    ))
 }
 
 /// 404 `{"detail":"Not found."}`.
@@ -195,4 +248,43 @@ pub fn init_tracing(default_filter: &str) {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use tower::ServiceExt;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_slow_request_is_503_after_the_timeout() {
+        let router = Router::new()
+            .route(
+                "/slow/",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                    "late"
+                }),
+            )
+            .route("/fast/", get(|| async { "ok" }));
+        let router = with_timeout(router, Duration::from_millis(50));
+        let call = |path: &'static str| {
+            let router = router.clone();
+            async move {
+                let request = Request::get(path).body(Body::empty()).expect("request");
+                let response = router.oneshot(request).await.expect("infallible");
+                let status = response.status();
+                let bytes = axum::body::to_bytes(response.into_body(), 1024)
+                    .await
+                    .expect("body");
+                (status, bytes)
+            }
+        };
+        let (status, body) = call("/slow/").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(&body[..], br#"{"detail":"Request timed out."}"#);
+        let (status, body) = call("/fast/").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(&body[..], b"ok");
+    }
 }

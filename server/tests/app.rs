@@ -17,7 +17,9 @@ async fn state() -> AppState {
     let db = Database::connect("sqlite::memory:").await.unwrap();
     db.migrate().await.unwrap();
     let mut settings = Settings::default();
-    settings.secret_key = Some(jwt_allauth::Secret::new("test secret, long enough"));
+    settings.secret_key = Some(jwt_allauth::Secret::new(
+        "test secret, long enough for HS256: 32+ bytes",
+    ));
     settings.collect_user_agent = false;
     AppState::new(settings, db, Passwords::with_permits(2)).unwrap()
 }

@@ -185,10 +185,45 @@ async fn generated_key_file_is_private_and_reused() {
 async fn configured_secret_needs_no_key_file() {
     let db = TestDb::sqlite();
     let config = db.dir.path().join("jwt-allauth.toml");
-    std::fs::write(&config, "secret_key = \"a configured secret\"\n").unwrap();
+    std::fs::write(
+        &config,
+        "secret_key = \"a configured secret, 32 bytes or more\"\n",
+    )
+    .unwrap();
     let mut server = Server::start(&db, &["--config", config.to_str().unwrap()]).await;
     assert!(!db.dir.path().join("jwt-allauth.key").exists());
     assert!(!server.log_text().contains("no SECRET_KEY"));
+    assert!(server.terminate());
+}
+
+#[test]
+fn a_short_secret_key_is_refused() {
+    let db = TestDb::sqlite();
+    let output = db
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .env("JWT_ALLAUTH_SECRET_KEY", "short")
+        .output()
+        .unwrap();
+    let line = failure(&output, "SECRET_KEY is too short: 5 bytes");
+    assert!(line.contains("DEVELOPMENT_MODE"), "{line}");
+    assert!(!db.dir.path().join("jwt-allauth.key").exists());
+}
+
+#[tokio::test]
+async fn development_mode_accepts_a_short_secret_key_with_a_warning() {
+    let db = TestDb::sqlite();
+    let mut server = Server::start_with_env(
+        &db,
+        &[],
+        &[
+            ("JWT_ALLAUTH_SECRET_KEY", "short"),
+            ("JWT_ALLAUTH_DEVELOPMENT_MODE", "true"),
+        ],
+    )
+    .await;
+    let log = server.log_text();
+    assert!(log.contains("SECRET_KEY is too short"), "{log}");
+    assert!(log.contains("DEVELOPMENT_MODE"), "{log}");
     assert!(server.terminate());
 }
 

@@ -36,6 +36,11 @@ pub enum ApiError {
     /// `/refresh/` refused the token (401).
     #[error(transparent)]
     Refresh(#[from] RefreshRejection),
+    /// `/refresh/` or `/logout/` in cookie mode from another site (see the crate
+    /// documentation): 403 `{"detail":"CSRF check failed: cross-site
+    /// request.","code":"csrf_failed"}`.
+    #[error("CSRF check failed: cross-site request.")]
+    CsrfFailed,
     /// `/logout/` in cookie mode without the cookie: 400
     /// `{"detail":"Refresh token cookie not found."}`.
     #[error("Refresh token cookie not found.")]
@@ -101,6 +106,11 @@ impl IntoResponse for ApiError {
                 response
             }
             ApiError::Refresh(rejection) => rejection.into_response(),
+            ApiError::CsrfFailed => detail_code(
+                StatusCode::FORBIDDEN,
+                "CSRF check failed: cross-site request.",
+                ErrorCode::CsrfFailed,
+            ),
             ApiError::RefreshCookieNotFound => {
                 detail(StatusCode::BAD_REQUEST, "Refresh token cookie not found.")
             }

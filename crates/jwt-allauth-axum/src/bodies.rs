@@ -153,6 +153,8 @@ pub enum ErrorCode {
     Throttled,
     /// The database cannot be reached (503).
     ServiceUnavailable,
+    /// A cookie-carrying request from another site (403).
+    CsrfFailed,
 }
 
 impl ErrorCode {
@@ -166,6 +168,7 @@ impl ErrorCode {
             ErrorCode::SessionExpired => "session_expired",
             ErrorCode::Throttled => "throttled",
             ErrorCode::ServiceUnavailable => "service_unavailable",
+            ErrorCode::CsrfFailed => "csrf_failed",
         }
     }
 }
@@ -302,6 +305,7 @@ mod tests {
             ErrorCode::SessionExpired,
             ErrorCode::Throttled,
             ErrorCode::ServiceUnavailable,
+            ErrorCode::CsrfFailed,
         ] {
             assert_eq!(
                 serde_json::to_value(code).ok(),

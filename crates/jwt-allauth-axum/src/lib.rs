@@ -21,6 +21,29 @@
 //! - With the `openapi` feature, `openapi()` returns the OpenAPI 3.1 document of
 //!   [`router`], generated with utoipa from the handlers and those types.
 //!
+//! # CSRF
+//!
+//! In cookie mode (`REFRESH_TOKEN_AS_COOKIE`, the default) a browser attaches the refresh
+//! cookie to any request for `/refresh/` and `/logout/`, including one a page of another
+//! site makes it send. When the refresh token comes from the cookie, those two routes
+//! therefore check where the request comes from:
+//!
+//! 1. `Sec-Fetch-Site: cross-site` is refused unless the `Origin` is listed in
+//!    `CSRF_TRUSTED_ORIGINS`;
+//! 2. otherwise, an `Origin` header is refused unless it is the request's own origin (its
+//!    host and port equal the `Host` header, whatever the scheme) or is listed in
+//!    `CSRF_TRUSTED_ORIGINS` (exact match; `Origin: null` is never trusted);
+//! 3. a request with neither header (curl, mobile apps, server-to-server calls) is
+//!    allowed.
+//!
+//! A refused request is 403 `{"detail":"CSRF check failed: cross-site
+//! request.","code":"csrf_failed"}`, and nothing is rotated or deleted. A front end served
+//! from another origin than the API (`https://app.example.com` calling
+//! `https://api.example.com`, even on the same site) must be listed in
+//! `CSRF_TRUSTED_ORIGINS`. Behind a proxy, the `Host` header the application sees must be
+//! the one the browser sent. Body mode (`REFRESH_TOKEN_AS_COOKIE` off) is not checked: a
+//! page of another site cannot read the token to put it in a body.
+//!
 //! # Example
 //!
 //! An application state embedding the [`AuthState`], the library's routes, and a handler
@@ -137,6 +160,7 @@ mod body;
 mod client;
 mod clock;
 mod cookie;
+mod csrf;
 mod error_body;
 mod extract;
 #[cfg(feature = "openapi")]

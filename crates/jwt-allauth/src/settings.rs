@@ -19,6 +19,7 @@
 //!     session_lifetime = "90d"
 //!     cookie_samesite = "strict"
 //!     trusted_proxies = ["10.0.0.0/8", "127.0.0.1"]
+//!     csrf_trusted_origins = ["https://app.example.com"]
 //!     database_url = "sqlite://jwt-allauth.sqlite3"
 //!
 //!     [user_attributes]
@@ -50,6 +51,9 @@
 //! - `COOKIE_SAMESITE`: `strict`, `lax` or `none`, in any case.
 //! - `TRUSTED_PROXIES`: networks (`10.0.0.0/8`) or single addresses (a `/32` or `/128`
 //!   network), as a TOML array, a JSON array text or a comma-separated text.
+//! - `CSRF_TRUSTED_ORIGINS`: origins `scheme://host[:port]` (`https://app.example.com`),
+//!   without a path, as a TOML array, a JSON array text or a comma-separated text. They
+//!   are compared in lower case; `null` is never an origin.
 //! - `USER_ATTRIBUTES`: a map `{claim = "dot.path"}` or a list `["dot.path"]` (the last
 //!   segment names the claim), as a TOML table or array, or as JSON text of either form.
 //!   Reserved claim names are rejected.
@@ -160,6 +164,10 @@ pub struct Settings {
     pub collect_user_agent: bool,
     /// `TRUSTED_PROXIES`: networks whose `X-Forwarded-For` is believed. Defaults to none.
     pub trusted_proxies: Vec<IpNet>,
+    /// `CSRF_TRUSTED_ORIGINS`: origins (`https://app.example.com`) other than the API's
+    /// own whose browsers may send the refresh cookie to `/refresh/` and `/logout/`.
+    /// Defaults to none.
+    pub csrf_trusted_origins: Vec<String>,
     /// `LEEWAY`: clock skew allowed when checking `exp`. Defaults to 0.
     pub leeway: Duration,
     /// `ISSUER`: the `iss` claim, set and required when configured. Defaults to none.
@@ -183,6 +191,9 @@ pub struct Settings {
     pub database_url: Option<String>,
     /// `BIND`: the server's listen address. Defaults to `127.0.0.1:8000`.
     pub bind: SocketAddr,
+    /// `DEVELOPMENT_MODE`: relaxes the server's start-up checks (an HMAC `SECRET_KEY`
+    /// shorter than 32 bytes is then only a warning). Defaults to false.
+    pub development_mode: bool,
 }
 
 impl Default for Settings {
@@ -207,6 +218,7 @@ impl Default for Settings {
             access_token_session_check: false,
             collect_user_agent: true,
             trusted_proxies: Vec::new(),
+            csrf_trusted_origins: Vec::new(),
             leeway: Duration::ZERO,
             issuer: None,
             audience: None,
@@ -216,6 +228,7 @@ impl Default for Settings {
             purpose_token_lifetimes: BTreeMap::new(),
             database_url: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            development_mode: false,
         }
     }
 }
@@ -234,7 +247,7 @@ impl Settings {
 pub const ENV_PREFIX: &str = "JWT_ALLAUTH_";
 
 /// The names of all settings, as the contract spells them.
-pub const SETTING_NAMES: [&str; 28] = [
+pub const SETTING_NAMES: [&str; 30] = [
     "ALGORITHM",
     "SECRET_KEY",
     "PRIVATE_KEY_FILE",
@@ -254,6 +267,7 @@ pub const SETTING_NAMES: [&str; 28] = [
     "ACCESS_TOKEN_SESSION_CHECK",
     "COLLECT_USER_AGENT",
     "TRUSTED_PROXIES",
+    "CSRF_TRUSTED_ORIGINS",
     "LEEWAY",
     "ISSUER",
     "AUDIENCE",
@@ -263,6 +277,7 @@ pub const SETTING_NAMES: [&str; 28] = [
     "PURPOSE_TOKEN_LIFETIMES",
     "DATABASE_URL",
     "BIND",
+    "DEVELOPMENT_MODE",
 ];
 
 /// Why settings could not be loaded. Every message names the setting or the file at
@@ -490,6 +505,9 @@ impl Settings {
             "TRUSTED_PROXIES" => {
                 self.trusted_proxies = value::trusted_proxies(value).map_err(invalid)?
             }
+            "CSRF_TRUSTED_ORIGINS" => {
+                self.csrf_trusted_origins = value::origins(value).map_err(invalid)?
+            }
             "LEEWAY" => self.leeway = value::duration(value).map_err(invalid)?,
             "ISSUER" => self.issuer = value::optional_string(value).map_err(invalid)?,
             "AUDIENCE" => self.audience = value::optional_string(value).map_err(invalid)?,
@@ -507,6 +525,7 @@ impl Settings {
             }
             "DATABASE_URL" => self.database_url = value::optional_string(value).map_err(invalid)?,
             "BIND" => self.bind = value::socket_addr(value).map_err(invalid)?,
+            "DEVELOPMENT_MODE" => self.development_mode = value::boolean(value).map_err(invalid)?,
             _ => {
                 return Err(SettingsError::UnknownSetting {
                     name: name.to_owned(),

@@ -19,6 +19,7 @@ pub(super) async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), Com
             bind: args.bind,
         },
     )?;
+    config::check_secret_strength(&settings)?;
     let url = config::database_url(&settings).to_owned();
     let db = Database::connect(&url).await?;
     db.migrate().await?;

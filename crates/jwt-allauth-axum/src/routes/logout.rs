@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use jwt_allauth::store::SessionStore;
 use jwt_allauth::{ClaimsExtension, Error};
 
-use super::{Caller, clear_cookie, refresh_request};
+use super::{Caller, check_csrf, clear_cookie, refresh_request};
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
 use crate::bodies::Detail;
@@ -44,6 +44,9 @@ use crate::state::AuthState;
         (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
             ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
         )),
+        (status = 403, description = "Cookie mode: a cross-site browser request (CSRF \
+            check): `{\"detail\":\"CSRF check failed: cross-site request.\",\"code\":\
+            \"csrf_failed\"}`; nothing is rotated or deleted.", body = ErrorBody),
         (status = 413, description = crate::openapi::TOO_LARGE, body = Detail),
         (status = 415, description = crate::openapi::UNSUPPORTED, body = Detail),
         (status = 500, description = crate::openapi::INTERNAL, body = Detail),
@@ -61,10 +64,12 @@ where
     E: ClaimsExtension<A::User> + 'static,
 {
     let token = if state.settings().refresh_token_as_cookie {
-        state
+        let token = state
             .cookie()
             .read(request.headers())
-            .ok_or(ApiError::RefreshCookieNotFound)?
+            .ok_or(ApiError::RefreshCookieNotFound)?;
+        check_csrf(&state, request.headers())?;
+        token
     } else {
         refresh_request(request).await?.refresh
     };

@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use axum::Router;
 use axum::extract::{FromRef, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use jwt_allauth::store::{PurposeTokenStore, SessionStore};
@@ -262,6 +262,25 @@ pub(crate) async fn refresh_request(request: Request) -> Result<RefreshRequest, 
         .char_field("refresh", CharField::required(), &mut errors)
         .ok_or(errors)?;
     Ok(RefreshRequest { refresh })
+}
+
+/// The CSRF check of a request whose refresh token came from the cookie: 403
+/// `csrf_failed` for a cross-site browser request (see the crate documentation).
+pub(crate) fn check_csrf<S, A, E>(
+    state: &AuthState<S, A, E>,
+    headers: &HeaderMap,
+) -> Result<(), ApiError>
+where
+    S: SessionStore + 'static,
+    A: AccountStore + 'static,
+    E: ClaimsExtension<A::User> + 'static,
+{
+    if crate::csrf::allows(headers, &state.settings().csrf_trusted_origins) {
+        Ok(())
+    } else {
+        tracing::warn!("cross-site request refused by the CSRF check");
+        Err(ApiError::CsrfFailed)
+    }
 }
 
 /// `response` with the refresh cookie cleared, in cookie mode.

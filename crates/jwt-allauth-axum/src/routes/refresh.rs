@@ -5,7 +5,7 @@ use axum::response::Response;
 use jwt_allauth::store::SessionStore;
 use jwt_allauth::{ClaimsExtension, Error, RotationOutcome};
 
-use super::{refresh_request, tokens_response};
+use super::{check_csrf, refresh_request, tokens_response};
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
 #[cfg(feature = "openapi")]
@@ -48,6 +48,9 @@ use crate::state::AuthState;
         (status = 401, description = "The refresh token is refused.", body = ErrorBody, headers(
             ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
         )),
+        (status = 403, description = "Cookie mode: a cross-site browser request (CSRF \
+            check): `{\"detail\":\"CSRF check failed: cross-site request.\",\"code\":\
+            \"csrf_failed\"}`; nothing is rotated or deleted.", body = ErrorBody),
         (status = 413, description = crate::openapi::TOO_LARGE, body = Detail),
         (status = 415, description = crate::openapi::UNSUPPORTED, body = Detail),
         (status = 500, description = crate::openapi::INTERNAL, body = Detail),
@@ -65,10 +68,12 @@ where
     E: ClaimsExtension<A::User> + 'static,
 {
     let token = if state.settings().refresh_token_as_cookie {
-        state
+        let token = state
             .cookie()
             .read(request.headers())
-            .ok_or_else(|| FieldErrors::single("refresh", "This field is required."))?
+            .ok_or_else(|| FieldErrors::single("refresh", "This field is required."))?;
+        check_csrf(&state, request.headers())?;
+        token
     } else {
         refresh_request(request).await?.refresh
     };

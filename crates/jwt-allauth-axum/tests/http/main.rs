@@ -5,6 +5,7 @@ mod common;
 
 mod bearer;
 mod body;
+mod csrf;
 mod extractors;
 mod login;
 mod logout;

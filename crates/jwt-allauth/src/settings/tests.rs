@@ -100,6 +100,7 @@ fn defaults() {
     assert!(!s.access_token_session_check);
     assert!(s.collect_user_agent);
     assert!(s.trusted_proxies.is_empty());
+    assert!(s.csrf_trusted_origins.is_empty());
     assert_eq!(s.leeway, Duration::ZERO);
     assert_eq!(s.issuer, None);
     assert_eq!(s.audience, None);
@@ -109,6 +110,7 @@ fn defaults() {
     assert!(s.purpose_token_lifetimes.is_empty());
     assert_eq!(s.database_url, None);
     assert_eq!(s.bind, SocketAddr::from(([127, 0, 0, 1], 8000)));
+    assert!(!s.development_mode);
     assert_eq!(s.purpose_token_lifetime_for("password_reset"), secs(DAY));
     assert_eq!(Settings::from_toml_str("").expect("empty file"), s);
     assert_eq!(env(&[]), s);
@@ -136,6 +138,7 @@ user_attributes = { org_id = "profile.organization.id" }
 access_token_session_check = true
 collect_user_agent = false
 trusted_proxies = ["10.0.0.0/8", "192.168.1.1"]
+csrf_trusted_origins = ["https://app.example.com", "http://localhost:3000"]
 leeway = 5
 issuer = "https://issuer.example"
 audience = "my-api"
@@ -145,9 +148,10 @@ purpose_token_lifetime = "2h"
 purpose_token_lifetimes = { password_reset = "1h", email_verification = 172800 }
 database_url = "postgres://db/app"
 bind = "0.0.0.0:9000"
+development_mode = true
 "#;
 
-const ALL_ENV: [(&str, &str); 28] = [
+const ALL_ENV: [(&str, &str); 30] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -170,6 +174,10 @@ const ALL_ENV: [(&str, &str); 28] = [
     ("JWT_ALLAUTH_ACCESS_TOKEN_SESSION_CHECK", "yes"),
     ("JWT_ALLAUTH_COLLECT_USER_AGENT", "0"),
     ("JWT_ALLAUTH_TRUSTED_PROXIES", "10.0.0.0/8, 192.168.1.1"),
+    (
+        "JWT_ALLAUTH_CSRF_TRUSTED_ORIGINS",
+        "https://app.example.com, http://localhost:3000",
+    ),
     ("JWT_ALLAUTH_LEEWAY", "5"),
     ("JWT_ALLAUTH_ISSUER", "https://issuer.example"),
     ("JWT_ALLAUTH_AUDIENCE", "my-api"),
@@ -182,6 +190,7 @@ const ALL_ENV: [(&str, &str); 28] = [
     ),
     ("JWT_ALLAUTH_DATABASE_URL", "postgres://db/app"),
     ("JWT_ALLAUTH_BIND", "0.0.0.0:9000"),
+    ("JWT_ALLAUTH_DEVELOPMENT_MODE", "on"),
 ];
 
 fn assert_all_set(s: &Settings) {
@@ -213,6 +222,10 @@ fn assert_all_set(s: &Settings) {
         s.trusted_proxies,
         vec![net("10.0.0.0/8"), net("192.168.1.1/32")]
     );
+    assert_eq!(
+        s.csrf_trusted_origins,
+        vec!["https://app.example.com", "http://localhost:3000"]
+    );
     assert_eq!(s.leeway, secs(5));
     assert_eq!(s.issuer.as_deref(), Some("https://issuer.example"));
     assert_eq!(s.audience.as_deref(), Some("my-api"));
@@ -230,6 +243,7 @@ fn assert_all_set(s: &Settings) {
     assert_eq!(s.purpose_token_lifetime_for("other"), secs(2 * HOUR));
     assert_eq!(s.database_url.as_deref(), Some("postgres://db/app"));
     assert_eq!(s.bind, SocketAddr::from(([0, 0, 0, 0], 9000)));
+    assert!(s.development_mode);
 }
 
 #[test]
@@ -622,6 +636,76 @@ fn trusted_proxies() {
     }
     assert_invalid(&toml_err("trusted_proxies = [10]"), "TRUSTED_PROXIES");
     assert_invalid(&toml_err("trusted_proxies = true"), "TRUSTED_PROXIES");
+}
+
+#[test]
+fn csrf_trusted_origins() {
+    let expected = vec!["https://app.example.com", "http://localhost:3000"];
+    assert_eq!(
+        toml(r#"csrf_trusted_origins = ["https://app.example.com", "HTTP://LocalHost:3000"]"#)
+            .csrf_trusted_origins,
+        expected
+    );
+    assert_eq!(
+        env(&[(
+            "JWT_ALLAUTH_CSRF_TRUSTED_ORIGINS",
+            "https://app.example.com, http://localhost:3000,"
+        )])
+        .csrf_trusted_origins,
+        expected
+    );
+    assert_eq!(
+        env(&[(
+            "JWT_ALLAUTH_CSRF_TRUSTED_ORIGINS",
+            r#"["https://app.example.com", "http://localhost:3000"]"#
+        )])
+        .csrf_trusted_origins,
+        expected
+    );
+    assert_eq!(
+        toml(r#"csrf_trusted_origins = "https://app.example.com""#).csrf_trusted_origins,
+        vec!["https://app.example.com"]
+    );
+    assert!(
+        toml("csrf_trusted_origins = []")
+            .csrf_trusted_origins
+            .is_empty()
+    );
+    let mut s = toml(r#"csrf_trusted_origins = ["https://app.example.com"]"#);
+    s.apply_env_vars([("JWT_ALLAUTH_CSRF_TRUSTED_ORIGINS", "")])
+        .expect("valid");
+    assert!(s.csrf_trusted_origins.is_empty());
+    for bad in [
+        "null",
+        "app.example.com",
+        "https://app.example.com/",
+        "https://app.example.com/path",
+        "https://user@app.example.com",
+        "https://",
+        "[\"https://app.example.com\"",
+    ] {
+        let err = env_err(&[("JWT_ALLAUTH_CSRF_TRUSTED_ORIGINS", bad)]);
+        assert_invalid(&err, "CSRF_TRUSTED_ORIGINS");
+    }
+    assert_invalid(
+        &toml_err("csrf_trusted_origins = [10]"),
+        "CSRF_TRUSTED_ORIGINS",
+    );
+    assert_invalid(
+        &toml_err("csrf_trusted_origins = true"),
+        "CSRF_TRUSTED_ORIGINS",
+    );
+}
+
+#[test]
+fn development_mode() {
+    assert!(toml("development_mode = true").development_mode);
+    assert!(env(&[("JWT_ALLAUTH_DEVELOPMENT_MODE", "yes")]).development_mode);
+    assert!(!env(&[("JWT_ALLAUTH_DEVELOPMENT_MODE", "false")]).development_mode);
+    assert_invalid(
+        &env_err(&[("JWT_ALLAUTH_DEVELOPMENT_MODE", "maybe")]),
+        "DEVELOPMENT_MODE",
+    );
 }
 
 #[test]

@@ -296,6 +296,45 @@ pub(super) fn trusted_proxies(value: &Value) -> Result<Vec<IpNet>, Reason> {
     items.iter().map(|item| network(string(item)?)).collect()
 }
 
+/// An origin `scheme://host[:port]`, lowercased: no path, query, fragment or user info.
+fn origin(text: &str) -> Result<String, Reason> {
+    let t = text.trim();
+    let bad = || format!("expected origins like https://app.example.com (no path), got {text:?}");
+    let (scheme, authority) = t.split_once("://").ok_or_else(bad)?;
+    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
+        && scheme
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    let authority_ok = !authority.is_empty()
+        && !authority
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | '@'));
+    if !scheme_ok || !authority_ok {
+        return Err(bad());
+    }
+    Ok(t.to_ascii_lowercase())
+}
+
+/// CSRF trusted origins: a list, a JSON array text or a comma-separated text.
+pub(super) fn origins(value: &Value) -> Result<Vec<String>, Reason> {
+    let items = match value {
+        Value::String(s) if s.trim_start().starts_with('[') => match structured(value)? {
+            Some(Value::Array(items)) => items,
+            _ => return Err(expected("expected a list of origins", value)),
+        },
+        Value::String(s) => {
+            return s
+                .split(',')
+                .filter(|item| !item.trim().is_empty())
+                .map(origin)
+                .collect();
+        }
+        Value::Array(items) => items.clone(),
+        _ => return Err(expected("expected a list of origins", value)),
+    };
+    items.iter().map(|item| origin(string(item)?)).collect()
+}
+
 /// User attributes: `{claim: "dot.path"}` or `["dot.path", ...]`, native or JSON text.
 pub(super) fn user_attributes(value: &Value) -> Result<UserAttributes, Reason> {
     let built = match structured(value)? {

@@ -1,0 +1,127 @@
+//! The server's hardening, through `app(state)`: security headers on every response, the
+//! request body limit.
+
+#![allow(clippy::unwrap_used)]
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use http_body_util::BodyExt;
+use jwt_allauth::Settings;
+use jwt_allauth_server::db::Database;
+use jwt_allauth_server::passwords::Passwords;
+use jwt_allauth_server::{AppState, BODY_LIMIT, app};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+async fn router() -> axum::Router {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    db.migrate().await.unwrap();
+    let mut settings = Settings::default();
+    settings.secret_key = Some(jwt_allauth::Secret::new(
+        "a test secret that is long enough for HS256",
+    ));
+    settings.collect_user_agent = false;
+    app(AppState::new(settings, db, Passwords::with_permits(2)).unwrap()).await
+}
+
+async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode, Value, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers: serde_json::Map<String, Value> = [
+        "x-content-type-options",
+        "x-frame-options",
+        "referrer-policy",
+        "cache-control",
+    ]
+    .into_iter()
+    .map(|name| {
+        let values: Vec<Value> = response
+            .headers()
+            .get_all(name)
+            .iter()
+            .map(|value| Value::from(value.to_str().unwrap()))
+            .collect();
+        (name.to_owned(), Value::Array(values))
+    })
+    .collect();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (status, Value::Object(headers), body)
+}
+
+fn security_headers() -> Value {
+    json!({
+        "x-content-type-options": ["nosniff"],
+        "x-frame-options": ["DENY"],
+        "referrer-policy": ["no-referrer"],
+        "cache-control": ["no-store"],
+    })
+}
+
+fn login(body: Body) -> Request<Body> {
+    Request::post("/login/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(body)
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_response_carries_the_security_headers_once() {
+    let router = router().await;
+    let requests = [
+        (Request::get("/health/"), StatusCode::OK),
+        (Request::get("/ready/"), StatusCode::OK),
+        (Request::get("/openapi.json"), StatusCode::OK),
+        (Request::get("/nowhere/"), StatusCode::NOT_FOUND),
+        (Request::post("/health/"), StatusCode::METHOD_NOT_ALLOWED),
+        (Request::get("/whoami/"), StatusCode::UNAUTHORIZED),
+        (Request::post("/refresh/"), StatusCode::BAD_REQUEST),
+    ];
+    for (request, expected) in requests {
+        let request = request.body(Body::empty()).unwrap();
+        let path = request.uri().path().to_owned();
+        let (status, headers, _) = call(&router, request).await;
+        assert_eq!(status, expected, "{path}");
+        assert_eq!(headers, security_headers(), "{path}");
+    }
+    // A failed login (JSON body, 401) too.
+    let body = json!({"email": "nobody@example.com", "password": "wrong password"});
+    let (status, headers, _) = call(&router, login(Body::from(body.to_string()))).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers, security_headers());
+}
+
+#[tokio::test]
+async fn a_body_over_the_limit_is_413() {
+    let router = router().await;
+    let padding = "x".repeat(BODY_LIMIT);
+    let body = json!({"email": "a@example.com", "password": padding}).to_string();
+    // With a Content-Length ...
+    let mut request = login(Body::from(body.clone()));
+    request
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, body.len().into());
+    let (status, headers, body_json) = call(&router, request).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body_json, json!({"detail": "Request body too large."}));
+    assert_eq!(headers, security_headers());
+    // ... and streamed without one.
+    let stream = futures_stream(body);
+    let (status, _, body_json) = call(&router, login(stream)).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(body_json, json!({"detail": "Request body too large."}));
+    // Just under the limit is read (and answered as a failed login).
+    let small = json!({"email": "a@example.com", "password": "x".repeat(BODY_LIMIT / 2)});
+    let (status, _, _) = call(&router, login(Body::from(small.to_string()))).await;
+    assert_ne!(status, StatusCode::PAYLOAD_TOO_LARGE);
+}
+
+/// A body of unknown length: `text` in 1 KiB chunks.
+fn futures_stream(text: String) -> Body {
+    let chunks: Vec<Result<axum::body::Bytes, std::convert::Infallible>> = text
+        .into_bytes()
+        .chunks(1024)
+        .map(|chunk| Ok(axum::body::Bytes::copy_from_slice(chunk)))
+        .collect();
+    Body::from_stream(futures::stream::iter(chunks))
+}
