@@ -3,25 +3,17 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod inprocess;
+
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use jwt_allauth::Settings;
-use jwt_allauth_server::db::Database;
-use jwt_allauth_server::passwords::Passwords;
-use jwt_allauth_server::{AppState, BODY_LIMIT, app};
+use jwt_allauth_server::{BODY_LIMIT, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
 async fn router() -> axum::Router {
-    let db = Database::connect("sqlite::memory:").await.unwrap();
-    db.migrate().await.unwrap();
-    let mut settings = Settings::default();
-    settings.secret_key = Some(jwt_allauth::Secret::new(
-        "a test secret that is long enough for HS256",
-    ));
-    settings.collect_user_agent = false;
-    app(AppState::new(settings, db, Passwords::with_permits(2)).unwrap()).await
+    app(inprocess::state().await).await
 }
 
 async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode, Value, Value) {

@@ -4,47 +4,18 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod inprocess;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
-use http_body_util::BodyExt;
-use jwt_allauth::Settings;
-use jwt_allauth_server::db::Database;
-use jwt_allauth_server::passwords::Passwords;
+use jwt_allauth_server::app;
 use jwt_allauth_server::users::NewUser;
-use jwt_allauth_server::{AppState, app};
-use serde_json::Value;
 use time::OffsetDateTime;
-use tower::ServiceExt;
 
-async fn state() -> AppState {
-    let db = Database::connect("sqlite::memory:").await.unwrap();
-    db.migrate().await.unwrap();
-    let mut settings = Settings::default();
-    settings.secret_key = Some(jwt_allauth::Secret::new(
-        "test secret, long enough for HS256: 32+ bytes",
-    ));
-    settings.collect_user_agent = false;
-    AppState::new(settings, db, Passwords::with_permits(2)).unwrap()
-}
-
-async fn call(
-    router: &axum::Router,
-    request: Request<Body>,
-) -> (StatusCode, axum::http::HeaderMap, Value) {
-    let response = router.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response.into_body().collect().await.unwrap().to_bytes();
-    let body = if bytes.is_empty() {
-        Value::Null
-    } else {
-        serde_json::from_slice(&bytes).unwrap()
-    };
-    (status, headers, body)
-}
+use inprocess::{call, state};
 
 /// A log sink shared with the test.
 #[derive(Clone, Default)]

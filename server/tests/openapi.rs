@@ -4,35 +4,25 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod inprocess;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use jwt_allauth::Settings;
-use jwt_allauth_server::db::Database;
-use jwt_allauth_server::passwords::Passwords;
+use jwt_allauth_server::app;
 use jwt_allauth_server::users::NewUser;
-use jwt_allauth_server::{AppState, app};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
+use inprocess::state;
+
 const METHODS: [&str; 8] = [
     "get", "put", "post", "delete", "options", "head", "patch", "trace",
 ];
-
-async fn state() -> AppState {
-    let db = Database::connect("sqlite::memory:").await.unwrap();
-    db.migrate().await.unwrap();
-    let mut settings = Settings::default();
-    settings.secret_key = Some(jwt_allauth::Secret::new(
-        "test secret, long enough for HS256: 32+ bytes",
-    ));
-    settings.collect_user_agent = false;
-    AppState::new(settings, db, Passwords::with_permits(2)).unwrap()
-}
 
 async fn call(router: &Router, request: Request<Body>) -> (StatusCode, Option<String>, Value) {
     let response = router.clone().oneshot(request).await.unwrap();

@@ -1,0 +1,39 @@
+//! The server application in process, for tests that drive `app(state)` with `oneshot`.
+#![allow(clippy::unwrap_used, dead_code)]
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use jwt_allauth::Settings;
+use jwt_allauth_server::AppState;
+use jwt_allauth_server::db::Database;
+use jwt_allauth_server::passwords::Passwords;
+use serde_json::Value;
+use tower::ServiceExt;
+
+/// A state over a fresh, migrated in-memory SQLite database, with a configured secret and
+/// User-Agent collection off.
+pub async fn state() -> AppState {
+    let db = Database::connect("sqlite::memory:").await.unwrap();
+    db.migrate().await.unwrap();
+    let mut settings = Settings::default();
+    settings.secret_key = Some(jwt_allauth::Secret::new(
+        "test secret, long enough for HS256: 32+ bytes",
+    ));
+    settings.collect_user_agent = false;
+    AppState::new(settings, db, Passwords::with_permits(2)).unwrap()
+}
+
+/// Sends one request: status, headers and the JSON body (`null` when empty).
+pub async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode, HeaderMap, Value) {
+    let response = router.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = response.into_body().collect().await.unwrap().to_bytes();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    (status, headers, body)
+}
