@@ -29,6 +29,9 @@ pub enum CommandError {
     /// The configured signing keys cannot be used.
     #[error("the signing keys cannot be used")]
     Keys(#[source] KeyError),
+    /// The password hasher cannot be prepared.
+    #[error("the password hasher cannot be prepared")]
+    Passwords(#[source] crate::passwords::PasswordError),
     /// The HTTP application cannot be built.
     #[error(transparent)]
     State(#[from] crate::StateError),

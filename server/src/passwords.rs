@@ -87,17 +87,27 @@ impl Passwords {
     /// Verifies `password` against a hash of a random password and returns `false`: the
     /// same work as a real verification, for an unknown e-mail address.
     pub async fn verify_dummy(&self, password: &str) -> Result<bool, PasswordError> {
-        let dummy = self
-            .inner
+        let dummy = self.dummy_hash().await?;
+        self.verify(password, dummy).await?;
+        Ok(false)
+    }
+
+    /// Computes the dummy hash now, so that even the first unknown e-mail address of the
+    /// process costs one verification and no extra hash. The server calls it before it
+    /// accepts connections.
+    pub async fn warm_up(&self) -> Result<(), PasswordError> {
+        self.dummy_hash().await.map(|_| ())
+    }
+
+    async fn dummy_hash(&self) -> Result<&String, PasswordError> {
+        self.inner
             .dummy_hash
             .get_or_try_init(|| async {
                 let mut random = [0u8; 32];
                 rand::rngs::OsRng.fill_bytes(&mut random);
                 self.hash(&hex::encode(random)).await
             })
-            .await?;
-        self.verify(password, dummy).await?;
-        Ok(false)
+            .await
     }
 
     /// How many password verifications this instance (and its clones) has run, the
@@ -144,6 +154,23 @@ fn verify_blocking(password: &str, phc: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn warm_up_prepares_the_dummy_hash_without_verifying() {
+        let passwords = Passwords::with_permits(1);
+        assert!(passwords.inner.dummy_hash.get().is_none());
+        passwords.warm_up().await.expect("warm up");
+        assert!(passwords.inner.dummy_hash.get().is_some());
+        assert_eq!(passwords.verifications(), 0);
+        let dummy = passwords.inner.dummy_hash.get().cloned();
+        assert!(!passwords.verify_dummy("anything").await.expect("verify"));
+        assert_eq!(passwords.verifications(), 1);
+        assert_eq!(
+            passwords.inner.dummy_hash.get().cloned(),
+            dummy,
+            "hashed once"
+        );
+    }
 
     #[tokio::test]
     async fn hashes_verify_and_differ() {

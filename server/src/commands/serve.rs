@@ -25,8 +25,9 @@ pub(super) async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), Com
     db.migrate().await?;
     config::ensure_signing_key(&mut settings)?;
     let addr = settings.bind;
-    let state =
-        AppState::new(settings, db.clone(), Passwords::new()).map_err(CommandError::State)?;
+    let passwords = Passwords::new();
+    passwords.warm_up().await.map_err(CommandError::Passwords)?;
+    let state = AppState::new(settings, db.clone(), passwords).map_err(CommandError::State)?;
     let router = app(state).await;
 
     let listener = TcpListener::bind(addr)
