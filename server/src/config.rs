@@ -84,6 +84,16 @@ pub struct WeakSecret {
 /// warning when `DEVELOPMENT_MODE` is on. The generated key file is long enough. The
 /// library itself ([`jwt_allauth::KeyRing`]) leaves this choice to its users.
 pub fn check_secret_strength(settings: &Settings) -> Result<(), WeakSecret> {
+    if let Some(previous) = settings.previous_secret_key.as_ref()
+        && previous.expose().len() < MIN_SECRET_BYTES
+    {
+        // Retiring a weak secret is what a rotation is for: only a warning.
+        tracing::warn!(
+            length = previous.expose().len(),
+            minimum = MIN_SECRET_BYTES,
+            "PREVIOUS_SECRET_KEY is short: tokens it signed stay forgeable until it is removed"
+        );
+    }
     let Some(secret) = settings.secret_key.as_ref() else {
         return Ok(());
     };

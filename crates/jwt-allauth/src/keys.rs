@@ -444,7 +444,9 @@ impl KeyRing {
     }
 
     /// The ring the settings describe: `ALGORITHM` with `SECRET_KEY`, or with
-    /// `PRIVATE_KEY_FILE` and `PUBLIC_KEY_FILE`; `KEY_ID` when set.
+    /// `PRIVATE_KEY_FILE` and `PUBLIC_KEY_FILE`; `KEY_ID` when set. During a key
+    /// rotation, the previous key (`PREVIOUS_SECRET_KEY` or `PREVIOUS_PUBLIC_KEY_FILE`,
+    /// `PREVIOUS_ALGORITHM`, `PREVIOUS_KEY_ID`) is added as a key that only verifies.
     pub fn from_settings(settings: &Settings) -> Result<Self, KeyError> {
         let algorithm = settings.algorithm;
         let (signing, verifying) = if algorithm.is_hmac() {
@@ -469,7 +471,11 @@ impl KeyRing {
             Some(kid) => signing.with_key_id(kid.clone()),
             None => signing,
         };
-        Self::new(signing, verifying)
+        let ring = Self::new(signing, verifying)?;
+        match previous_verifying_key(settings)? {
+            Some(previous) => ring.with_verifying_key(previous),
+            None => Ok(ring),
+        }
     }
 
     /// Adds a key that verifies (but does not sign), e.g. the previous key during a
@@ -677,6 +683,37 @@ fn lenient_number<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<(
 fn lenient_string<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<(), D::Error> {
     let _ = <Option<String> as serde::Deserialize>::deserialize(deserializer);
     Ok(())
+}
+
+/// The previous key of a key rotation, when the settings name one:
+/// `PREVIOUS_SECRET_KEY` or `PREVIOUS_PUBLIC_KEY_FILE`, for `PREVIOUS_ALGORITHM` (or
+/// `ALGORITHM`), with `PREVIOUS_KEY_ID`.
+fn previous_verifying_key(settings: &Settings) -> Result<Option<VerifyingKey>, KeyError> {
+    let configured = settings.previous_algorithm.is_some()
+        || settings.previous_secret_key.is_some()
+        || settings.previous_public_key_file.is_some()
+        || settings.previous_key_id.is_some();
+    if !configured {
+        return Ok(None);
+    }
+    let algorithm = settings.previous_algorithm.unwrap_or(settings.algorithm);
+    let key = if algorithm.is_hmac() {
+        let secret = settings
+            .previous_secret_key
+            .as_ref()
+            .ok_or(KeyError::MissingSetting("PREVIOUS_SECRET_KEY"))?;
+        VerifyingKey::hmac(algorithm, secret.expose().as_bytes())?
+    } else {
+        let public = read_key_file(
+            settings.previous_public_key_file.as_ref(),
+            "PREVIOUS_PUBLIC_KEY_FILE",
+        )?;
+        VerifyingKey::from_pem(algorithm, &public)?
+    };
+    Ok(Some(match &settings.previous_key_id {
+        Some(kid) => key.with_key_id(kid.clone()),
+        None => key,
+    }))
 }
 
 fn read_key_file(

@@ -48,6 +48,7 @@
 //!   any case.
 //! - **Counts** (`LOGIN_FAILURES_PER_IP`, `LOGIN_FAILURES_PER_EMAIL`): whole numbers.
 //! - `ALGORITHM`: `HS256`, `HS384`, `HS512`, `EdDSA`, `ES256` or `RS256`, in any case.
+//!   `PREVIOUS_ALGORITHM` takes the same values, or the empty string for none.
 //! - `COOKIE_SAMESITE`: `strict`, `lax` or `none`, in any case.
 //! - `TRUSTED_PROXIES`: networks (`10.0.0.0/8`) or single addresses (a `/32` or `/128`
 //!   network), as a TOML array, a JSON array text or a comma-separated text.
@@ -59,10 +60,19 @@
 //!   Reserved claim names are rejected.
 //! - `PURPOSE_TOKEN_LIFETIMES`: a map of purpose to duration, as a TOML table or JSON text.
 //! - `BIND`: a socket address such as `127.0.0.1:8000`.
-//! - Optional text (`COOKIE_DOMAIN`, `ISSUER`, `AUDIENCE`, `KEY_ID`, `DATABASE_URL`,
-//!   `PRIVATE_KEY_FILE`, `PUBLIC_KEY_FILE`): the empty string means none. An empty plain
-//!   `DATABASE_URL` variable is ignored.
-//! - `SECRET_KEY`: any non-empty text. Its value never appears in errors or `Debug`.
+//! - Optional text (`COOKIE_DOMAIN`, `ISSUER`, `AUDIENCE`, `KEY_ID`, `PREVIOUS_KEY_ID`,
+//!   `DATABASE_URL`, `PRIVATE_KEY_FILE`, `PUBLIC_KEY_FILE`, `PREVIOUS_PUBLIC_KEY_FILE`):
+//!   the empty string means none. An empty plain `DATABASE_URL` variable is ignored.
+//! - `SECRET_KEY`: any non-empty text. `PREVIOUS_SECRET_KEY`: any text, the empty string
+//!   meaning none. Their values never appear in errors or `Debug`.
+//!
+//! # Key rotation
+//!
+//! `PREVIOUS_SECRET_KEY` (HMAC) or `PREVIOUS_PUBLIC_KEY_FILE` (EdDSA/ES256/RS256), with
+//! `PREVIOUS_ALGORITHM` when the algorithm changes and `PREVIOUS_KEY_ID` when the old
+//! tokens carry a `kid`, add the previous key to the [`KeyRing`](crate::KeyRing) as a
+//! key that verifies but never signs. Tokens signed before the rotation keep working, and
+//! every refresh re-signs with the new key.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -134,6 +144,18 @@ pub struct Settings {
     pub public_key_file: Option<PathBuf>,
     /// `KEY_ID`: the `kid` header of minted tokens. Defaults to none.
     pub key_id: Option<String>,
+    /// `PREVIOUS_ALGORITHM`: the algorithm of the previous key during a key rotation.
+    /// Defaults to none, meaning the same as `ALGORITHM`.
+    pub previous_algorithm: Option<Algorithm>,
+    /// `PREVIOUS_SECRET_KEY`: the previous HMAC secret during a key rotation: tokens it
+    /// signed still verify, new tokens are signed with `SECRET_KEY`. Defaults to none.
+    pub previous_secret_key: Option<Secret>,
+    /// `PREVIOUS_PUBLIC_KEY_FILE`: the previous PEM public key (EdDSA/ES256/RS256)
+    /// during a key rotation. Defaults to none.
+    pub previous_public_key_file: Option<PathBuf>,
+    /// `PREVIOUS_KEY_ID`: the `kid` of the tokens the previous key signed. Defaults to
+    /// none (tokens without `kid` are tried against every key of their algorithm).
+    pub previous_key_id: Option<String>,
     /// `ACCESS_TOKEN_LIFETIME`. Defaults to 30 minutes.
     pub access_token_lifetime: Duration,
     /// `REFRESH_TOKEN_LIFETIME`. Defaults to 14 days.
@@ -204,6 +226,10 @@ impl Default for Settings {
             private_key_file: None,
             public_key_file: None,
             key_id: None,
+            previous_algorithm: None,
+            previous_secret_key: None,
+            previous_public_key_file: None,
+            previous_key_id: None,
             access_token_lifetime: Duration::from_secs(30 * 60),
             refresh_token_lifetime: Duration::from_secs(14 * 24 * 60 * 60),
             session_lifetime: None,
@@ -247,12 +273,16 @@ impl Settings {
 pub const ENV_PREFIX: &str = "JWT_ALLAUTH_";
 
 /// The names of all settings, as the contract spells them.
-pub const SETTING_NAMES: [&str; 30] = [
+pub const SETTING_NAMES: [&str; 34] = [
     "ALGORITHM",
     "SECRET_KEY",
     "PRIVATE_KEY_FILE",
     "PUBLIC_KEY_FILE",
     "KEY_ID",
+    "PREVIOUS_ALGORITHM",
+    "PREVIOUS_SECRET_KEY",
+    "PREVIOUS_PUBLIC_KEY_FILE",
+    "PREVIOUS_KEY_ID",
     "ACCESS_TOKEN_LIFETIME",
     "REFRESH_TOKEN_LIFETIME",
     "SESSION_LIFETIME",
@@ -475,6 +505,18 @@ impl Settings {
                 self.public_key_file = value::optional_path(value).map_err(invalid)?
             }
             "KEY_ID" => self.key_id = value::optional_string(value).map_err(invalid)?,
+            "PREVIOUS_ALGORITHM" => {
+                self.previous_algorithm = value::optional_algorithm(value).map_err(invalid)?
+            }
+            "PREVIOUS_SECRET_KEY" => {
+                self.previous_secret_key = value::optional_secret(value).map_err(invalid)?
+            }
+            "PREVIOUS_PUBLIC_KEY_FILE" => {
+                self.previous_public_key_file = value::optional_path(value).map_err(invalid)?
+            }
+            "PREVIOUS_KEY_ID" => {
+                self.previous_key_id = value::optional_string(value).map_err(invalid)?
+            }
             "ACCESS_TOKEN_LIFETIME" => {
                 self.access_token_lifetime = value::duration(value).map_err(invalid)?
             }

@@ -948,3 +948,96 @@ fn padding_whitespace_and_non_object_payloads_are_rejected() {
         );
     }
 }
+
+/// The key ring the settings describe, as a codec with those settings.
+fn codec_from_settings(settings: &Settings) -> Result<TokenCodec, jwt_allauth::KeyError> {
+    Ok(codec_with(KeyRing::from_settings(settings)?, settings))
+}
+
+#[test]
+fn key_rotation_through_settings_keeps_old_tokens_and_signs_with_the_new_key() {
+    let old_secret = "the old secret, thirty-two bytes long";
+    let new_secret = "the new secret, also thirty-two bytes long";
+    let mut before = Settings::default();
+    before.secret_key = Some(jwt_allauth::Secret::new(old_secret));
+    let before = codec_from_settings(&before).unwrap();
+    let old_token = before.encode(&claims(TokenType::Refresh)).unwrap();
+
+    // During the rotation: the new key signs (with its kid), the old one still verifies.
+    let mut during = Settings::default();
+    during.secret_key = Some(jwt_allauth::Secret::new(new_secret));
+    during.key_id = Some("2026".into());
+    during.previous_secret_key = Some(jwt_allauth::Secret::new(old_secret));
+    let during = codec_from_settings(&during).unwrap();
+    assert!(RefreshToken::decode(&during, &old_token, now()).is_ok());
+    let new_token = during.encode(&claims(TokenType::Refresh)).unwrap();
+    assert_eq!(header_of(&new_token)["kid"], "2026");
+    assert_eq!(
+        RefreshToken::decode(&before, &new_token, now()).unwrap_err(),
+        TokenError::Invalid,
+        "the old ring does not know the new key"
+    );
+
+    // After it: the old key is gone, its tokens are refused.
+    let mut after = Settings::default();
+    after.secret_key = Some(jwt_allauth::Secret::new(new_secret));
+    after.key_id = Some("2026".into());
+    let after = codec_from_settings(&after).unwrap();
+    assert!(RefreshToken::decode(&after, &new_token, now()).is_ok());
+    assert_eq!(
+        RefreshToken::decode(&after, &old_token, now()).unwrap_err(),
+        TokenError::Invalid
+    );
+}
+
+#[test]
+fn key_rotation_can_change_the_algorithm() {
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("ed-private.pem");
+    let public = dir.path().join("ed-public.pem");
+    std::fs::write(&private, ED_PRIVATE).unwrap();
+    std::fs::write(&public, ED_PUBLIC).unwrap();
+
+    let hs = hs256();
+    let old_token = hs.encode(&claims(TokenType::Access)).unwrap();
+    let mut settings = Settings::default();
+    settings.algorithm = Algorithm::EdDSA;
+    settings.private_key_file = Some(private);
+    settings.public_key_file = Some(public);
+    settings.key_id = Some("ed-2026".into());
+    settings.previous_algorithm = Some(Algorithm::HS256);
+    settings.previous_secret_key = Some(jwt_allauth::Secret::new(
+        std::str::from_utf8(SECRET).unwrap(),
+    ));
+    let codec = codec_from_settings(&settings).unwrap();
+    assert!(AccessToken::decode(&codec, &old_token, now()).is_ok());
+    let new_token = codec.encode(&claims(TokenType::Access)).unwrap();
+    assert_eq!(header_of(&new_token)["alg"], "EdDSA");
+    assert!(AccessToken::decode(&codec, &new_token, now()).is_ok());
+}
+
+#[test]
+fn an_incomplete_or_clashing_previous_key_is_a_start_up_error() {
+    let mut settings = Settings::default();
+    settings.secret_key = Some(jwt_allauth::Secret::new(
+        "the new secret, thirty-two bytes long",
+    ));
+    settings.previous_key_id = Some("2025".into());
+    let err = KeyRing::from_settings(&settings).unwrap_err();
+    assert!(err.to_string().contains("PREVIOUS_SECRET_KEY"), "{err}");
+
+    settings.previous_algorithm = Some(Algorithm::RS256);
+    let err = KeyRing::from_settings(&settings).unwrap_err();
+    assert!(
+        err.to_string().contains("PREVIOUS_PUBLIC_KEY_FILE"),
+        "{err}"
+    );
+
+    settings.previous_algorithm = None;
+    settings.previous_secret_key = Some(jwt_allauth::Secret::new("the old secret"));
+    settings.key_id = Some("2025".into());
+    assert!(matches!(
+        KeyRing::from_settings(&settings),
+        Err(jwt_allauth::KeyError::DuplicateKeyId(_))
+    ));
+}

@@ -86,6 +86,10 @@ fn defaults() {
     assert_eq!(s.private_key_file, None);
     assert_eq!(s.public_key_file, None);
     assert_eq!(s.key_id, None);
+    assert_eq!(s.previous_algorithm, None);
+    assert_eq!(s.previous_secret_key, None);
+    assert_eq!(s.previous_public_key_file, None);
+    assert_eq!(s.previous_key_id, None);
     assert_eq!(s.access_token_lifetime, secs(30 * MINUTE));
     assert_eq!(s.refresh_token_lifetime, secs(14 * DAY));
     assert_eq!(s.session_lifetime, None);
@@ -124,6 +128,10 @@ secret_key = "toml-secret"
 private_key_file = "/keys/private.pem"
 public_key_file = "/keys/public.pem"
 key_id = "k1"
+previous_algorithm = "rs256"
+previous_secret_key = "previous-secret"
+previous_public_key_file = "/keys/previous.pem"
+previous_key_id = "k0"
 access_token_lifetime = "15m"
 refresh_token_lifetime = 604800
 session_lifetime = "90d"
@@ -151,12 +159,16 @@ bind = "0.0.0.0:9000"
 development_mode = true
 "#;
 
-const ALL_ENV: [(&str, &str); 30] = [
+const ALL_ENV: [(&str, &str); 34] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
     ("JWT_ALLAUTH_PUBLIC_KEY_FILE", "/keys/public.pem"),
     ("JWT_ALLAUTH_KEY_ID", "k1"),
+    ("JWT_ALLAUTH_PREVIOUS_ALGORITHM", "RS256"),
+    ("JWT_ALLAUTH_PREVIOUS_SECRET_KEY", "previous-secret"),
+    ("JWT_ALLAUTH_PREVIOUS_PUBLIC_KEY_FILE", "/keys/previous.pem"),
+    ("JWT_ALLAUTH_PREVIOUS_KEY_ID", "k0"),
     ("JWT_ALLAUTH_ACCESS_TOKEN_LIFETIME", "15m"),
     ("JWT_ALLAUTH_REFRESH_TOKEN_LIFETIME", "604800"),
     ("JWT_ALLAUTH_SESSION_LIFETIME", "90d"),
@@ -202,6 +214,16 @@ fn assert_all_set(s: &Settings) {
     assert_eq!(s.private_key_file, Some(PathBuf::from("/keys/private.pem")));
     assert_eq!(s.public_key_file, Some(PathBuf::from("/keys/public.pem")));
     assert_eq!(s.key_id.as_deref(), Some("k1"));
+    assert_eq!(s.previous_algorithm, Some(Algorithm::RS256));
+    assert_eq!(
+        s.previous_secret_key.as_ref().map(Secret::expose),
+        Some("previous-secret")
+    );
+    assert_eq!(
+        s.previous_public_key_file,
+        Some(PathBuf::from("/keys/previous.pem"))
+    );
+    assert_eq!(s.previous_key_id.as_deref(), Some("k0"));
     assert_eq!(s.access_token_lifetime, secs(15 * MINUTE));
     assert_eq!(s.refresh_token_lifetime, secs(7 * DAY));
     assert_eq!(s.session_lifetime, Some(secs(90 * DAY)));
@@ -558,6 +580,10 @@ fn empty_optional_strings_mean_none() {
             "DATABASE_URL",
             "PRIVATE_KEY_FILE",
             "PUBLIC_KEY_FILE",
+            "PREVIOUS_ALGORITHM",
+            "PREVIOUS_SECRET_KEY",
+            "PREVIOUS_PUBLIC_KEY_FILE",
+            "PREVIOUS_KEY_ID",
         ]
         .map(|name| (format!("{ENV_PREFIX}{name}"), "")),
     )
@@ -569,6 +595,10 @@ fn empty_optional_strings_mean_none() {
     assert_eq!(s.database_url, None);
     assert_eq!(s.private_key_file, None);
     assert_eq!(s.public_key_file, None);
+    assert_eq!(s.previous_algorithm, None);
+    assert_eq!(s.previous_secret_key, None);
+    assert_eq!(s.previous_public_key_file, None);
+    assert_eq!(s.previous_key_id, None);
     let s = toml("issuer = \"\"\naudience = \"\"");
     assert_eq!((s.issuer, s.audience), (None, None));
     assert_invalid(&toml_err("issuer = 5"), "ISSUER");
@@ -951,6 +981,12 @@ fn the_secret_never_appears_in_errors_or_debug() {
     assert!(!format!("{s:#?}").contains(secret));
     let s = env(&[("JWT_ALLAUTH_SECRET_KEY", secret)]);
     assert!(!format!("{s:?}").contains(secret));
+    let s = toml(&format!("previous_secret_key = {secret:?}"));
+    assert_eq!(
+        s.previous_secret_key.as_ref().map(Secret::expose),
+        Some(secret)
+    );
+    assert!(!format!("{s:#?}").contains(secret));
 
     let errors = [
         toml_err(&format!("secret_key = [{secret:?}]")),
@@ -960,6 +996,8 @@ fn the_secret_never_appears_in_errors_or_debug() {
         toml_err(&format!("secret_key = {secret:?}\nleeway = \"bad\"")),
         toml_err(&format!("secret_key = \"{secret}")),
         toml_err(&format!("secret_key = {secret}")),
+        toml_err(&format!("previous_secret_key = [{secret:?}]")),
+        toml_err(&format!("previous_secret_key = {secret}")),
         env_err(&[("JWT_ALLAUTH_SECRET_KEY", "")]),
         env_err(&[
             ("JWT_ALLAUTH_SECRET_KEY", secret),

@@ -92,6 +92,24 @@ pub(super) fn secret(value: &Value) -> Result<Secret, Reason> {
     }
 }
 
+/// A verify-only secret (`PREVIOUS_SECRET_KEY`); empty means none. Its value never
+/// appears in a reason.
+pub(super) fn optional_secret(value: &Value) -> Result<Option<Secret>, Reason> {
+    match value.as_str() {
+        Some("") => Ok(None),
+        Some(s) => Ok(Some(Secret::new(s))),
+        None => Err("expected a string".to_owned()),
+    }
+}
+
+/// An algorithm name, ignoring case; empty means none.
+pub(super) fn optional_algorithm(value: &Value) -> Result<Option<Algorithm>, Reason> {
+    match string(value)? {
+        "" => Ok(None),
+        _ => algorithm(value).map(Some),
+    }
+}
+
 /// A signing algorithm name, ignoring case.
 pub(super) fn algorithm(value: &Value) -> Result<Algorithm, Reason> {
     Algorithm::from_str(string(value)?).map_err(|e| e.to_string())
