@@ -13,6 +13,7 @@ pub mod db;
 pub mod error;
 pub mod health;
 pub mod keyfile;
+pub mod limits;
 pub mod passwords;
 pub mod users;
 
@@ -41,6 +42,7 @@ use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 use crate::db::{Database, DbStore};
+pub use crate::limits::HEADER_LIMIT;
 use crate::passwords::Passwords;
 use crate::users::Users;
 
@@ -168,7 +170,8 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 /// The HTTP application: `/health/`, `/ready/`, `/openapi.json` (the [`openapi`]
 /// document) and every route of the wire contract (`jwt_allauth_axum::router`), with
 /// request logging that never records bodies, query strings, tokens, cookies or
-/// passwords, the [`SECURITY_HEADERS`], a [`BODY_LIMIT`] and a [`REQUEST_TIMEOUT`].
+/// passwords, the [`SECURITY_HEADERS`], a [`BODY_LIMIT`], a [`HEADER_LIMIT`] and a
+/// [`REQUEST_TIMEOUT`].
 pub async fn app(state: AppState) -> Router {
     let sensitive: Arc<[HeaderName]> = Arc::new(SENSITIVE_HEADERS);
     let api = jwt_allauth_axum::router::<DbStore, Users, NoClaimsExtension, AppState>()
@@ -179,6 +182,7 @@ pub async fn app(state: AppState) -> Router {
         .fallback(not_found)
         .method_not_allowed_fallback(jwt_allauth_axum::method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    router = limits::with_header_limit(router, HEADER_LIMIT);
     router = with_timeout(router, REQUEST_TIMEOUT);
     for (name, value) in SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(

@@ -1,5 +1,5 @@
 //! The server's hardening, through `app(state)`: security headers on every response, the
-//! request body limit.
+//! request body limit, the request header limit.
 
 #![allow(clippy::unwrap_used)]
 
@@ -8,7 +8,7 @@ mod inprocess;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
-use jwt_allauth_server::{BODY_LIMIT, app};
+use jwt_allauth_server::{BODY_LIMIT, HEADER_LIMIT, app};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -116,4 +116,75 @@ fn futures_stream(text: String) -> Body {
         .map(|chunk| Ok(axum::body::Bytes::copy_from_slice(chunk)))
         .collect();
     Body::from_stream(futures::stream::iter(chunks))
+}
+
+/// The documented 431 body.
+fn headers_too_large() -> Value {
+    json!({"detail": "Request header fields too large.", "code": "headers_too_large"})
+}
+
+#[tokio::test]
+async fn a_header_block_over_the_limit_is_431() {
+    let router = router().await;
+    let token = "x".repeat(64 * 1024);
+    let requests = [
+        // One huge credential, on a route that reads it and on one that does not.
+        Request::get("/whoami/").header(header::AUTHORIZATION, format!("Bearer {token}")),
+        Request::get("/health/").header(header::AUTHORIZATION, format!("Bearer {token}")),
+        Request::post("/refresh/").header(header::COOKIE, format!("refresh_token={token}")),
+        Request::get("/nowhere/").header(header::USER_AGENT, token.clone()),
+    ];
+    for request in requests {
+        let request = request.body(Body::empty()).unwrap();
+        let path = request.uri().path().to_owned();
+        let (status, headers, body) = call(&router, request).await;
+        assert_eq!(
+            status,
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "{path}"
+        );
+        assert_eq!(body, headers_too_large(), "{path}");
+        assert_eq!(headers, security_headers(), "{path}");
+    }
+    // Many small headers that add up count too.
+    let mut request = Request::get("/health/");
+    for i in 0..100 {
+        request = request.header(format!("x-padding-{i}"), "p".repeat(200));
+    }
+    let (status, _, body) = call(&router, request.body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(body, headers_too_large());
+}
+
+#[tokio::test]
+async fn a_header_block_at_the_limit_reaches_the_routes() {
+    let router = router().await;
+    // "x-padding: <value>\r\n": 13 bytes besides the value.
+    let at_limit = "p".repeat(HEADER_LIMIT - 13);
+    let request = Request::get("/health/")
+        .header("x-padding", at_limit.as_str())
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = call(&router, request).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(body, json!({"status": "ok"}));
+    let over = format!("{at_limit}p");
+    let request = Request::get("/health/")
+        .header("x-padding", over.as_str())
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, _) = call(&router, request).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    // A token over the token limit (8 KiB) but under the header limit reaches the
+    // verifier, which refuses it as invalid.
+    let request = Request::get("/whoami/")
+        .header(
+            header::AUTHORIZATION,
+            format!("Bearer {}", "x".repeat(12 * 1024)),
+        )
+        .body(Body::empty())
+        .unwrap();
+    let (status, _, body) = call(&router, request).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["code"], "token_not_valid");
 }

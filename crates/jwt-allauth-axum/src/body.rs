@@ -166,6 +166,7 @@ impl Fields {
     ///
     /// Numbers are accepted and turned into text; `true`/`false`, arrays and objects are
     /// `"Not a valid string."`; `null` is `"This field may not be null."`.
+    /// A value containing a NUL character is `"Null characters are not allowed."`.
     pub fn char_field(
         &self,
         name: &str,
@@ -203,6 +204,7 @@ impl Fields {
             errors.add(name, "This field may not be blank.");
             return None;
         }
+        let mut valid = true;
         if let Some(max) = rules.max_length
             && value.chars().count() > max
         {
@@ -210,9 +212,14 @@ impl Fields {
                 name,
                 &format!("Ensure this field has no more than {max} characters."),
             );
-            return None;
+            valid = false;
         }
-        Some(value)
+        // DRF's `ProhibitNullCharactersValidator`: PostgreSQL cannot store a NUL in text.
+        if value.contains('\0') {
+            errors.add(name, "Null characters are not allowed.");
+            valid = false;
+        }
+        valid.then_some(value)
     }
 }
 
@@ -472,6 +479,30 @@ mod tests {
         assert_eq!(
             errors.get("bool"),
             Some(&["Not a valid string.".to_owned()][..])
+        );
+    }
+
+    #[test]
+    fn char_field_prohibits_null_characters_as_drf_does() {
+        let body = fields(json!({"name": "a\u{0}b", "long": "\u{0}bcdef"}));
+        let mut errors = FieldErrors::new();
+        assert_eq!(
+            body.char_field("name", CharField::required(), &mut errors),
+            None
+        );
+        assert_eq!(
+            body.char_field("long", CharField::password().max_length(5), &mut errors),
+            None
+        );
+        assert_eq!(
+            serde_json::to_value(&errors).unwrap(),
+            json!({
+                "name": ["Null characters are not allowed."],
+                "long": [
+                    "Ensure this field has no more than 5 characters.",
+                    "Null characters are not allowed.",
+                ],
+            })
         );
     }
 

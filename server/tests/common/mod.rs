@@ -310,3 +310,35 @@ impl Drop for Server {
         }
     }
 }
+
+impl TestDb {
+    /// A database that lives elsewhere (for example a PostgreSQL server the test runs
+    /// itself) at `url`, with a fresh working directory. Nothing is dropped at the end,
+    /// and [`TestDb::is_postgres`] is false whatever the URL.
+    pub fn external(url: String) -> Self {
+        Self {
+            url,
+            dir: tempfile::tempdir().unwrap(),
+            postgres: None,
+        }
+    }
+}
+
+impl Server {
+    /// Spawns `command`, a `jwt-allauth serve` listening on `bind` (possibly behind a
+    /// wrapper such as `setpriv`), with its stderr in `log`, and waits until `/health/`
+    /// answers.
+    pub async fn spawn(mut command: Command, bind: &str, log: PathBuf) -> Self {
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
+        let mut server = Self {
+            child: command.spawn().expect("spawn jwt-allauth serve"),
+            base: format!("http://{bind}"),
+            log,
+        };
+        server.wait_healthy().await;
+        server
+    }
+}

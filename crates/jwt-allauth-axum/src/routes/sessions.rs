@@ -1,6 +1,7 @@
 //! `GET /sessions/` and `DELETE /sessions/{session}/`.
 
 use axum::Json;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -82,13 +83,19 @@ where
 pub(crate) async fn delete_session<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
     caller: Caller<S, A, E>,
-    Path(session): Path<String>,
+    session: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError>
 where
     S: SessionStore + 'static,
     A: AccountStore + 'static,
     E: ClaimsExtension<A::User> + 'static,
 {
+    // An id that does not decode to UTF-8, or holds a NUL (which PostgreSQL cannot
+    // compare), is none of the caller's sessions: 404 without asking the store.
+    let session = match session {
+        Ok(Path(session)) if !session.contains('\0') => session,
+        _ => return Err(ApiError::NotFound),
+    };
     let deleted = state
         .manager()
         .revoke_user_session(caller.user.user_id(), &session)

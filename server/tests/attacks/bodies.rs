@@ -1,0 +1,215 @@
+//! Attacks on request bodies: a wrong `Content-Type`, empty bodies, JSON that is not an
+//! object, broken JSON, and deeply nested JSON (which must not exhaust the stack). Each
+//! gets the documented 400/415 body; the authenticated routes change no session.
+
+use reqwest::StatusCode;
+use reqwest::header::CONTENT_TYPE;
+use serde_json::{Value, json};
+
+use crate::harness::{Expected, Scene, Target, Verdicts};
+
+/// 400 `{"detail":"JSON parse error - <serde_json's message>"}` for `body`.
+fn json_parse_error(body: &str) -> Expected {
+    let message = serde_json::from_str::<Value>(body)
+        .expect_err("the body is not JSON")
+        .to_string();
+    Expected::new(
+        StatusCode::BAD_REQUEST,
+        json!({"detail": format!("JSON parse error - {message}")}),
+    )
+}
+
+/// 415 for the `Content-Type` value `media_type`.
+fn unsupported(media_type: &str) -> Expected {
+    Expected::new(
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        json!({"detail": format!("Unsupported media type \"{media_type}\" in request.")}),
+    )
+}
+
+/// 400 `{"non_field_errors": [message]}`.
+fn not_an_object(message: &str) -> Expected {
+    Expected::new(
+        StatusCode::BAD_REQUEST,
+        json!({"non_field_errors": [message]}),
+    )
+}
+
+/// `depth` nested arrays around `1`.
+fn nested_arrays(depth: usize) -> String {
+    format!("{}1{}", "[".repeat(depth), "]".repeat(depth))
+}
+
+/// `depth` nested objects `{"a": ...}` around `1`.
+fn nested_objects(depth: usize) -> String {
+    format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth))
+}
+
+#[tokio::test]
+async fn wrong_content_types_and_malformed_or_deep_json_are_a_4xx() {
+    let target = Target::sqlite(&[]).await;
+    let scene = Scene::set_up(&target).await;
+    let required = Expected::new(
+        StatusCode::BAD_REQUEST,
+        json!({
+            "email": ["This field is required."],
+            "password": ["This field is required."],
+        }),
+    );
+    let login = json!({"email": crate::harness::VICTIM, "password": "wrong"}).to_string();
+    let deep_arrays = nested_arrays(30_000);
+    let deep_objects = nested_objects(10_000);
+    let deep_in_field = format!(r#"{{"email":{},"password":"x"}}"#, nested_arrays(20_000));
+    let shallow_in_field = format!(r#"{{"email":{},"password":"x"}}"#, nested_arrays(100));
+    let cases: Vec<(&str, Option<&str>, String, Expected)> = vec![
+        (
+            "text/plain",
+            Some("text/plain"),
+            login.clone(),
+            unsupported("text/plain"),
+        ),
+        (
+            "application/xml",
+            Some("application/xml"),
+            "<email>x</email>".into(),
+            unsupported("application/xml"),
+        ),
+        (
+            "multipart/form-data",
+            Some("multipart/form-data; boundary=x"),
+            "--x\r\n\r\n--x--".into(),
+            unsupported("multipart/form-data; boundary=x"),
+        ),
+        (
+            "a JSON body without Content-Type",
+            None,
+            login.clone(),
+            required.clone(),
+        ),
+        (
+            "an empty JSON body",
+            Some("application/json"),
+            String::new(),
+            required.clone(),
+        ),
+        (
+            "JSON null",
+            Some("application/json"),
+            "null".into(),
+            not_an_object("No data provided"),
+        ),
+        (
+            "a JSON list",
+            Some("application/json"),
+            "[]".into(),
+            not_an_object("Invalid data. Expected a dictionary, but got list."),
+        ),
+        (
+            "a JSON string",
+            Some("application/json"),
+            "\"x\"".into(),
+            not_an_object("Invalid data. Expected a dictionary, but got str."),
+        ),
+        (
+            "a JSON number",
+            Some("application/json"),
+            "1".into(),
+            not_an_object("Invalid data. Expected a dictionary, but got int."),
+        ),
+        (
+            "truncated JSON",
+            Some("application/json"),
+            "{".into(),
+            json_parse_error("{"),
+        ),
+        (
+            "a byte-order mark",
+            Some("application/json"),
+            format!("\u{feff}{login}"),
+            json_parse_error(&format!("\u{feff}{login}")),
+        ),
+        (
+            "a number out of range",
+            Some("application/json"),
+            r#"{"email":1e400,"password":"x"}"#.into(),
+            json_parse_error(r#"{"email":1e400,"password":"x"}"#),
+        ),
+        (
+            "30 000 nested arrays",
+            Some("application/json"),
+            deep_arrays.clone(),
+            json_parse_error(&deep_arrays),
+        ),
+        (
+            "10 000 nested objects",
+            Some("application/json"),
+            deep_objects.clone(),
+            json_parse_error(&deep_objects),
+        ),
+        (
+            "20 000 nested arrays in a field",
+            Some("application/json"),
+            deep_in_field.clone(),
+            json_parse_error(&deep_in_field),
+        ),
+        (
+            "100 nested arrays in a field",
+            Some("application/json"),
+            shallow_in_field,
+            Expected::new(
+                StatusCode::BAD_REQUEST,
+                json!({"email": ["Not a valid string."]}),
+            ),
+        ),
+        (
+            "a form with array-style names",
+            Some("application/x-www-form-urlencoded"),
+            "email[]=a&password[]=b".into(),
+            required.clone(),
+        ),
+    ];
+    let mut verdicts = Verdicts::new("bodies");
+    for (name, content_type, body, expected) in &cases {
+        let mut request = target.client.post(target.url("/login/")).body(body.clone());
+        if let Some(content_type) = content_type {
+            request = request.header(CONTENT_TYPE, *content_type);
+        }
+        let answer = target.send(request).await;
+        verdicts.check(format!("{name} [/login/]"), &answer, expected);
+    }
+    // The authenticated routes answer the same, before doing anything.
+    for path in ["/user/", "/password/change/"] {
+        for (name, content_type, body, expected) in [
+            (
+                "text/plain",
+                "text/plain",
+                "{}".to_owned(),
+                unsupported("text/plain"),
+            ),
+            (
+                "30 000 nested arrays",
+                "application/json",
+                deep_arrays.clone(),
+                json_parse_error(&deep_arrays),
+            ),
+        ] {
+            let request = if path == "/user/" {
+                target.client.patch(target.url(path))
+            } else {
+                target.client.post(target.url(path))
+            };
+            let answer = target
+                .send(
+                    request
+                        .bearer_auth(&scene.victim.access)
+                        .header(CONTENT_TYPE, content_type)
+                        .body(body),
+                )
+                .await;
+            verdicts.check(format!("{name} [{path}]"), &answer, &expected);
+        }
+    }
+    verdicts.finish();
+    target.assert_alive("the bodies").await;
+    scene.assert_untouched(&target, "bodies").await;
+}

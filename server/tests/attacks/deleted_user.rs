@@ -1,0 +1,169 @@
+//! The tokens of a deleted user: the user row is deleted directly from the users table
+//! (the server has no delete command; an application deleting an account would do it),
+//! leaving their session rows and tokens behind.
+//!
+//! Decision (contract.md, sessions.md rule 6): `/refresh/` and every route that loads
+//! the user (`/user/`, `/password/change/`) answer 401 `token_not_valid` ("Token is
+//! invalid or expired") and delete all of that user's sessions. Routes that only verify
+//! the access token (`/whoami/`, `/sessions/`, `/logout-all/`) accept it until it
+//! expires, unless `ACCESS_TOKEN_SESSION_CHECK=true`, where they answer 401 ("Session is
+//! no longer active.") once the sessions are gone. Other users are not affected.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::harness::{
+    BYSTANDER, Expected, PASSWORD, Scene, Target, Tokens, VICTIM, Verdicts, token_not_valid,
+};
+
+/// The victim logged in on two devices (the scene's login and one more), then deleted.
+async fn deleted_victim(target: &Target) -> (Scene, Tokens) {
+    let scene = Scene::set_up(target).await;
+    let second = target.login(VICTIM).await;
+    let victim_rows = victim_sessions(target, &scene).await;
+    assert_eq!(victim_rows.len(), 2, "two sessions before the deletion");
+    target.delete_user_row(VICTIM).await;
+    (scene, second)
+}
+
+/// The session ids of the victim.
+async fn victim_sessions(target: &Target, scene: &Scene) -> Vec<String> {
+    sessions_of(target, &scene.victim_id).await
+}
+
+/// The session ids of `user_id`.
+async fn sessions_of(target: &Target, user_id: &str) -> Vec<String> {
+    target
+        .session_rows()
+        .await
+        .into_iter()
+        .filter(|(_, user, _)| user == user_id)
+        .map(|(session, _, _)| session)
+        .collect()
+}
+
+/// The answer of every route that loads the user, and of `/refresh/`.
+fn user_gone() -> Expected {
+    token_not_valid("Token is invalid or expired")
+}
+
+/// Checks the routes that load the user with `tokens`, and `/refresh/`.
+async fn user_routes_refuse(target: &Target, verdicts: &mut Verdicts, tokens: &Tokens) {
+    let client = &target.client;
+    let requests = [
+        ("GET /user/", client.get(target.url("/user/"))),
+        (
+            "PATCH /user/",
+            client
+                .patch(target.url("/user/"))
+                .json(&json!({"first_name": "Ghost"})),
+        ),
+        (
+            "POST /password/change/",
+            client.post(target.url("/password/change/")).json(&json!({
+                "old_password": PASSWORD,
+                "new_password1": "a new password 123",
+                "new_password2": "a new password 123",
+            })),
+        ),
+    ];
+    for (name, request) in requests {
+        let answer = target.send(request.bearer_auth(&tokens.access)).await;
+        verdicts.check(name, &answer, &user_gone());
+    }
+    let answer = target.refresh_cookie(&tokens.refresh).await;
+    verdicts.check("POST /refresh/", &answer, &user_gone());
+}
+
+/// The bystander is unaffected: their session rotates.
+async fn bystander_unaffected(target: &Target, scene: &Scene, before: &[String]) {
+    assert_eq!(
+        sessions_of(target, &scene.bystander_id).await,
+        before,
+        "the bystander's sessions are untouched"
+    );
+    let next = target.rotate(&scene.bystander).await;
+    let answer = target.get_bearer("/user/", &next.access).await;
+    assert_eq!(answer.status, StatusCode::OK, "{answer:?}");
+    assert_eq!(answer.body["email"], BYSTANDER);
+}
+
+#[tokio::test]
+async fn a_deleted_users_token_at_a_user_route_is_refused_and_ends_every_session() {
+    let target = Target::sqlite(&[]).await;
+    let (scene, second) = deleted_victim(&target).await;
+    let bystander_sessions = sessions_of(&target, &scene.bystander_id).await;
+    let mut verdicts = Verdicts::new("deleted user, user route first");
+    // Stateless verification: the access token is valid until it expires.
+    let answer = target.get_bearer("/whoami/", &scene.victim.access).await;
+    verdicts.check("GET /whoami/ before", &answer, &Expected::ok());
+    // The first route that loads the user refuses and deletes every session.
+    let answer = target.get_bearer("/user/", &scene.victim.access).await;
+    verdicts.check("GET /user/", &answer, &user_gone());
+    let remaining = victim_sessions(&target, &scene).await;
+    if !remaining.is_empty() {
+        verdicts.fail("after GET /user/", format!("sessions left: {remaining:?}"));
+    }
+    user_routes_refuse(&target, &mut verdicts, &second).await;
+    // Without the session check, the access-token-only routes still accept it.
+    for path in ["/whoami/", "/sessions/"] {
+        let answer = target.get_bearer(path, &second.access).await;
+        verdicts.check(format!("GET {path} after"), &answer, &Expected::ok());
+    }
+    verdicts.finish();
+    bystander_unaffected(&target, &scene, &bystander_sessions).await;
+}
+
+#[tokio::test]
+async fn a_deleted_users_refresh_token_is_refused_and_ends_every_session() {
+    let target = Target::sqlite(&[]).await;
+    let (scene, second) = deleted_victim(&target).await;
+    let bystander_sessions = sessions_of(&target, &scene.bystander_id).await;
+    let mut verdicts = Verdicts::new("deleted user, refresh first");
+    let answer = target.refresh_cookie(&scene.victim.refresh).await;
+    verdicts.check("POST /refresh/", &answer, &user_gone());
+    let remaining = victim_sessions(&target, &scene).await;
+    if !remaining.is_empty() {
+        verdicts.fail(
+            "after POST /refresh/",
+            format!("sessions left: {remaining:?}"),
+        );
+    }
+    user_routes_refuse(&target, &mut verdicts, &second).await;
+    verdicts.finish();
+    bystander_unaffected(&target, &scene, &bystander_sessions).await;
+}
+
+#[tokio::test]
+async fn with_the_session_check_a_deleted_users_access_token_is_refused_everywhere() {
+    let target = Target::sqlite(&[("JWT_ALLAUTH_ACCESS_TOKEN_SESSION_CHECK", "true")]).await;
+    let (scene, second) = deleted_victim(&target).await;
+    let bystander_sessions = sessions_of(&target, &scene.bystander_id).await;
+    let mut verdicts = Verdicts::new("deleted user, session check on");
+    let answer = target.refresh_cookie(&scene.victim.refresh).await;
+    verdicts.check("POST /refresh/", &answer, &user_gone());
+    let remaining = victim_sessions(&target, &scene).await;
+    if !remaining.is_empty() {
+        verdicts.fail(
+            "after POST /refresh/",
+            format!("sessions left: {remaining:?}"),
+        );
+    }
+    // Every route now refuses the other device's access token: its session is gone.
+    let closed = token_not_valid("Session is no longer active.");
+    let client = &target.client;
+    let requests = [
+        ("GET /whoami/", client.get(target.url("/whoami/"))),
+        ("GET /sessions/", client.get(target.url("/sessions/"))),
+        ("POST /logout-all/", client.post(target.url("/logout-all/"))),
+        ("GET /user/", client.get(target.url("/user/"))),
+    ];
+    for (name, request) in requests {
+        let answer = target.send(request.bearer_auth(&second.access)).await;
+        verdicts.check(name, &answer, &closed);
+    }
+    let answer = target.refresh_cookie(&second.refresh).await;
+    verdicts.check("POST /refresh/ (second device)", &answer, &user_gone());
+    verdicts.finish();
+    bystander_unaffected(&target, &scene, &bystander_sessions).await;
+}
