@@ -52,11 +52,12 @@ pub enum Command {
 
 impl Command {
     /// The log level used when `RUST_LOG` is not set: `info` for `serve`, `warn` for
-    /// the one-shot commands (whose output is on stdout).
+    /// the one-shot commands (whose output is on stdout), except sqlx's warnings (a
+    /// statement slowed by a locked database), so that a failure is one `error:` line.
     pub fn default_log_filter(&self) -> &'static str {
         match self {
             Command::Serve(_) => "info",
-            _ => "warn",
+            _ => "warn,sqlx=error",
         }
     }
 }

@@ -7,6 +7,7 @@ use std::sync::{Mutex, PoisonError};
 
 use jwt_allauth::Settings;
 use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
 
 /// The window of `LOGIN_FAILURES_PER_IP`, in seconds.
 pub const IP_WINDOW_SECONDS: i64 = 60;
@@ -105,9 +106,10 @@ impl LoginThrottle {
     }
 }
 
-/// The key of an address: trimmed, lower-cased, cut to 256 bytes.
+/// The key of an address: trimmed, in Unicode compatibility form (NFKC), lower-cased,
+/// cut to 256 bytes, so that spellings which look the same share one counter.
 fn email_key(email: &str) -> String {
-    let mut key = email.trim().to_lowercase();
+    let mut key = email.trim().nfkc().collect::<String>().to_lowercase();
     if key.len() > MAX_EMAIL_KEY_BYTES {
         let mut end = MAX_EMAIL_KEY_BYTES;
         while !key.is_char_boundary(end) {
@@ -233,6 +235,19 @@ mod tests {
         // The oldest failure leaves the window at 300 s.
         assert_eq!(throttle.check(None, "a@x.io", at(300)), Ok(()));
         assert_eq!(throttle.check(None, "other@x.io", at(10)), Ok(()));
+    }
+
+    #[test]
+    fn spellings_that_look_the_same_share_one_counter() {
+        let throttle = LoginThrottle::new(0, 3);
+        for (second, spelling) in ["é@x.io", "e\u{301}@x.io", "É@X.IO"].iter().enumerate() {
+            throttle.record_failure(None, spelling, at(second as i64));
+        }
+        assert!(
+            throttle
+                .check(None, "\u{ff45}\u{301}@x.io", at(10))
+                .is_err()
+        );
     }
 
     #[test]

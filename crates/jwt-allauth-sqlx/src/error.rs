@@ -9,7 +9,8 @@ use sqlx::error::DatabaseError;
 /// Classifies a sqlx error:
 ///
 /// - the database cannot be reached or is overloaded (pool timeout or closed, I/O, TLS,
-///   connection-class SQLSTATEs, `SQLITE_BUSY`/`SQLITE_LOCKED` after the busy timeout)
+///   connection-class SQLSTATEs, `SQLITE_BUSY`/`SQLITE_LOCKED` after the busy timeout,
+///   `SQLITE_READONLY`: a database file the server may read but not write)
 ///   → [`StoreError::Unavailable`];
 /// - a unique or primary-key violation → [`StoreError::Conflict`];
 /// - anything else → [`StoreError::Backend`].
@@ -46,12 +47,16 @@ fn is_unavailable(db: &dyn DatabaseError) -> bool {
         // The code is the extended result code; its low byte is the primary code.
         const SQLITE_BUSY: i64 = 5;
         const SQLITE_LOCKED: i64 = 6;
+        const SQLITE_READONLY: i64 = 8;
         const SQLITE_CANTOPEN: i64 = 14;
         let primary = sqlite
             .code()
             .and_then(|code| code.parse::<i64>().ok())
             .map(|code| code & 0xff);
-        return matches!(primary, Some(SQLITE_BUSY | SQLITE_LOCKED | SQLITE_CANTOPEN));
+        return matches!(
+            primary,
+            Some(SQLITE_BUSY | SQLITE_LOCKED | SQLITE_READONLY | SQLITE_CANTOPEN)
+        );
     }
     let _ = db;
     false

@@ -13,9 +13,9 @@
 //! [`MIGRATIONS_TABLE`] (`_jwt_allauth_migrations`), so they never mix with an
 //! application's own `_sqlx_migrations`.
 //!
-//! Database errors map to [`StoreError`](jwt_allauth::StoreError) by kind: unreachable
-//! or busy → `Unavailable`, unique violation → `Conflict`, anything else → `Backend`,
-//! always with the sqlx error as the source.
+//! Database errors map to [`StoreError`](jwt_allauth::StoreError) by kind: unreachable,
+//! busy or read-only → `Unavailable`, unique violation → `Conflict`, anything else →
+//! `Backend`, always with the sqlx error as the source.
 //!
 //! # Example
 //!

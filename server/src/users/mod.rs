@@ -22,6 +22,7 @@ use jwt_allauth::{UserStore, UserStoreError};
 use serde_json::{Map, Value};
 use sqlx::error::DatabaseError;
 use time::OffsetDateTime;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::db::Database;
 use crate::passwords::{PasswordError, Passwords};
@@ -92,12 +93,13 @@ pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
             }
             if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
                 // Extended result code; the low byte is the primary code:
-                // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_CANTOPEN 14.
+                // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_READONLY 8 (a file the server
+                // may read but not write), SQLITE_CANTOPEN 14.
                 let primary = sqlite
                     .code()
                     .and_then(|code| code.parse::<i64>().ok())
                     .map(|code| code & 0xff);
-                return matches!(primary, Some(5 | 6 | 14));
+                return matches!(primary, Some(5 | 6 | 8 | 14));
             }
             false
         }
@@ -123,7 +125,14 @@ fn parse_profile(text: &str) -> Result<Map<String, Value>, UsersError> {
     }
 }
 
-/// The address trimmed and its lower-cased key, or [`UsersError::InvalidEmail`].
+/// The address trimmed and its key, or [`UsersError::InvalidEmail`].
+///
+/// The key is the address in Unicode compatibility form (NFKC) and lower case, like
+/// Django's `normalize_username`: case variants, decomposed spellings (`e` + U+0301 for
+/// `é`) and compatibility forms (fullwidth `ａ`) of one address are one account, so an
+/// address that looks the same cannot be registered twice. Look-alikes from other
+/// scripts (a Cyrillic `а`) stay different addresses. The address itself is kept as
+/// written.
 ///
 /// The check is deliberately loose (something `@` something, no whitespace, at most
 /// [`MAX_EMAIL_CHARS`]): the address is confirmed by mail, not by a parser.
@@ -141,7 +150,8 @@ pub fn normalize_email(email: &str) -> Result<(String, String), UsersError> {
     if !valid {
         return Err(UsersError::InvalidEmail(email.to_owned()));
     }
-    Ok((email.to_owned(), email.to_lowercase()))
+    let key = email.nfkc().collect::<String>().to_lowercase();
+    Ok((email.to_owned(), key))
 }
 
 /// A user id from a `user_id` claim: only the canonical decimal form of a positive
@@ -347,6 +357,23 @@ mod tests {
             assert!(normalize_email(bad).is_err(), "{bad:?}");
         }
         assert!(normalize_email(&format!("{}@b.c", "a".repeat(260))).is_err());
+    }
+
+    #[test]
+    fn spellings_that_look_the_same_share_a_key() {
+        let key = |email: &str| normalize_email(email).expect("valid").1;
+        let composed = key("Ünïcødé@Exämple.com");
+        assert_eq!(key("U\u{308}ni\u{308}cødé@Exa\u{308}mple.com"), composed);
+        assert_eq!(key("ÜNÏCØDÉ@EXÄMPLE.COM"), composed);
+        assert_eq!(
+            key("\u{ff21}lice@example.com"),
+            "alice@example.com",
+            "fullwidth"
+        );
+        assert_ne!(key("\u{430}lice@example.com"), "alice@example.com");
+        // The address is kept as written.
+        let (email, _) = normalize_email("A\u{301}da@example.com").expect("valid");
+        assert_eq!(email, "A\u{301}da@example.com");
     }
 
     #[test]
