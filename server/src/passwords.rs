@@ -1,23 +1,35 @@
-//! Password hashing with argon2id, off the async runtime.
+//! Password hashing with argon2id, off the async runtime, in bounded memory.
 //!
 //! Hashing and verifying cost ≈ 16 ms of CPU each (argon2 0.6 defaults: argon2id,
 //! m = 19 MiB, t = 2, p = 1, the OWASP recommendation). Run on the async runtime they
 //! would stall every other request, so [`Passwords`] runs them with
 //! [`tokio::task::spawn_blocking`], at most one per core at a time (a
-//! [`tokio::sync::Semaphore`] with [`std::thread::available_parallelism`] permits).
+//! [`tokio::sync::Semaphore`] with [`std::thread::available_parallelism`] permits, held
+//! until the computation ends, even when the request that started it is dropped).
+//!
+//! Each computation fills its 19 MiB matrix in a buffer of a `MemoryPool` with one
+//! buffer per permit, allocated once and reused, instead of a fresh allocation that the
+//! allocator would keep resident afterwards (see `memory_pool`).
+
+mod memory_pool;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use argon2::Argon2;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use argon2::password_hash::Error as HashError;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
+use subtle::ConstantTimeEq;
 use tokio::sync::{OnceCell, Semaphore};
+
+use self::memory_pool::MemoryPool;
 
 /// Why a password could not be hashed or checked.
 #[derive(Debug, thiserror::Error)]
 pub enum PasswordError {
-    /// argon2 refused to hash (it does not for the default parameters).
+    /// The hash could not be computed: the system's random number generator failed, or
+    /// its memory could not be allocated.
     #[error("password hashing failed: {0}")]
     Hash(argon2::password_hash::Error),
     /// The blocking task panicked or was cancelled.
@@ -38,7 +50,11 @@ pub struct Passwords {
 
 #[derive(Debug)]
 struct Inner {
-    permits: Semaphore,
+    /// One permit per computation allowed at a time; each computation holds its permit
+    /// (moved into the blocking task) until it ends.
+    permits: Arc<Semaphore>,
+    /// Argon2 memory, one buffer per permit.
+    memory: MemoryPool,
     /// A hash of a random password, verified for unknown e-mail addresses so that they
     /// cost the same as a wrong password.
     dummy_hash: OnceCell<String>,
@@ -61,9 +77,11 @@ impl Passwords {
 
     /// At most `permits` (at least 1) hashes or verifications at a time.
     pub fn with_permits(permits: usize) -> Self {
+        let permits = permits.max(1);
         Self {
             inner: Arc::new(Inner {
-                permits: Semaphore::new(permits.max(1)),
+                permits: Arc::new(Semaphore::new(permits)),
+                memory: MemoryPool::new(Params::DEFAULT.block_count(), permits),
                 dummy_hash: OnceCell::new(),
                 verifications: AtomicU64::new(0),
             }),
@@ -73,7 +91,9 @@ impl Passwords {
     /// The argon2id PHC string of `password`, with a fresh random salt.
     pub async fn hash(&self, password: &str) -> Result<String, PasswordError> {
         let password = password.to_owned();
-        self.run(move || hash_blocking(&password)).await?
+        self.run(move |memory| new_phc(memory, &password))
+            .await?
+            .map_err(PasswordError::Hash)
     }
 
     /// Whether `password` matches the PHC string `phc`. A PHC string that cannot be
@@ -81,7 +101,8 @@ impl Passwords {
     pub async fn verify(&self, password: &str, phc: &str) -> Result<bool, PasswordError> {
         let (password, phc) = (password.to_owned(), phc.to_owned());
         self.inner.verifications.fetch_add(1, Ordering::Relaxed);
-        self.run(move || verify_blocking(&password, &phc)).await
+        self.run(move |memory| verify_blocking(memory, &password, &phc))
+            .await
     }
 
     /// Verifies `password` against a hash of a random password and returns `false`: the
@@ -117,33 +138,57 @@ impl Passwords {
         self.inner.verifications.load(Ordering::Relaxed)
     }
 
+    /// Runs `work` on the blocking thread pool with the pool's memory once a permit is
+    /// free. The permit moves into the blocking task: if this future is dropped (a
+    /// client gone, a timeout), the computation still counts until it ends, so no more
+    /// than the permits ever run, or hold memory, at once.
     async fn run<T: Send + 'static>(
         &self,
-        work: impl FnOnce() -> T + Send + 'static,
+        work: impl FnOnce(&MemoryPool) -> T + Send + 'static,
     ) -> Result<T, PasswordError> {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.inner.permits)
+            .acquire_owned()
             .await
             .map_err(PasswordError::Closed)?;
-        tokio::task::spawn_blocking(work)
-            .await
-            .map_err(PasswordError::Task)
+        let inner = Arc::clone(&self.inner);
+        tokio::task::spawn_blocking(move || {
+            let result = work(&inner.memory);
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(PasswordError::Task)
     }
 }
 
-fn hash_blocking(password: &str) -> Result<String, PasswordError> {
-    Argon2::default()
-        .hash_password(password.as_bytes())
-        .map(|hash| hash.to_string())
-        .map_err(PasswordError::Hash)
+/// The argon2id (v=19, default parameters) PHC string of `password` with a fresh
+/// 16-byte salt: the string [`Argon2::default`] would produce, computed in pooled memory.
+fn new_phc(memory: &MemoryPool, password: &str) -> Result<String, HashError> {
+    let mut salt = [0u8; Salt::RECOMMENDED_LENGTH];
+    rand::rngs::OsRng
+        .try_fill_bytes(&mut salt)
+        .map_err(|_| HashError::RngFailure)?;
+    let salt = Salt::new(&salt)?;
+    let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, Params::DEFAULT);
+    let mut output = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let mut blocks = memory.take(argon2.params().block_count())?;
+    argon2.hash_password_into_with_memory(password.as_bytes(), &salt, &mut output, &mut *blocks)?;
+    drop(blocks);
+    let hash = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(argon2.params())?,
+        salt: Some(salt),
+        hash: Some(Output::new(&output)?),
+    };
+    Ok(hash.to_string())
 }
 
-fn verify_blocking(password: &str, phc: &str) -> bool {
-    match Argon2::default().verify_password(password.as_bytes(), phc) {
-        Ok(()) => true,
-        Err(argon2::password_hash::Error::PasswordInvalid) => false,
+/// Whether `password` matches `phc`; a PHC string that cannot be used is logged and
+/// never matches.
+fn verify_blocking(memory: &MemoryPool, password: &str, phc: &str) -> bool {
+    match matches_phc(memory, password, phc) {
+        Ok(matches) => matches,
         Err(error) => {
             tracing::error!(%error, "a stored password hash cannot be used; the password is refused");
             false
@@ -151,9 +196,48 @@ fn verify_blocking(password: &str, phc: &str) -> bool {
     }
 }
 
+/// Recomputes the hash of `password` with the algorithm, version, parameters, salt and
+/// output length of `phc` (any argon2 variant and parameters, as the reference verifier
+/// accepts) and compares it with the stored output in constant time.
+fn matches_phc(memory: &MemoryPool, password: &str, phc: &str) -> Result<bool, HashError> {
+    let hash = PasswordHash::new(phc)?;
+    let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
+        return Err(HashError::EncodingInvalid);
+    };
+    let algorithm = Algorithm::try_from(hash.algorithm.as_str())?;
+    let version = hash
+        .version
+        .map(Version::try_from)
+        .transpose()?
+        .unwrap_or_default();
+    let argon2 = Argon2::new(algorithm, version, Params::try_from(&hash)?);
+    let mut buffer = [0u8; Output::MAX_LENGTH];
+    let output = buffer
+        .get_mut(..expected.len())
+        .ok_or(HashError::OutputSize)?;
+    let mut blocks = memory.take(argon2.params().block_count())?;
+    argon2.hash_password_into_with_memory(password.as_bytes(), salt, output, &mut *blocks)?;
+    Ok(output.ct_eq(expected.as_bytes()).into())
+}
+
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
     use super::*;
+
+    /// Made by this server before the memory pool (`Argon2::default().hash_password`,
+    /// through `jwt-allauth user create`), for "correct horse battery staple".
+    const HASH_BEFORE_THE_POOL: &str = "$argon2id$v=19$m=19456,t=2,p=1$Qt5sZmST23Ic5k7qJIiGCA$f9JosOFyfMTwxc3vnivUnETHhDPgn4ibmnAoXKXpgMI";
+
+    fn reference_verifies(password: &str, phc: &str) -> bool {
+        let hash = PasswordHash::new(phc).expect("a PHC string");
+        Argon2::default()
+            .verify_password(password.as_bytes(), &hash)
+            .is_ok()
+    }
 
     #[tokio::test]
     async fn warm_up_prepares_the_dummy_hash_without_verifying() {
@@ -198,5 +282,138 @@ mod tests {
                 .await
                 .expect("dummy")
         );
+    }
+
+    #[tokio::test]
+    async fn hashes_made_with_the_argon2_defaults_still_verify() {
+        let passwords = Passwords::with_permits(1);
+        let password = "correct horse battery staple";
+        assert!(
+            passwords
+                .verify(password, HASH_BEFORE_THE_POOL)
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !passwords
+                .verify("correct horse battery stapler", HASH_BEFORE_THE_POOL)
+                .await
+                .expect("verify")
+        );
+        let fresh = Argon2::default()
+            .hash_password(password.as_bytes())
+            .expect("reference hash")
+            .to_string();
+        assert!(passwords.verify(password, &fresh).await.expect("verify"));
+        assert!(!passwords.verify("", &fresh).await.expect("verify"));
+    }
+
+    #[tokio::test]
+    async fn new_hashes_are_default_argon2id_strings_the_reference_verifier_accepts() {
+        let passwords = Passwords::with_permits(1);
+        for password in ["correct horse", "", "ünïcødé 🔑 password"] {
+            let phc = passwords.hash(password).await.expect("hash");
+            let salt_and_hash = phc
+                .strip_prefix("$argon2id$v=19$m=19456,t=2,p=1$")
+                .expect("the argon2 default parameters");
+            let (salt, hash) = salt_and_hash.split_once('$').expect("salt and hash");
+            assert_eq!(
+                (salt.len(), hash.len()),
+                (22, 43),
+                "16-byte salt, 32-byte hash"
+            );
+            assert!(reference_verifies(password, &phc), "{password:?}");
+            assert!(!reference_verifies("wrong", &phc));
+        }
+        assert_eq!(passwords.inner.memory.allocated(), 1, "one buffer, reused");
+    }
+
+    #[tokio::test]
+    async fn other_variants_and_parameters_verify_in_memory_of_their_own_size() {
+        let passwords = Passwords::with_permits(2);
+        let cases = [
+            // Fewer blocks than the pool's buffers (two lanes): a pooled buffer.
+            (Algorithm::Argon2id, Version::V0x13, 8192, 1, 2, None),
+            (Algorithm::Argon2d, Version::V0x10, 19456, 2, 1, Some(16)),
+            // More blocks (32 MiB): a one-off buffer.
+            (Algorithm::Argon2i, Version::V0x13, 32768, 1, 1, Some(64)),
+        ];
+        for (algorithm, version, m, t, p, output_len) in cases {
+            let params = Params::new(m, t, p, output_len).expect("params");
+            let phc = Argon2::new(algorithm, version, params)
+                .hash_password(b"s3cret")
+                .expect("reference hash")
+                .to_string();
+            assert!(
+                passwords.verify("s3cret", &phc).await.expect("verify"),
+                "{phc}"
+            );
+            assert!(
+                !passwords.verify("s3creT", &phc).await.expect("verify"),
+                "{phc}"
+            );
+        }
+        let memory = &passwords.inner.memory;
+        assert!(memory.allocated() <= 2);
+        assert_eq!(memory.one_offs(), 2, "only the 32 MiB case, twice");
+    }
+
+    #[tokio::test]
+    async fn unusable_hashes_never_match() {
+        let passwords = Passwords::with_permits(1);
+        let no_output = "$argon2id$v=19$m=19456,t=2,p=1$Qt5sZmST23Ic5k7qJIiGCA";
+        let unknown_algorithm = HASH_BEFORE_THE_POOL.replace("argon2id", "argon2x");
+        let truncated_output = &HASH_BEFORE_THE_POOL[..HASH_BEFORE_THE_POOL.len() - 1];
+        for phc in [no_output, &unknown_algorithm, truncated_output, ""] {
+            let matches = passwords.verify("correct horse battery staple", phc).await;
+            assert!(!matches.expect("verify"), "{phc}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_pool_never_holds_more_buffers_than_permits() {
+        let passwords = Passwords::with_permits(2);
+        let phc = passwords.hash("pw").await.expect("hash");
+        let work = (0..8).map(|i| {
+            let (passwords, phc) = (passwords.clone(), phc.clone());
+            async move {
+                if i % 2 == 0 {
+                    passwords.hash("pw").await.map(|hash| !hash.is_empty())
+                } else {
+                    passwords.verify("pw", &phc).await
+                }
+            }
+        });
+        for outcome in futures::future::join_all(work).await {
+            assert!(outcome.expect("hash or verify"));
+        }
+        let memory = &passwords.inner.memory;
+        assert!(
+            (1..=2).contains(&memory.allocated()),
+            "{}",
+            memory.allocated()
+        );
+        assert_eq!(memory.one_offs(), 0, "never more computations than buffers");
+    }
+
+    #[tokio::test]
+    async fn a_dropped_verification_holds_its_permit_until_it_ends() {
+        let passwords = Passwords::with_permits(1);
+        let dropped = tokio::time::timeout(
+            Duration::from_millis(1),
+            passwords.verify("pw", HASH_BEFORE_THE_POOL),
+        )
+        .await;
+        assert!(dropped.is_err(), "a verification takes longer than 1 ms");
+        assert!(
+            passwords
+                .verify("correct horse battery staple", HASH_BEFORE_THE_POOL)
+                .await
+                .expect("verify")
+        );
+        let memory = &passwords.inner.memory;
+        assert_eq!(memory.allocated(), 1);
+        assert_eq!(memory.one_offs(), 0, "the second waited for the first");
+        assert_eq!(passwords.verifications(), 2);
     }
 }
