@@ -38,6 +38,8 @@ struct Inner<S, A, E> {
     throttle: Arc<LoginThrottle>,
     cookie: RefreshCookie,
     clock: Clock,
+    /// Over `manager` and `clock`, built once: the extractors take it on every request.
+    authenticator: Authenticator,
 }
 
 impl<S, A, E> Clone for Inner<S, A, E> {
@@ -49,6 +51,7 @@ impl<S, A, E> Clone for Inner<S, A, E> {
             throttle: Arc::clone(&self.throttle),
             cookie: self.cookie.clone(),
             clock: self.clock.clone(),
+            authenticator: self.authenticator.clone(),
         }
     }
 }
@@ -110,12 +113,14 @@ where
         parser: Option<Arc<UserAgentParser>>,
     ) -> Self {
         let settings = manager.settings();
+        let clock = Clock::system();
         let inner = Inner {
             client_ip: ClientIpResolver::new(settings.trusted_proxies.clone()),
             throttle: Arc::new(LoginThrottle::from_settings(settings)),
             cookie: RefreshCookie::from_settings(settings),
             user_agent_parser: parser,
-            clock: Clock::system(),
+            authenticator: Authenticator::new(Arc::clone(&manager), clock.clone()),
+            clock,
             manager,
         };
         Self {
@@ -130,7 +135,10 @@ where
 
     /// The same state reading the time from `clock`.
     pub fn with_clock_source(self, clock: Clock) -> Self {
-        self.map_inner(|inner| inner.clock = clock)
+        self.map_inner(|inner| {
+            inner.authenticator = Authenticator::new(Arc::clone(&inner.manager), clock.clone());
+            inner.clock = clock;
+        })
     }
 
     /// The same state with another login throttle. Defaults to
@@ -201,7 +209,7 @@ where
 
     /// The access-token verifier of the extractors.
     pub fn authenticator(&self) -> Authenticator {
-        Authenticator::new(Arc::clone(&self.inner.manager), self.inner.clock.clone())
+        self.inner.authenticator.clone()
     }
 
     /// The user loader of [`LoadUser`](crate::LoadUser).
