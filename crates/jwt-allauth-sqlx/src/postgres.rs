@@ -162,11 +162,15 @@ SELECT session, user_id, enabled, created, last_used, expires_at,
 FROM jwt_allauth_sessions WHERE user_id = $1
 ORDER BY created DESC, seq DESC";
 
-/// Skips rows locked by a rotation instead of waiting for them.
+/// Skips rows locked by a rotation instead of waiting for them. `ORDER BY expires_at`
+/// makes the planner walk the `expires_at` index: without it, it may choose a sequential
+/// scan that reads every live row (and every row deleted by earlier batches but not yet
+/// vacuumed) before the first expired one, so each batch would cost as much as the
+/// whole table.
 const DELETE_EXPIRED_SESSIONS: &str = "\
 DELETE FROM jwt_allauth_sessions WHERE session IN (
     SELECT session FROM jwt_allauth_sessions WHERE expires_at <= $1
-    LIMIT $2 FOR UPDATE SKIP LOCKED
+    ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )";
 
 const INSERT_PURPOSE_TOKEN: &str = "\
@@ -209,7 +213,7 @@ ORDER BY created DESC, id DESC";
 const DELETE_EXPIRED_PURPOSE_TOKENS: &str = "\
 DELETE FROM jwt_allauth_purpose_tokens WHERE id IN (
     SELECT id FROM jwt_allauth_purpose_tokens WHERE expires_at <= $1
-    LIMIT $2 FOR UPDATE SKIP LOCKED
+    ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
 )";
 
 /// The rotation statement with its arguments bound.

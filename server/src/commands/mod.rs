@@ -1,7 +1,7 @@
 //! The commands of the command line.
 
 mod purge;
-mod serve;
+pub mod serve;
 mod sessions;
 mod user;
 

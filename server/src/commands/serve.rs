@@ -1,7 +1,12 @@
 //! `serve`: migrate, then serve HTTP until SIGINT or SIGTERM.
+//!
+//! [`prepare`] and [`serve`] are the two halves of the command, public so that a program
+//! serving a router of its own around [`app`] (the benchmark server,
+//! `server/examples/bench_server.rs`) starts exactly like `jwt-allauth serve`.
 
 use std::net::SocketAddr;
 
+use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::cli::{GlobalArgs, ServeArgs};
@@ -12,6 +17,27 @@ use crate::passwords::Passwords;
 use crate::{AppState, app};
 
 pub(super) async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CommandError> {
+    let prepared = prepare(global, args).await?;
+    let router = app(prepared.state.clone()).await;
+    serve(&prepared, router).await
+}
+
+/// A server ready to listen: its state and where it listens.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The application state, on the migrated database.
+    pub state: AppState,
+    /// The address to listen on (`--bind`, else the `BIND` setting).
+    pub addr: SocketAddr,
+    /// The database URL (logged without its password).
+    pub database_url: String,
+}
+
+/// Everything `serve` does before it listens: loads the settings (file, environment,
+/// `args`), refuses a weak HMAC secret outside `DEVELOPMENT_MODE`, connects and
+/// migrates, loads or creates the signing key, prepares the password hasher and builds
+/// the [`AppState`].
+pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, CommandError> {
     let mut settings = config::load_settings(
         global.config.as_deref(),
         &Overrides {
@@ -27,21 +53,31 @@ pub(super) async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), Com
     let addr = settings.bind;
     let passwords = Passwords::new();
     passwords.warm_up().await.map_err(CommandError::Passwords)?;
-    let state = AppState::new(settings, db.clone(), passwords).map_err(CommandError::State)?;
-    let router = app(state).await;
+    let state = AppState::new(settings, db, passwords).map_err(CommandError::State)?;
+    Ok(Prepared {
+        state,
+        addr,
+        database_url: url,
+    })
+}
 
+/// Serves `router` on `prepared.addr`, with the peer address available to handlers,
+/// until SIGINT or SIGTERM; in-flight requests then finish and the database pool is
+/// closed.
+pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandError> {
+    let addr = prepared.addr;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| CommandError::Bind { addr, source })?;
     let local = listener.local_addr().unwrap_or(addr);
-    tracing::info!(address = %local, database = %redact_url(&url), "jwt-allauth listening");
+    tracing::info!(address = %local, database = %redact_url(&prepared.database_url), "jwt-allauth listening");
     let served = axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown_signal())
     .await;
-    db.close().await;
+    prepared.state.db.close().await;
     served.map_err(CommandError::Serve)?;
     tracing::info!("jwt-allauth stopped");
     Ok(())
