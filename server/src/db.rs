@@ -331,6 +331,13 @@ impl SessionStore for DbStore {
     ) -> Result<u64, StoreError> {
         delegate!(self, store => store.delete_expired_sessions(now, limit))
     }
+
+    fn expired_sessions_batch_size(&self) -> u32 {
+        match self {
+            DbStore::Sqlite(store) => store.expired_sessions_batch_size(),
+            DbStore::Postgres(store) => store.expired_sessions_batch_size(),
+        }
+    }
 }
 
 impl PurposeTokenStore for DbStore {
@@ -369,6 +376,13 @@ impl PurposeTokenStore for DbStore {
         limit: u32,
     ) -> Result<u64, StoreError> {
         delegate!(self, store => store.delete_expired_purpose_tokens(now, limit))
+    }
+
+    fn expired_purpose_tokens_batch_size(&self) -> u32 {
+        match self {
+            DbStore::Sqlite(store) => store.expired_purpose_tokens_batch_size(),
+            DbStore::Postgres(store) => store.expired_purpose_tokens_batch_size(),
+        }
     }
 }
 
@@ -427,5 +441,26 @@ mod tests {
         );
         assert_eq!(sqlite_file("sqlite::memory:"), None);
         assert_eq!(sqlite_file("postgres://h/db"), None);
+    }
+
+    /// The purge's batch sizes are the backend store's (smaller on SQLite, whose single
+    /// writer the purge shares with rotations), not the trait's default.
+    #[tokio::test]
+    async fn purge_batch_sizes_come_from_the_backend_store() {
+        let db = Database::connect("sqlite::memory:")
+            .await
+            .expect("in-memory SQLite");
+        let store = db.session_store();
+        let DbStore::Sqlite(sqlite) = &store else {
+            panic!("not SQLite");
+        };
+        assert_eq!(
+            store.expired_sessions_batch_size(),
+            sqlite.expired_sessions_batch_size()
+        );
+        assert_eq!(
+            store.expired_purpose_tokens_batch_size(),
+            sqlite.expired_purpose_tokens_batch_size()
+        );
     }
 }

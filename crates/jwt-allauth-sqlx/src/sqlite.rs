@@ -1,7 +1,7 @@
 //! [`SqliteStore`]: the session whitelist and purpose tokens on SQLite.
 
 use std::str::FromStr;
-use std::time::Duration as StdDuration;
+use std::time::{Duration as StdDuration, Instant};
 
 use jwt_allauth::StoreError;
 use jwt_allauth::store::{
@@ -25,6 +25,23 @@ const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(5);
 
 /// Connections of a pool on a database file.
 const FILE_MAX_CONNECTIONS: u32 = 4;
+
+/// How many rows one purge statement deletes at most on SQLite. Deleting a session updates
+/// five B-trees, two of them (`session`, `jti`) at random pages, so each row writes about
+/// 2.6 pages to the WAL: ≈ 50–70 µs of CPU per row, ≈ 100 µs or more on a busy machine.
+/// A batch of 50 rows holds the single write lock for a few milliseconds, well under a
+/// rotation's p99; a batch of 1,000 ([`jwt_allauth::PURGE_BATCH_SIZE`]) held it for
+/// ≈ 180 ms.
+const PURGE_BATCH_SIZE: u32 = 50;
+
+/// The shortest pause between two purge batches on SQLite: the longest sleep of SQLite's
+/// busy handler for a writer that has waited less than 18 ms (see
+/// [`SqliteStore::delete_expired_batch`]).
+const PURGE_MIN_PAUSE: StdDuration = StdDuration::from_millis(10);
+
+/// Copies the WAL's pages that no reader still needs into the database file, without
+/// waiting for readers or writers.
+const CHECKPOINT_WAL: &str = "PRAGMA wal_checkpoint(PASSIVE)";
 
 /// Starts a write transaction that takes the write lock at once, so that concurrent
 /// writers wait in the busy handler instead of failing with `SQLITE_BUSY` on upgrade.
@@ -234,9 +251,11 @@ SELECT session, user_id, enabled, created, last_used, expires_at,
 FROM jwt_allauth_sessions WHERE user_id = ?1
 ORDER BY created DESC, rowid DESC";
 
+/// Walks the covering `expires_at` index (oldest first) and deletes by rowid.
 const DELETE_EXPIRED_SESSIONS: &str = "\
 DELETE FROM jwt_allauth_sessions WHERE rowid IN (
-    SELECT rowid FROM jwt_allauth_sessions WHERE expires_at <= ?1 LIMIT ?2
+    SELECT rowid FROM jwt_allauth_sessions WHERE expires_at <= ?1
+    ORDER BY expires_at LIMIT ?2
 )";
 
 const INSERT_PURPOSE_TOKEN: &str = "\
@@ -275,9 +294,11 @@ SELECT purpose, user_id, created, expires_at,
 FROM jwt_allauth_purpose_tokens WHERE user_id = ?1
 ORDER BY created DESC, id DESC";
 
+/// Walks the covering `expires_at` index (oldest first) and deletes by rowid (`id`).
 const DELETE_EXPIRED_PURPOSE_TOKENS: &str = "\
 DELETE FROM jwt_allauth_purpose_tokens WHERE id IN (
-    SELECT id FROM jwt_allauth_purpose_tokens WHERE expires_at <= ?1 LIMIT ?2
+    SELECT id FROM jwt_allauth_purpose_tokens WHERE expires_at <= ?1
+    ORDER BY expires_at LIMIT ?2
 )";
 
 /// The rotation statement with its arguments bound.
@@ -438,13 +459,12 @@ impl SessionStore for SqliteStore {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(DELETE_EXPIRED_SESSIONS)
-            .bind(epoch(now))
-            .bind(i64::from(limit))
-            .execute(&self.pool)
+        self.delete_expired_batch(DELETE_EXPIRED_SESSIONS, now, limit)
             .await
-            .map_err(store_error)?;
-        Ok(done.rows_affected())
+    }
+
+    fn expired_sessions_batch_size(&self) -> u32 {
+        PURGE_BATCH_SIZE
     }
 }
 
@@ -534,13 +554,62 @@ impl PurposeTokenStore for SqliteStore {
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        let done = sqlx::query(DELETE_EXPIRED_PURPOSE_TOKENS)
+        self.delete_expired_batch(DELETE_EXPIRED_PURPOSE_TOKENS, now, limit)
+            .await
+    }
+
+    fn expired_purpose_tokens_batch_size(&self) -> u32 {
+        PURGE_BATCH_SIZE
+    }
+}
+
+impl SqliteStore {
+    /// One purge batch: `statement` (`DELETE` of at most `?2` rows expired at `?1`, in
+    /// its own implicit transaction), a WAL checkpoint, then, if the batch was full and the
+    /// purge will come back at once, a pause as long as the two took, and at least
+    /// [`PURGE_MIN_PAUSE`].
+    ///
+    /// The checkpoint (`PASSIVE`: it copies what no reader still needs and waits for
+    /// nobody) writes the pages the batch changed back to the database file in the
+    /// purge's own time. Without it the WAL soon grows past the auto-checkpoint threshold
+    /// (1,000 pages; a batch of 50 sessions adds ≈ 130), and the connection whose commit
+    /// crosses it, often a rotation's, copies the WAL into the database file and syncs
+    /// before it answers. On a database without a WAL (in memory) the checkpoint does
+    /// nothing.
+    ///
+    /// The pause is the purge's duty cycle on SQLite: a purge holds the database's single
+    /// write lock at most half of the time. Without it, the next batch would take the lock
+    /// again within microseconds of the commit, while rotations waiting for it poll in
+    /// SQLite's busy handler and would seldom win it. The busy handler sleeps 1, 2, 5, 10,
+    /// 15, 20, 25, 25, 25, 50, 50, 100 ms between tries, so after waiting `w` a writer
+    /// sleeps at most `max(w, 10 ms)` before its next try: a rotation that waited out a
+    /// batch tries again within the pause after it, and waits about one batch at most. A
+    /// statement slowed by other writers pauses longer: the purge yields more when the
+    /// database is busy.
+    async fn delete_expired_batch(
+        &self,
+        statement: &'static str,
+        now: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let started = Instant::now();
+        let deleted = sqlx::query(statement)
             .bind(epoch(now))
             .bind(i64::from(limit))
             .execute(&self.pool)
             .await
-            .map_err(store_error)?;
-        Ok(done.rows_affected())
+            .map_err(store_error)?
+            .rows_affected();
+        if deleted > 0 {
+            sqlx::query(CHECKPOINT_WAL)
+                .execute(&self.pool)
+                .await
+                .map_err(store_error)?;
+        }
+        if deleted >= u64::from(limit) {
+            tokio::time::sleep(started.elapsed().max(PURGE_MIN_PAUSE)).await;
+        }
+        Ok(deleted)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The conformance suite on SQLite: once on a fresh database file per test (WAL, several
 //! connections, `BEGIN IMMEDIATE` under contention) and once on a fresh in-memory
-//! database per test (`sqlite::memory:`, one connection).
+//! database per test (`sqlite::memory:`, one connection); then what is particular to
+//! SQLite: migrations, column types, pragmas, and a purge that shares the single writer.
 
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)]
@@ -12,8 +13,10 @@ use std::hash::{BuildHasher, RandomState};
 use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
+use jwt_allauth::Settings;
 use jwt_allauth::store::SessionStore;
 use jwt_allauth_sqlx::{MIGRATIONS_TABLE, SqliteStore};
 
@@ -161,4 +164,66 @@ async fn memory_databases_are_separate() {
     first.open_session(&session).await.unwrap();
     assert!(first.session_is_active("0123").await.unwrap());
     assert!(!second.session_is_active("0123").await.unwrap());
+}
+
+/// A purge of many batches gives the database's single write lock back between batches:
+/// after each full batch it pauses (at least 10 ms, `PURGE_MIN_PAUSE`), and a writer that
+/// writes without pause while it runs gets in between batches (here at least once per
+/// three batches) instead of waiting for the whole purge. The purge still deletes every
+/// expired row and none of the writer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn purge_pauses_between_batches_and_lets_writers_in() {
+    const EXPIRED: u32 = 3000;
+    const MIN_PAUSE: Duration = Duration::from_millis(10);
+    with_file_store(|store| async move {
+        let full_batches = EXPIRED / store.expired_sessions_batch_size();
+        assert!(full_batches >= 10, "the purge takes {full_batches} batches");
+        let expired_at = conformance::at(0);
+        sqlx::query(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+             INSERT INTO jwt_allauth_sessions \
+                 (session, user_id, jti, refresh_claims, enabled, created, last_used, expires_at) \
+             SELECT printf('%016x%016x', random(), i), 'expired-' || (i / 4), \
+                 printf('%016x%016x', random(), i), '{}', 1, ?2, ?2, ?2 FROM n",
+        )
+        .bind(i64::from(EXPIRED))
+        .bind(expired_at.unix_timestamp())
+        .execute(store.pool())
+        .await
+        .unwrap();
+        let now = conformance::at(60);
+
+        let users = conformance::rules::TestUsers::default();
+        let manager = conformance::rules::manager(store.clone(), &users, Settings::default());
+        let started = Instant::now();
+        let purge = tokio::spawn(async move {
+            let report = manager.purge(now, false).await;
+            (report, started.elapsed())
+        });
+        let (mut written, mut written_while_purging) = (0u32, 0u32);
+        while !purge.is_finished() {
+            let id = conformance::session_id(written.into());
+            let session = conformance::new_session(&id, "writer", &id, now);
+            store.open_session(&session).await.unwrap();
+            written += 1;
+            if !purge.is_finished() {
+                written_while_purging += 1;
+            }
+        }
+        let (purged, took) = purge.await.unwrap();
+
+        assert_eq!(purged.unwrap().sessions, u64::from(EXPIRED));
+        assert!(
+            took >= MIN_PAUSE * full_batches,
+            "{full_batches} full batches in {took:?}"
+        );
+        assert!(
+            written_while_purging >= full_batches / 3,
+            "{written_while_purging} writes during a purge of {full_batches} batches"
+        );
+        assert_eq!(store.count_expired_sessions(now).await.unwrap(), 0);
+        let kept = store.list_user_sessions("writer").await.unwrap().len();
+        assert_eq!(kept, usize::try_from(written).unwrap());
+    })
+    .await;
 }

@@ -16,7 +16,9 @@ use crate::tokens::refresh::UserClaims;
 use crate::tokens::{AccessToken, GenericToken, RefreshToken, TokenCodec, TokenPair};
 use crate::user::{ClaimsExtension, NoClaimsExtension, User, UserStore};
 
-/// How many rows one purge statement deletes at most.
+/// How many rows one purge statement deletes at most, unless the store chooses otherwise
+/// ([`SessionStore::expired_sessions_batch_size`],
+/// [`PurposeTokenStore::expired_purpose_tokens_batch_size`]).
 pub const PURGE_BATCH_SIZE: u32 = 1000;
 
 /// What a rotation (`/refresh/`) did. Token-level rejections (garbage, bad signature,
@@ -429,9 +431,13 @@ where
         })
     }
 
-    /// Deletes expired sessions and purpose tokens in batches of at most
-    /// [`PURGE_BATCH_SIZE`] rows, each its own short statement, so rotations are never
-    /// blocked for long. With `dry_run`, only counts.
+    /// Deletes expired sessions and purpose tokens in batches, each its own short
+    /// statement, so rotations are never blocked for long. A batch has as many rows as the
+    /// store asks for ([`SessionStore::expired_sessions_batch_size`],
+    /// [`PurposeTokenStore::expired_purpose_tokens_batch_size`], [`PURGE_BATCH_SIZE`]
+    /// unless it chooses otherwise), and the store may pause between batches (the SQLite
+    /// store gives the writer back for as long as each batch held it). With `dry_run`,
+    /// only counts.
     pub async fn purge(&self, now: OffsetDateTime, dry_run: bool) -> Result<PurgeReport, Error> {
         if dry_run {
             return Ok(PurgeReport {
@@ -440,23 +446,22 @@ where
             });
         }
         let mut report = PurgeReport::default();
+        let batch_size = self.store.expired_sessions_batch_size().max(1);
         loop {
-            let deleted = self
-                .store
-                .delete_expired_sessions(now, PURGE_BATCH_SIZE)
-                .await?;
+            let deleted = self.store.delete_expired_sessions(now, batch_size).await?;
             report.sessions += deleted;
-            if deleted < u64::from(PURGE_BATCH_SIZE) {
+            if deleted < u64::from(batch_size) {
                 break;
             }
         }
+        let batch_size = self.store.expired_purpose_tokens_batch_size().max(1);
         loop {
             let deleted = self
                 .store
-                .delete_expired_purpose_tokens(now, PURGE_BATCH_SIZE)
+                .delete_expired_purpose_tokens(now, batch_size)
                 .await?;
             report.purpose_tokens += deleted;
-            if deleted < u64::from(PURGE_BATCH_SIZE) {
+            if deleted < u64::from(batch_size) {
                 break;
             }
         }

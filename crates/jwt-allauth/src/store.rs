@@ -20,6 +20,7 @@ use time::{Duration, OffsetDateTime};
 
 use crate::device::DeviceInfo;
 use crate::error::StoreError;
+use crate::manager::PURGE_BATCH_SIZE;
 
 /// A whitelist row to insert when a user logs in.
 #[derive(Debug, Clone, PartialEq)]
@@ -209,11 +210,26 @@ pub trait SessionStore: Send + Sync {
 
     /// Deletes at most `limit` sessions with `expires_at <= now`, in one short
     /// statement. How many were deleted.
+    ///
+    /// A purge calls this back to back until fewer than `limit` rows are deleted. A store
+    /// whose writers exclude each other may pace such a purge by pausing after a full
+    /// batch, outside the statement (the SQLite store does).
     fn delete_expired_sessions(
         &self,
         now: OffsetDateTime,
         limit: u32,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The `limit` a purge passes to [`delete_expired_sessions`]: as many rows as this
+    /// store deletes in one statement without holding up rotations for long. A store that
+    /// wraps another should forward it, or the wrapped store's choice is lost.
+    ///
+    /// Defaults to [`PURGE_BATCH_SIZE`].
+    ///
+    /// [`delete_expired_sessions`]: SessionStore::delete_expired_sessions
+    fn expired_sessions_batch_size(&self) -> u32 {
+        PURGE_BATCH_SIZE
+    }
 }
 
 /// Single-use purpose tokens, stored as hashes.
@@ -254,10 +270,22 @@ pub trait PurposeTokenStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
-    /// Deletes at most `limit` purpose tokens with `expires_at <= now`. How many.
+    /// Deletes at most `limit` purpose tokens with `expires_at <= now`, in one short
+    /// statement. How many. A store may pace back-to-back calls as
+    /// [`SessionStore::delete_expired_sessions`] describes.
     fn delete_expired_purpose_tokens(
         &self,
         now: OffsetDateTime,
         limit: u32,
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
+    /// The `limit` a purge passes to [`delete_expired_purpose_tokens`]. A store that wraps
+    /// another should forward it.
+    ///
+    /// Defaults to [`PURGE_BATCH_SIZE`].
+    ///
+    /// [`delete_expired_purpose_tokens`]: PurposeTokenStore::delete_expired_purpose_tokens
+    fn expired_purpose_tokens_batch_size(&self) -> u32 {
+        PURGE_BATCH_SIZE
+    }
 }

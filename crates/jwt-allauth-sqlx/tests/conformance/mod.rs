@@ -75,6 +75,7 @@ macro_rules! conformance_tests {
             manager_access_token_session_check,
             manager_logout_rules,
             manager_purge,
+            manager_purge_uses_the_store_batch_size,
             manager_purpose_tokens_and_credential_change,
             manager_concurrent_rotation_strict,
             manager_concurrent_rotation_with_reuse_interval,

@@ -2,6 +2,7 @@
 //! half of the conformance suite (the store-level half is in the parent module).
 #![allow(clippy::unwrap_used, dead_code)]
 
+pub mod batch_recording;
 pub mod counting;
 pub mod users;
 
@@ -16,6 +17,7 @@ use jwt_allauth::{
 };
 use time::{Duration, OffsetDateTime};
 
+pub use batch_recording::{Batch, BatchRecordingStore};
 pub use counting::CountingStore;
 use std::sync::atomic::Ordering;
 pub use users::{TestUser, TestUsers};
@@ -722,6 +724,71 @@ pub async fn manager_purge<S: SessionStore + PurposeTokenStore>(store: S) {
         vec![live.refresh.claims().session.clone().unwrap()]
     );
     assert_eq!(m.purge(now, false).await.unwrap().sessions, 0);
+}
+
+/// Rule 10: the purge deletes in batches of the size the store asks for, until a batch
+/// comes back short (an exact multiple ends with an empty one), and deletes every expired
+/// row and no live one.
+pub async fn manager_purge_uses_the_store_batch_size<
+    S: SessionStore + PurposeTokenStore + Clone,
+>(
+    store: S,
+) {
+    let recording = BatchRecordingStore::new(store.clone(), 4);
+    let session_batches = Arc::clone(&recording.session_batches);
+    let purpose_token_batches = Arc::clone(&recording.purpose_token_batches);
+    let users = TestUsers::with(TestUser::new("1"));
+    let mut settings = Settings::default();
+    settings.refresh_token_lifetime = StdDuration::from_secs(60);
+    settings.purpose_token_lifetime = StdDuration::from_secs(60);
+    let m = manager(recording, &users, settings);
+    let later = t0() + Duration::minutes(10);
+    for _ in 0..12 {
+        m.open_session(&users.get("1"), &device("Firefox"), t0())
+            .await
+            .unwrap();
+    }
+    let mut live = Vec::new();
+    for _ in 0..2 {
+        let pair = m
+            .open_session(&users.get("1"), &device("Firefox"), later)
+            .await
+            .unwrap();
+        live.push(pair.refresh.claims().session.clone().unwrap());
+    }
+    for n in 0..9 {
+        m.make_purpose_token("1", &format!("purpose-{n}"), &device("Firefox"), t0())
+            .await
+            .unwrap();
+    }
+    m.make_purpose_token("1", "live", &device("Firefox"), later)
+        .await
+        .unwrap();
+
+    let purged = m.purge(t0() + Duration::minutes(5), false).await.unwrap();
+
+    assert_eq!((purged.sessions, purged.purpose_tokens), (12, 9));
+    let batch = |deleted| Batch { limit: 4, deleted };
+    assert_eq!(
+        *session_batches.lock().unwrap(),
+        [batch(4), batch(4), batch(4), batch(0)]
+    );
+    assert_eq!(
+        *purpose_token_batches.lock().unwrap(),
+        [batch(4), batch(4), batch(1)]
+    );
+    let mut remaining = live_sessions(&m, "1").await;
+    remaining.sort();
+    live.sort();
+    assert_eq!(remaining, live);
+    let purposes: Vec<String> = store
+        .list_user_purpose_tokens("1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|token| token.purpose)
+        .collect();
+    assert_eq!(purposes, ["live"]);
 }
 
 /// Purpose tokens: single use, replaced per (user, purpose), hashed at rest, per-purpose
