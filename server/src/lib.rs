@@ -14,6 +14,7 @@ pub mod error;
 pub mod health;
 pub mod keyfile;
 pub mod limits;
+pub mod openapi;
 pub mod passwords;
 pub mod users;
 
@@ -21,16 +22,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::header::{
-    AUTHORIZATION, CACHE_CONTROL, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION, REFERRER_POLICY,
-    SET_COOKIE, X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
+    AUTHORIZATION, CACHE_CONTROL, COOKIE, PROXY_AUTHORIZATION, REFERRER_POLICY, SET_COOKIE,
+    X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
 use jwt_allauth::{BoxError, KeyError, NoClaimsExtension, SessionManager, Settings};
 use jwt_allauth_axum::AuthState;
 use serde_json::json;
@@ -43,6 +43,7 @@ use tracing::Level;
 
 use crate::db::{Database, DbStore};
 pub use crate::limits::HEADER_LIMIT;
+pub use crate::openapi::{OPENAPI_PATH, openapi};
 use crate::passwords::Passwords;
 use crate::users::Users;
 
@@ -105,50 +106,6 @@ impl FromRef<AppState> for Auth {
 pub const SENSITIVE_HEADERS: [HeaderName; 4] =
     [AUTHORIZATION, PROXY_AUTHORIZATION, COOKIE, SET_COOKIE];
 
-/// The OpenAPI 3.1 document of the server, generated from the handlers: every route of
-/// the wire contract ([`jwt_allauth_axum::openapi`]) with `/health/` and `/ready/`
-/// ([`health::openapi`]).
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    let mut document = jwt_allauth_axum::openapi();
-    document.merge(health::openapi());
-    document
-}
-
-/// The path the OpenAPI document is served at.
-pub const OPENAPI_PATH: &str = "/openapi.json";
-
-/// `GET /openapi.json`: the [`openapi`] document, built and serialized once.
-fn openapi_router() -> Router {
-    let json = openapi()
-        .to_json()
-        .map(Bytes::from)
-        .inspect_err(|error| {
-            // Cannot happen (the document is plain data): answer 500 rather than panic.
-            tracing::error!(%error, "the OpenAPI document cannot be serialized");
-        })
-        .ok();
-    Router::new().route(
-        OPENAPI_PATH,
-        get(move || {
-            let json = json.clone();
-            async move {
-                match json {
-                    Some(json) => (
-                        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-                        json,
-                    )
-                        .into_response(),
-                    None => (
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        axum::Json(json!({"detail": "Internal server error."})),
-                    )
-                        .into_response(),
-                }
-            }
-        }),
-    )
-}
-
 /// The largest request body read: 64 KiB. A larger one is answered 413
 /// `{"detail":"Request body too large."}`.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -177,7 +134,7 @@ pub async fn app(state: AppState) -> Router {
     let api = jwt_allauth_axum::router::<DbStore, Users, NoClaimsExtension, AppState>()
         .with_state(state.clone());
     let mut router = health::router(state.db.clone())
-        .merge(openapi_router())
+        .merge(openapi::openapi_router())
         .merge(api)
         .fallback(not_found)
         .method_not_allowed_fallback(jwt_allauth_axum::method_not_allowed)
@@ -256,6 +213,7 @@ pub fn init_tracing(default_filter: &str) {
 
 #[cfg(test)]
 mod tests {
+    use axum::routing::get;
     use tower::ServiceExt;
 
     use super::*;

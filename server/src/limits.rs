@@ -18,7 +18,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
+use jwt_allauth_axum::{ErrorBody, ErrorCode};
 
 /// The largest header block accepted, in bytes: 16 KiB, counted by [`header_block_len`].
 pub const HEADER_LIMIT: usize = 16 * 1024;
@@ -27,7 +27,7 @@ pub const HEADER_LIMIT: usize = 16 * 1024;
 pub const HEADERS_TOO_LARGE_DETAIL: &str = "Request header fields too large.";
 
 /// The `code` of the 431 answer.
-pub const HEADERS_TOO_LARGE_CODE: &str = "headers_too_large";
+pub const HEADERS_TOO_LARGE_CODE: ErrorCode = ErrorCode::HeadersTooLarge;
 
 /// Bytes a field takes besides its name and value on the wire: `": "` and CRLF.
 const FIELD_OVERHEAD: usize = 4;
@@ -60,10 +60,10 @@ pub fn with_header_limit(router: Router, limit: usize) -> Router {
 pub fn headers_too_large() -> Response {
     (
         StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-        axum::Json(json!({
-            "detail": HEADERS_TOO_LARGE_DETAIL,
-            "code": HEADERS_TOO_LARGE_CODE,
-        })),
+        axum::Json(ErrorBody::new(
+            HEADERS_TOO_LARGE_DETAIL,
+            HEADERS_TOO_LARGE_CODE,
+        )),
     )
         .into_response()
 }

@@ -12,8 +12,8 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
-use jwt_allauth_server::app;
 use jwt_allauth_server::users::NewUser;
+use jwt_allauth_server::{HEADER_LIMIT, app};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
@@ -364,6 +364,8 @@ async fn bodies_security_and_error_schemas() {
         "session_expired",
         "throttled",
         "service_unavailable",
+        "csrf_failed",
+        "headers_too_large",
     ] {
         assert!(codes.as_array().unwrap().contains(&json!(code)), "{code}");
     }
@@ -384,12 +386,39 @@ async fn bodies_security_and_error_schemas() {
                 "{method} {path} {status}: {names:?}"
             );
             if status == 503 {
-                assert_eq!(
-                    schema["$ref"], "#/components/schemas/ErrorBody",
-                    "{method} {path}"
-                );
+                // The timeout's `Detail` everywhere, the database's `ErrorBody` too on
+                // the routes that read it.
+                assert!(names.contains("Detail"), "{method} {path}: {names:?}");
             }
         }
+        // The server's layers answer on every route: the header limit and the timeout.
+        let too_large = &operation["responses"]["431"];
+        assert_eq!(
+            too_large["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/ErrorBody",
+            "{method} {path}"
+        );
+        let description = too_large["description"].as_str().unwrap();
+        assert!(description.contains("headers_too_large"), "{description}");
+        let unavailable = operation["responses"]["503"]["description"]
+            .as_str()
+            .unwrap();
+        assert!(
+            unavailable.contains("Request timed out."),
+            "{method} {path}: {unavailable}"
+        );
+    }
+    // The routes that read the database keep their 503 body next to the timeout's.
+    for (path, method) in [
+        ("/login/", "post"),
+        ("/refresh/", "post"),
+        ("/ready/", "get"),
+    ] {
+        let names = schema_names(&doc, response_schema(&doc, path, method, 503));
+        assert!(
+            names.contains("ErrorBody") && names.contains("Detail"),
+            "{method} {path}: {names:?}"
+        );
     }
     assert_eq!(
         response_schema(&doc, "/login/", "post", 401)["$ref"],
@@ -516,4 +545,13 @@ async fn answers_conform_to_the_document() {
     check(Method::POST, "/password/change/", access, change).await;
     check(Method::GET, "/health/", None, Value::Null).await;
     check(Method::GET, "/ready/", None, Value::Null).await;
+
+    // The header limit's answer, from the server's own layer.
+    let mut padded = json_request(Method::GET, "/whoami/", None, Value::Null);
+    let padding = header::HeaderValue::from_str(&"a".repeat(HEADER_LIMIT)).unwrap();
+    padded.headers_mut().insert("x-padding", padding);
+    let (status, _, answer) = call(&router, padded).await;
+    assert_eq!(status, StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    let schema = response_schema(&doc, "/whoami/", "get", 431);
+    assert!(conforms(&doc, schema, &answer), "{answer}");
 }

@@ -155,6 +155,9 @@ pub enum ErrorCode {
     ServiceUnavailable,
     /// A cookie-carrying request from another site (403).
     CsrfFailed,
+    /// The request's header block is over the server's limit (431; the `jwt-allauth`
+    /// server's is 16 KiB).
+    HeadersTooLarge,
 }
 
 impl ErrorCode {
@@ -169,6 +172,7 @@ impl ErrorCode {
             ErrorCode::Throttled => "throttled",
             ErrorCode::ServiceUnavailable => "service_unavailable",
             ErrorCode::CsrfFailed => "csrf_failed",
+            ErrorCode::HeadersTooLarge => "headers_too_large",
         }
     }
 }

@@ -1,15 +1,17 @@
 //! The tokens of a deleted user: the user row is deleted directly from the users table
-//! (the server has no delete command; an application deleting an account would do it),
-//! leaving their session rows and tokens behind.
+//! (as an application deleting an account would), leaving their session rows and tokens
+//! behind.
 //!
-//! Decision (contract.md, sessions.md rule 6): `/refresh/` and every route that loads
-//! the user (`/user/`, `/password/change/`) answer 401 `token_not_valid` ("Token is
-//! invalid or expired") and delete all of that user's sessions. Routes that only verify
-//! the access token (`/whoami/`, `/sessions/`, `/logout-all/`) accept it until it
-//! expires, unless `ACCESS_TOKEN_SESSION_CHECK=true`, where they answer 401 ("Session is
+//! Decision (contract.md, sessions.md rule 6): `/refresh/` and every route that reads
+//! the database for the caller (`/user/`, `/password/change/`, `/logout/`,
+//! `/logout-all/`, `GET /sessions/`, `DELETE /sessions/{id}/`) loads the user first and
+//! answers 401 `token_not_valid` ("Token is invalid or expired"), deleting all of that
+//! user's sessions. `/whoami/`, which only verifies the access token, accepts it until it
+//! expires, unless `ACCESS_TOKEN_SESSION_CHECK=true`, where it answers 401 ("Session is
 //! no longer active.") once the sessions are gone. Other users are not affected.
 
 use reqwest::StatusCode;
+use reqwest::header::COOKIE;
 use serde_json::json;
 
 use crate::harness::{
@@ -67,12 +69,36 @@ async fn user_routes_refuse(target: &Target, verdicts: &mut Verdicts, tokens: &T
             })),
         ),
     ];
-    for (name, request) in requests {
+    for (name, request) in requests.into_iter().chain(session_routes(target, tokens)) {
         let answer = target.send(request.bearer_auth(&tokens.access)).await;
         verdicts.check(name, &answer, &user_gone());
     }
     let answer = target.refresh_cookie(&tokens.refresh).await;
     verdicts.check("POST /refresh/", &answer, &user_gone());
+}
+
+/// The session routes, which load the user too, with their bodies but no credentials.
+fn session_routes(
+    target: &Target,
+    tokens: &Tokens,
+) -> [(&'static str, reqwest::RequestBuilder); 4] {
+    let client = &target.client;
+    // The user is loaded before the session is looked up: any id gets the same answer.
+    let session = "0123456789abcdef0123456789abcdef";
+    [
+        ("GET /sessions/", client.get(target.url("/sessions/"))),
+        (
+            "DELETE /sessions/{id}/",
+            client.delete(target.url(&format!("/sessions/{session}/"))),
+        ),
+        (
+            "POST /logout/",
+            client
+                .post(target.url("/logout/"))
+                .header(COOKIE, format!("refresh_token={}", tokens.refresh)),
+        ),
+        ("POST /logout-all/", client.post(target.url("/logout-all/"))),
+    ]
 }
 
 /// The bystander is unaffected: their session rotates.
@@ -105,13 +131,35 @@ async fn a_deleted_users_token_at_a_user_route_is_refused_and_ends_every_session
         verdicts.fail("after GET /user/", format!("sessions left: {remaining:?}"));
     }
     user_routes_refuse(&target, &mut verdicts, &second).await;
-    // Without the session check, the access-token-only routes still accept it.
-    for path in ["/whoami/", "/sessions/"] {
-        let answer = target.get_bearer(path, &second.access).await;
-        verdicts.check(format!("GET {path} after"), &answer, &Expected::ok());
-    }
+    // Without the session check, the access-token-only route still accepts it.
+    let answer = target.get_bearer("/whoami/", &second.access).await;
+    verdicts.check("GET /whoami/ after", &answer, &Expected::ok());
     verdicts.finish();
     bystander_unaffected(&target, &scene, &bystander_sessions).await;
+}
+
+#[tokio::test]
+async fn a_deleted_users_token_at_a_session_route_is_refused_and_ends_every_session() {
+    for route in 0..4 {
+        let target = Target::sqlite(&[]).await;
+        let (scene, second) = deleted_victim(&target).await;
+        let bystander_sessions = sessions_of(&target, &scene.bystander_id).await;
+        let mut verdicts = Verdicts::new("deleted user, session route first");
+        let routes = session_routes(&target, &scene.victim);
+        let (name, request) = routes.into_iter().nth(route).unwrap();
+        let answer = target.send(request.bearer_auth(&scene.victim.access)).await;
+        verdicts.check(name, &answer, &user_gone());
+        let remaining = victim_sessions(&target, &scene).await;
+        if !remaining.is_empty() {
+            verdicts.fail(
+                format!("after {name}"),
+                format!("sessions left: {remaining:?}"),
+            );
+        }
+        user_routes_refuse(&target, &mut verdicts, &second).await;
+        verdicts.finish();
+        bystander_unaffected(&target, &scene, &bystander_sessions).await;
+    }
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use axum::response::{IntoResponse, Response};
 use jwt_allauth::store::SessionStore;
 use jwt_allauth::{ClaimsExtension, Error};
 
-use super::{Caller, check_csrf, clear_cookie, refresh_request};
+use super::{Account, check_csrf, clear_cookie, refresh_request};
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
 use crate::bodies::Detail;
@@ -55,7 +55,7 @@ use crate::state::AuthState;
 ))]
 pub(crate) async fn logout<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
-    caller: Caller<S, A, E>,
+    account: Account<S, A, E>,
     request: Request,
 ) -> Result<Response, ApiError>
 where
@@ -75,7 +75,7 @@ where
     };
     match state
         .manager()
-        .logout(caller.user.user_id(), &token, state.now())
+        .logout(account.loaded.auth.user_id(), &token, state.now())
         .await
     {
         Ok(_) => {}
@@ -107,7 +107,7 @@ where
 ))]
 pub(crate) async fn logout_all<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
-    caller: Caller<S, A, E>,
+    account: Account<S, A, E>,
 ) -> Result<Response, ApiError>
 where
     S: SessionStore + 'static,
@@ -116,7 +116,7 @@ where
 {
     state
         .manager()
-        .logout_all(caller.user.user_id())
+        .logout_all(account.loaded.auth.user_id())
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "logout-all")))?;
     let response = Json(Detail::new("Successfully logged out from all devices.")).into_response();

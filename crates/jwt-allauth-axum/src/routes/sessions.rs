@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use jwt_allauth::ClaimsExtension;
 use jwt_allauth::store::SessionStore;
 
-use super::Caller;
+use super::Account;
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
 use crate::bodies::SessionInfo;
@@ -37,7 +37,7 @@ use crate::state::AuthState;
 ))]
 pub(crate) async fn list_sessions<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
-    caller: Caller<S, A, E>,
+    account: Account<S, A, E>,
 ) -> Result<Response, ApiError>
 where
     S: SessionStore + 'static,
@@ -46,10 +46,10 @@ where
 {
     let sessions = state
         .manager()
-        .list_sessions(caller.user.user_id())
+        .list_sessions(account.loaded.auth.user_id())
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "listing sessions")))?;
-    let current = caller.user.session();
+    let current = account.loaded.auth.session();
     let list: Vec<SessionInfo> = sessions
         .into_iter()
         .map(|record| SessionInfo {
@@ -82,7 +82,7 @@ where
 ))]
 pub(crate) async fn delete_session<S, A, E>(
     State(state): State<AuthState<S, A, E>>,
-    caller: Caller<S, A, E>,
+    account: Account<S, A, E>,
     session: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError>
 where
@@ -98,7 +98,7 @@ where
     };
     let deleted = state
         .manager()
-        .revoke_user_session(caller.user.user_id(), &session)
+        .revoke_user_session(account.loaded.auth.user_id(), &session)
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "deleting a session")))?;
     if deleted {
