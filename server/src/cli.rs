@@ -83,6 +83,8 @@ pub enum UserCommand {
     Activate(EmailArgs),
     /// Replace a user's profile (a JSON object).
     SetProfile(SetProfileArgs),
+    /// Delete a user, and all of their sessions and pending purpose tokens.
+    Delete(EmailArgs),
 }
 
 /// `--email E`.

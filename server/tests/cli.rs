@@ -368,6 +368,39 @@ async fn sessions_flow(db: &TestDb) {
         ""
     );
 
+    // delete removes ada with her sessions and purpose tokens; her tokens die with them.
+    let session = manager.open_session(&ada, &device, now).await.unwrap();
+    manager
+        .make_purpose_token(&ada.id.to_string(), "password_reset", &device, now)
+        .await
+        .unwrap();
+    let out = success(&db.run(&["user", "delete", "--email", "Ada@example.com"]));
+    assert_eq!(
+        out.trim(),
+        "deleted ada@example.com; ended 1 session(s) and 1 purpose token(s)"
+    );
+    assert!(
+        users
+            .find_by_email("ada@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let refused = manager
+        .rotate(session.refresh.as_str(), &device, OffsetDateTime::now_utc())
+        .await;
+    assert!(
+        matches!(refused, Ok(jwt_allauth::RotationOutcome::UserInactive)),
+        "{refused:?}"
+    );
+    assert_eq!(
+        failure(
+            &db.run(&["user", "delete", "--email", "ada@example.com"]),
+            "no user with e-mail ada@example.com"
+        ),
+        "error: no user with e-mail ada@example.com"
+    );
+
     // The one-shot commands never create the signing key file (it would be in the
     // working directory, beside the SQLite file, for both backends here).
     assert!(!db.dir.path().join("jwt-allauth.key").exists());

@@ -23,6 +23,7 @@ pub(super) async fn run(global: &GlobalArgs, command: UserCommand) -> Result<(),
         UserCommand::SetRole(args) => set_role(&admin, &args).await,
         UserCommand::Deactivate(args) => deactivate(&admin, &args.email).await,
         UserCommand::Activate(args) => activate(&admin, &args.email).await,
+        UserCommand::Delete(args) => delete(&admin, &args.email).await,
         UserCommand::SetProfile(args) => {
             set_profile(&admin, &args.email, &profile.unwrap_or_default()).await
         }
@@ -85,6 +86,25 @@ async fn deactivate(admin: &Admin, email: &str) -> Result<(), CommandError> {
         .await?;
     out(&format!(
         "deactivated {}; ended {} session(s) and {} purpose token(s)",
+        user.email, revoked.sessions, revoked.purpose_tokens
+    ))
+}
+
+async fn delete(admin: &Admin, email: &str) -> Result<(), CommandError> {
+    let user = admin.user(email).await?;
+    // The row first: a rotation running concurrently either finds no user (and ends the
+    // session itself) or its rotated row is deleted below.
+    let user = admin
+        .users
+        .delete(user.id)
+        .await?
+        .ok_or_else(|| CommandError::NoUser(user.email))?;
+    let revoked = admin
+        .manager
+        .revoke_credentials(&user.id.to_string())
+        .await?;
+    out(&format!(
+        "deleted {}; ended {} session(s) and {} purpose token(s)",
         user.email, revoked.sessions, revoked.purpose_tokens
     ))
 }

@@ -274,6 +274,13 @@ impl Users {
         dispatch!(self, set_active(id, active))
     }
 
+    /// Deletes the user. The deleted user, or `None` if there is no such user. Their
+    /// sessions and purpose tokens are not in this table: a refresh or a route that
+    /// loads the user ends them, or call `SessionManager::revoke_credentials`.
+    pub async fn delete(&self, id: i64) -> Result<Option<ServerUser>, UsersError> {
+        dispatch!(self, delete(id))
+    }
+
     /// Marks the e-mail address confirmed or not. The updated user, or `None`.
     pub async fn set_email_verified(
         &self,

@@ -128,6 +128,18 @@ pub(super) async fn set_role(
     one(row)
 }
 
+pub(super) async fn delete(pool: &PgPool, id: i64) -> Result<Option<ServerUser>, UsersError> {
+    let row = sqlx::query_as(concat!(
+        "DELETE FROM jwt_allauth_users WHERE id = $1 RETURNING ",
+        columns!()
+    ))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+    .map_err(UsersError::from_sqlx)?;
+    one(row)
+}
+
 pub(super) async fn set_active(
     pool: &PgPool,
     id: i64,
