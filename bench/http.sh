@@ -10,7 +10,9 @@
 # of DURATION per case, one after the other:
 #   plain           GET /bench/plain/          fixed JSON, no authentication
 #   authenticated   GET /bench/authenticated/  the same behind the AuthUser extractor
-#                   (these two alternate PAIR_ROUNDS times, default 3)
+#   floor           GET /bench/floor/          the same after a hand-written HS256 check
+#                   (HMAC, base64, serde: the least any verification must do)
+#                   (these three alternate PAIR_ROUNDS times, default 3)
 #   /health/        GET /health/               fixed JSON inside the server's middleware
 #   /user/          GET /user/                 Bearer token, loads the user
 #   /refresh/       POST /refresh/             chained rotations: one wrk thread and one
@@ -63,16 +65,20 @@ bench_backend() {
     local bearer="Authorization: Bearer $ACCESS_TOKEN"
     local get=(-t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" -s "$LUA_DIR/report.lua")
 
-    local round ratios=()
+    local round ratios=() floor_ratios=()
     for round in $(seq 1 "$PAIR_ROUNDS"); do
         run_wrk "$backend.plain.$round" "${get[@]}" "$SERVER_URL/bench/plain/"
         run_wrk "$backend.authenticated.$round" "${get[@]}" -H "$bearer" \
             "$SERVER_URL/bench/authenticated/"
+        run_wrk "$backend.floor.$round" "${get[@]}" -H "$bearer" "$SERVER_URL/bench/floor/"
+        floor_ratios+=("$(calc "$(result "$backend.authenticated.$round" rps) / $(result "$backend.floor.$round" rps)")")
         ratios+=("$(calc "$(result "$backend.authenticated.$round" rps) / $(result "$backend.plain.$round" rps)") $round")
     done
     round="$(printf '%s\n' "${ratios[@]}" | sort -n | awk -v n="$PAIR_ROUNDS" 'NR == int((n + 1) / 2) { print $2 }')"
     copy_result "$backend.plain.$round" "$backend.plain"
     copy_result "$backend.authenticated.$round" "$backend.authenticated"
+    copy_result "$backend.floor.$round" "$backend.floor"
+    RESULT["$backend.floor_ratios"]="$(printf '%s\n' "${floor_ratios[@]}" | sort -n | paste -sd ' ')"
     RESULT["$backend.pair_ratios"]="$(printf '%s\n' "${ratios[@]}" | cut -d ' ' -f 1 | sort -n | paste -sd ' ')"
     run_wrk "$backend.health" "${get[@]}" "$SERVER_URL/health/"
     run_wrk "$backend.user" "${get[@]}" -H "$bearer" "$SERVER_URL/user/"
@@ -104,6 +110,9 @@ print_table() {
         case_row "$backend" authenticated "GET /bench/authenticated/" \
             "$ratio × plain (median of $PAIR_ROUNDS: ${RESULT["$backend.pair_ratios"]})" \
             "≥ $AUTH_RATIO_MIN × plain" "$(pass_fail at_least "$ratio" "$AUTH_RATIO_MIN")"
+        ratio="$(calc "$(result "$backend.floor" rps) / $(result "$backend.plain" rps)")"
+        case_row "$backend" floor "GET /bench/floor/ (hand-written HS256 check)" \
+            "$ratio × plain; authenticated ÷ floor $(calc "$(result "$backend.authenticated" rps) / $(result "$backend.floor" rps)") (all rounds: ${RESULT["$backend.floor_ratios"]})"
         case_row "$backend" health "GET /health/ (middleware)"
         case_row "$backend" user "GET /user/"
         if [[ "$backend" == postgres ]]; then
