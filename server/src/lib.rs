@@ -124,7 +124,7 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
     (CACHE_CONTROL, "no-store"),
 ];
 
-/// The HTTP application: `/health/`, `/ready/`, `/openapi.json` (the [`openapi`]
+/// The HTTP application: `/health/`, `/ready/`, `/openapi.json` (the [`openapi()`]
 /// document) and every route of the wire contract (`jwt_allauth_axum::router`), with
 /// request logging that never records bodies, query strings, tokens, cookies or
 /// passwords, the [`SECURITY_HEADERS`], a [`BODY_LIMIT`], a [`HEADER_LIMIT`] and a
