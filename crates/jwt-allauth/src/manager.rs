@@ -232,6 +232,18 @@ where
         device: &DeviceInfo,
         now: OffsetDateTime,
     ) -> Result<RotationOutcome, Error> {
+        self.rotate_with(presented, || device.clone(), now).await
+    }
+
+    /// [`rotate`](Self::rotate), with the device metadata made by `device` only when it
+    /// is needed: after the token has verified and its user has loaded, active. A
+    /// request with a garbage, foreign or expired token then costs no User-Agent parse.
+    pub async fn rotate_with(
+        &self,
+        presented: &str,
+        device: impl FnOnce() -> DeviceInfo + Send,
+        now: OffsetDateTime,
+    ) -> Result<RotationOutcome, Error> {
         let claims = self
             .codec
             .decode(presented, crate::TokenType::Refresh, now)?;
@@ -273,7 +285,7 @@ where
             new_jti: refresh.claims().jti.clone(),
             new_refresh_claims: payload,
             expires_at: refresh.expires_at(),
-            device: device.clone().truncated(),
+            device: device().truncated(),
             now,
             reuse_interval: reuse_interval(&self.settings),
         };

@@ -79,8 +79,9 @@ where
     };
 
     let now = state.now();
-    let device = state.device_info(&client);
-    let outcome = match state.manager().rotate(&token, &device, now).await {
+    // The User-Agent is parsed only for a token that verifies and an active user.
+    let device = || state.device_info(&client);
+    let outcome = match state.manager().rotate_with(&token, device, now).await {
         Ok(outcome) => outcome,
         Err(Error::Token(error)) => return Err(RefreshRejection::Token(error).into()),
         Err(error) => return Err(server_fault(&error, "refresh").into()),

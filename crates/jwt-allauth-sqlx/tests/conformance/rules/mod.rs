@@ -603,12 +603,28 @@ pub async fn manager_cheap_rejections_touch_nothing<S: SessionStore>(store: S) {
         "no store call for a cheap rejection"
     );
     assert_eq!(users.loads(), 0, "no user load either");
+    // Nor any device metadata (a User-Agent parse in the HTTP layer) with `rotate_with`.
+    let made = std::sync::atomic::AtomicUsize::new(0);
+    let make_device = || {
+        made.fetch_add(1, Ordering::SeqCst);
+        device("Firefox")
+    };
+    match m.rotate_with("not.a.token", make_device, t0()).await {
+        Err(Error::Token(err)) => assert_eq!(err, TokenError::Invalid),
+        other => panic!("garbage with rotate_with: {other:?}"),
+    }
+    assert_eq!(made.load(Ordering::SeqCst), 0, "no device made for garbage");
     // Nothing was revoked: the genuine token still rotates.
+    let make_device = || {
+        made.fetch_add(1, Ordering::SeqCst);
+        device("Firefox")
+    };
     rotated(
-        m.rotate(pair.refresh.as_str(), &device("Firefox"), t0())
+        m.rotate_with(pair.refresh.as_str(), make_device, t0())
             .await
             .unwrap(),
     );
+    assert_eq!(made.load(Ordering::SeqCst), 1, "one device for a rotation");
 }
 
 /// Rule 9: access tokens are stateless unless the session check is on.
