@@ -1,11 +1,11 @@
-//! `user create | set-role | deactivate | activate | set-profile`.
+//! `user create | set-role | deactivate | activate | set-profile | delete`.
 
 use serde_json::{Map, Value};
 
 use super::{Admin, now, out};
 use crate::cli::{CreateUserArgs, GlobalArgs, SetProfileArgs, SetRoleArgs, UserCommand};
 use crate::error::CommandError;
-use crate::users::NewUser;
+use crate::users::{NewUser, ServerUser};
 
 pub(super) async fn run(global: &GlobalArgs, command: UserCommand) -> Result<(), CommandError> {
     // Checked before touching the database.
@@ -80,14 +80,7 @@ async fn deactivate(admin: &Admin, email: &str) -> Result<(), CommandError> {
         .set_active(user.id, false)
         .await?
         .ok_or_else(|| CommandError::NoUser(user.email))?;
-    let revoked = admin
-        .manager
-        .revoke_credentials(&user.id.to_string())
-        .await?;
-    out(&format!(
-        "deactivated {}; ended {} session(s) and {} purpose token(s)",
-        user.email, revoked.sessions, revoked.purpose_tokens
-    ))
+    end_credentials(admin, "deactivated", &user).await
 }
 
 async fn delete(admin: &Admin, email: &str) -> Result<(), CommandError> {
@@ -99,12 +92,18 @@ async fn delete(admin: &Admin, email: &str) -> Result<(), CommandError> {
         .delete(user.id)
         .await?
         .ok_or_else(|| CommandError::NoUser(user.email))?;
+    end_credentials(admin, "deleted", &user).await
+}
+
+/// Ends every session and purpose token of `user`, then prints "`done` E; ended N
+/// session(s) and M purpose token(s)".
+async fn end_credentials(admin: &Admin, done: &str, user: &ServerUser) -> Result<(), CommandError> {
     let revoked = admin
         .manager
         .revoke_credentials(&user.id.to_string())
         .await?;
     out(&format!(
-        "deleted {}; ended {} session(s) and {} purpose token(s)",
+        "{done} {}; ended {} session(s) and {} purpose token(s)",
         user.email, revoked.sessions, revoked.purpose_tokens
     ))
 }
