@@ -14,9 +14,7 @@ use tokio::net::TcpListener;
 
 use crate::common::TestDb;
 use crate::forge::{self, Hs};
-use crate::harness::{
-    Expected, SECRET, Scene, Target, Verdicts, access_rejected, key_file, token_not_valid,
-};
+use crate::harness::{Expected, SECRET, Scene, Target, Verdicts, both_refused, key_file};
 
 /// The victim's access and refresh claims, as JSON values.
 fn victim_claims(scene: &Scene) -> (Value, Value) {
@@ -24,29 +22,6 @@ fn victim_claims(scene: &Scene) -> (Value, Value) {
         Value::Object(forge::claims(&scene.victim.access)),
         Value::Object(forge::claims(&scene.victim.refresh)),
     )
-}
-
-/// Checks that `access` is refused at `/whoami/` and `refresh` at `/refresh/`, both as
-/// `Token is invalid`.
-async fn both_refused(
-    target: &Target,
-    verdicts: &mut Verdicts,
-    variant: &str,
-    access: &str,
-    refresh: &str,
-) {
-    let answer = target.get_bearer("/whoami/", access).await;
-    verdicts.check(
-        format!("{variant} [access at /whoami/]"),
-        &answer,
-        &access_rejected("Token is invalid"),
-    );
-    let answer = target.refresh_cookie(refresh).await;
-    verdicts.check(
-        format!("{variant} [refresh at /refresh/]"),
-        &answer,
-        &token_not_valid("Token is invalid"),
-    );
 }
 
 #[tokio::test]

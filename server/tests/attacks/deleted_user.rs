@@ -15,7 +15,7 @@ use reqwest::header::COOKIE;
 use serde_json::json;
 
 use crate::harness::{
-    BYSTANDER, Expected, PASSWORD, Scene, Target, Tokens, VICTIM, Verdicts, token_not_valid,
+    Answer, BYSTANDER, Expected, PASSWORD, Scene, Target, Tokens, VICTIM, Verdicts, token_not_valid,
 };
 
 /// The victim logged in on two devices (the scene's login and one more), then deleted.
@@ -42,6 +42,25 @@ async fn sessions_of(target: &Target, user_id: &str) -> Vec<String> {
         .filter(|(_, user, _)| user == user_id)
         .map(|(session, _, _)| session)
         .collect()
+}
+
+/// Checks the first answer to see the deleted victim: `user_gone`, and none of the
+/// victim's sessions left behind.
+async fn first_sight_refuses(
+    target: &Target,
+    scene: &Scene,
+    verdicts: &mut Verdicts,
+    name: &str,
+    answer: &Answer,
+) {
+    verdicts.check(name, answer, &user_gone());
+    let remaining = victim_sessions(target, scene).await;
+    if !remaining.is_empty() {
+        verdicts.fail(
+            format!("after {name}"),
+            format!("sessions left: {remaining:?}"),
+        );
+    }
 }
 
 /// The answer of every route that loads the user, and of `/refresh/`.
@@ -125,11 +144,7 @@ async fn a_deleted_users_token_at_a_user_route_is_refused_and_ends_every_session
     verdicts.check("GET /whoami/ before", &answer, &Expected::ok());
     // The first route that loads the user refuses and deletes every session.
     let answer = target.get_bearer("/user/", &scene.victim.access).await;
-    verdicts.check("GET /user/", &answer, &user_gone());
-    let remaining = victim_sessions(&target, &scene).await;
-    if !remaining.is_empty() {
-        verdicts.fail("after GET /user/", format!("sessions left: {remaining:?}"));
-    }
+    first_sight_refuses(&target, &scene, &mut verdicts, "GET /user/", &answer).await;
     user_routes_refuse(&target, &mut verdicts, &second).await;
     // Without the session check, the access-token-only route still accepts it.
     let answer = target.get_bearer("/whoami/", &second.access).await;
@@ -148,14 +163,7 @@ async fn a_deleted_users_token_at_a_session_route_is_refused_and_ends_every_sess
         let routes = session_routes(&target, &scene.victim);
         let (name, request) = routes.into_iter().nth(route).unwrap();
         let answer = target.send(request.bearer_auth(&scene.victim.access)).await;
-        verdicts.check(name, &answer, &user_gone());
-        let remaining = victim_sessions(&target, &scene).await;
-        if !remaining.is_empty() {
-            verdicts.fail(
-                format!("after {name}"),
-                format!("sessions left: {remaining:?}"),
-            );
-        }
+        first_sight_refuses(&target, &scene, &mut verdicts, name, &answer).await;
         user_routes_refuse(&target, &mut verdicts, &second).await;
         verdicts.finish();
         bystander_unaffected(&target, &scene, &bystander_sessions).await;
@@ -169,14 +177,7 @@ async fn a_deleted_users_refresh_token_is_refused_and_ends_every_session() {
     let bystander_sessions = sessions_of(&target, &scene.bystander_id).await;
     let mut verdicts = Verdicts::new("deleted user, refresh first");
     let answer = target.refresh_cookie(&scene.victim.refresh).await;
-    verdicts.check("POST /refresh/", &answer, &user_gone());
-    let remaining = victim_sessions(&target, &scene).await;
-    if !remaining.is_empty() {
-        verdicts.fail(
-            "after POST /refresh/",
-            format!("sessions left: {remaining:?}"),
-        );
-    }
+    first_sight_refuses(&target, &scene, &mut verdicts, "POST /refresh/", &answer).await;
     user_routes_refuse(&target, &mut verdicts, &second).await;
     verdicts.finish();
     bystander_unaffected(&target, &scene, &bystander_sessions).await;
@@ -189,14 +190,7 @@ async fn with_the_session_check_a_deleted_users_access_token_is_refused_everywhe
     let bystander_sessions = sessions_of(&target, &scene.bystander_id).await;
     let mut verdicts = Verdicts::new("deleted user, session check on");
     let answer = target.refresh_cookie(&scene.victim.refresh).await;
-    verdicts.check("POST /refresh/", &answer, &user_gone());
-    let remaining = victim_sessions(&target, &scene).await;
-    if !remaining.is_empty() {
-        verdicts.fail(
-            "after POST /refresh/",
-            format!("sessions left: {remaining:?}"),
-        );
-    }
+    first_sight_refuses(&target, &scene, &mut verdicts, "POST /refresh/", &answer).await;
     // Every route now refuses the other device's access token: its session is gone.
     let closed = token_not_valid("Session is no longer active.");
     let client = &target.client;

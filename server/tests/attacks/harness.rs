@@ -431,6 +431,29 @@ pub fn headers_too_large() -> Expected {
     )
 }
 
+/// Checks that `access` is refused at `/whoami/` and `refresh` at `/refresh/`, both as
+/// `Token is invalid`.
+pub async fn both_refused(
+    target: &Target,
+    verdicts: &mut Verdicts,
+    variant: &str,
+    access: &str,
+    refresh: &str,
+) {
+    let answer = target.get_bearer("/whoami/", access).await;
+    verdicts.check(
+        format!("{variant} [access at /whoami/]"),
+        &answer,
+        &access_rejected("Token is invalid"),
+    );
+    let answer = target.refresh_cookie(refresh).await;
+    verdicts.check(
+        format!("{variant} [refresh at /refresh/]"),
+        &answer,
+        &token_not_valid("Token is invalid"),
+    );
+}
+
 /// The failed variants of one attack family, reported together at the end.
 pub struct Verdicts {
     family: &'static str,

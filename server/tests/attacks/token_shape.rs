@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use crate::common::TestDb;
 use crate::forge::{self, Hs};
 use crate::harness::{
-    Expected, SECRET, Scene, Target, Verdicts, access_rejected, headers_too_large, token_not_valid,
+    Expected, SECRET, Scene, Target, Verdicts, both_refused, headers_too_large, token_not_valid,
 };
 use crate::raw_http::{self, RawOutcome};
 
@@ -27,28 +27,6 @@ type SignatureChange = fn(&str, &str) -> String;
 type Shape = fn(&str, &str, &str) -> String;
 /// A damaged copy of a genuine token.
 type Damage = fn(&str) -> String;
-
-/// Checks that `access` is refused at `/whoami/` and `refresh` at `/refresh/`.
-async fn both_refused(
-    target: &Target,
-    verdicts: &mut Verdicts,
-    variant: &str,
-    access: &str,
-    refresh: &str,
-) {
-    let answer = target.get_bearer("/whoami/", access).await;
-    verdicts.check(
-        format!("{variant} [access at /whoami/]"),
-        &answer,
-        &access_rejected("Token is invalid"),
-    );
-    let answer = target.refresh_cookie(refresh).await;
-    verdicts.check(
-        format!("{variant} [refresh at /refresh/]"),
-        &answer,
-        &token_not_valid("Token is invalid"),
-    );
-}
 
 /// The token with its payload changed by `change` and its signature kept.
 fn tampered(token: &str, change: impl FnOnce(&mut serde_json::Map<String, Value>)) -> String {

@@ -240,19 +240,8 @@ impl Server {
         let bind = format!("127.0.0.1:{port}");
         let log = db.dir.path().join(format!("serve-{port}.log"));
         let mut command = db.command(&["serve", "--bind", &bind, "--database-url", &db.url]);
-        command
-            .args(extra)
-            .envs(env.iter().copied())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap());
-        let mut server = Self {
-            child: command.spawn().expect("spawn jwt-allauth serve"),
-            base: format!("http://{bind}"),
-            log,
-        };
-        server.wait_healthy().await;
-        server
+        command.args(extra).envs(env.iter().copied());
+        Self::spawn(command, &bind, log).await
     }
 
     async fn wait_healthy(&mut self) {

@@ -42,19 +42,7 @@ fn read_only_directory_refuses_at_once_with_one_clear_line() {
     assert!(line.contains(&db.url), "{line}");
     println!("sqlite read-only directory, serve: {line}");
 
-    let create = user.command(
-        db.dir.path(),
-        &[
-            "user",
-            "create",
-            "--email",
-            "second@example.com",
-            "--password",
-            "pw",
-            "--database-url",
-            &db.url,
-        ],
-    );
+    let create = second_user_create(&user, &db);
     failure(&finish_within(create, REFUSE_WITHIN), "readonly database");
     let list = user.command(
         db.dir.path(),
@@ -116,19 +104,7 @@ async fn read_only_file_serves_reads_and_answers_503_to_writes() {
     assert!(log.contains("database unavailable"), "{log}");
     assert!(log.contains("readonly database"), "{log}");
 
-    let create = user.command(
-        db.dir.path(),
-        &[
-            "user",
-            "create",
-            "--email",
-            "second@example.com",
-            "--password",
-            "pw",
-            "--database-url",
-            &db.url,
-        ],
-    );
+    let create = second_user_create(&user, &db);
     let line = failure(&finish_within(create, REFUSE_WITHIN), "readonly database");
     println!("sqlite read-only file, user create: {line}");
     let list = user.command(
@@ -144,6 +120,23 @@ async fn read_only_file_serves_reads_and_answers_503_to_writes() {
     );
     let sessions = success(&finish_within(list, REFUSE_WITHIN));
     assert_eq!(sessions.lines().count(), 1, "{sessions}");
+}
+
+/// `jwt-allauth user create` of a second user on `db`, run as `user`.
+fn second_user_create(user: &Unprivileged, db: &TestDb) -> Command {
+    user.command(
+        db.dir.path(),
+        &[
+            "user",
+            "create",
+            "--email",
+            "second@example.com",
+            "--password",
+            "pw",
+            "--database-url",
+            &db.url,
+        ],
+    )
 }
 
 fn set_mode(path: &std::path::Path, mode: u32) {
