@@ -90,6 +90,9 @@ pub enum DbError {
     /// A migration failed.
     #[error("cannot apply the database migrations")]
     Migrate(#[source] MigrateError),
+    /// Stored e-mail keys could not be brought in step with the current case folding.
+    #[error("cannot update the stored e-mail keys")]
+    RefoldEmailKeys(#[source] sqlx::Error),
 }
 
 /// A connection pool on SQLite or PostgreSQL. Cheap to clone.
@@ -169,7 +172,8 @@ impl Database {
     }
 
     /// Applies the pending migrations: the library's tables (sessions, purpose tokens),
-    /// then the server's users table.
+    /// then the server's users table; then rewrites stored e-mail keys that the current
+    /// case folding spells differently (see `refold_email_keys`).
     pub async fn migrate(&self) -> Result<(), DbError> {
         let result = match self {
             Database::Sqlite(pool) => {
@@ -181,7 +185,11 @@ impl Database {
                 self.server_migrator().run(pool).await
             }
         };
-        result.map_err(DbError::Migrate)
+        result.map_err(DbError::Migrate)?;
+        crate::users::refold_email_keys(self)
+            .await
+            .map_err(DbError::RefoldEmailKeys)?;
+        Ok(())
     }
 
     /// Runs a trivial query (`SELECT 1`): whether the database answers.

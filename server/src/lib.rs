@@ -32,7 +32,7 @@ use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::{BoxError, KeyError, NoClaimsExtension, SessionManager, Settings};
-use jwt_allauth_axum::AuthState;
+use jwt_allauth_axum::{AuthState, PasswordPermits};
 use serde_json::json;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
@@ -83,10 +83,15 @@ impl AppState {
     /// [`config::ensure_signing_key`]). The database must be migrated. Building the
     /// User-Agent parser takes ≈ 140 ms when `COLLECT_USER_AGENT` is on.
     pub fn new(settings: Settings, db: Database, passwords: Passwords) -> Result<Self, StateError> {
+        // The routers hand out turns at password checks fairly between clients, as many
+        // at a time as the hashing pool runs.
+        let turns = PasswordPermits::new(passwords.permits());
         let users = Users::new(db.clone(), passwords);
         let manager = SessionManager::from_settings(settings, db.session_store(), users.clone())
             .map_err(StateError::Keys)?;
-        let auth = AuthState::new(manager).map_err(StateError::UserAgentParser)?;
+        let auth = AuthState::new(manager)
+            .map_err(StateError::UserAgentParser)?
+            .with_password_permits(turns);
         Ok(Self { db, users, auth })
     }
 

@@ -60,6 +60,8 @@ struct Inner {
     dummy_hash: OnceCell<String>,
     /// Password verifications done so far (the dummy one included).
     verifications: AtomicU64,
+    /// The number of permits.
+    permit_count: usize,
 }
 
 impl Default for Passwords {
@@ -84,8 +86,14 @@ impl Passwords {
                 memory: MemoryPool::new(Params::DEFAULT.block_count(), permits),
                 dummy_hash: OnceCell::new(),
                 verifications: AtomicU64::new(0),
+                permit_count: permits,
             }),
         }
+    }
+
+    /// How many hashes or verifications run at a time at most.
+    pub fn permits(&self) -> usize {
+        self.inner.permit_count
     }
 
     /// The argon2id PHC string of `password`, with a fresh random salt.

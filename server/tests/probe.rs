@@ -6,6 +6,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+#[path = "inprocess/mod.rs"]
+mod inprocess;
 
 #[path = "probe/cli_inputs.rs"]
 mod cli_inputs;

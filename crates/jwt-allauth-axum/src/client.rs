@@ -22,7 +22,9 @@ pub struct ClientInfo {
     /// All `X-Forwarded-For` headers joined with `,`, in order; `None` when absent or
     /// when one of them is not visible ASCII (then it is ignored, never an error).
     pub forwarded_for: Option<String>,
-    /// The `User-Agent` header, when it is visible ASCII.
+    /// The `User-Agent` header, decoded lossily: bytes that are not UTF-8 (Latin-1 from
+    /// old clients, say) become U+FFFD rather than losing the whole header, and with it
+    /// the session's device details.
     pub user_agent: Option<String>,
 }
 
@@ -54,8 +56,7 @@ impl ClientInfo {
         }
         let user_agent = headers
             .get(header::USER_AGENT)
-            .and_then(|value| value.to_str().ok())
-            .map(str::to_owned);
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned());
         Self {
             peer,
             forwarded_for: forwarded.filter(|_| !unreadable),

@@ -165,6 +165,7 @@ mod error_body;
 mod extract;
 #[cfg(feature = "openapi")]
 mod openapi;
+mod password_permits;
 mod rejection;
 mod routes;
 mod state;
@@ -185,9 +186,11 @@ pub use error_body::WWW_AUTHENTICATE;
 pub use extract::{AuthUser, CurrentUser, LoadUser, RequireRole, UserLoader};
 #[cfg(feature = "openapi")]
 pub use openapi::{BEARER_SCHEME, openapi};
+pub use password_permits::{PasswordPermit, PasswordPermits};
 pub use rejection::{AuthRejection, PermissionDenied, RefreshRejection, RoleRejection};
 pub use routes::{account_routes, method_not_allowed, router, session_routes, token_routes};
 pub use state::AuthState;
 pub use throttle::{
-    DEFAULT_MAX_TRACKED, EMAIL_WINDOW_SECONDS, IP_WINDOW_SECONDS, LoginThrottle, Throttled,
+    ClientBucket, DEFAULT_MAX_TRACKED, EMAIL_WINDOW_SECONDS, IP_WINDOW_SECONDS, LoginAttempt,
+    LoginThrottle, Throttled,
 };

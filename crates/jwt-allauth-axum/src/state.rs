@@ -17,6 +17,7 @@ use crate::client::ClientInfo;
 use crate::clock::Clock;
 use crate::cookie::RefreshCookie;
 use crate::extract::UserLoader;
+use crate::password_permits::PasswordPermits;
 use crate::throttle::LoginThrottle;
 
 /// The shared state of the authentication routes and extractors: the
@@ -36,6 +37,7 @@ struct Inner<S, A, E> {
     user_agent_parser: Option<Arc<UserAgentParser>>,
     client_ip: ClientIpResolver,
     throttle: Arc<LoginThrottle>,
+    password_permits: PasswordPermits,
     cookie: RefreshCookie,
     clock: Clock,
     /// Over `manager` and `clock`, built once: the extractors take it on every request.
@@ -49,6 +51,7 @@ impl<S, A, E> Clone for Inner<S, A, E> {
             user_agent_parser: self.user_agent_parser.clone(),
             client_ip: self.client_ip.clone(),
             throttle: Arc::clone(&self.throttle),
+            password_permits: self.password_permits.clone(),
             cookie: self.cookie.clone(),
             clock: self.clock.clone(),
             authenticator: self.authenticator.clone(),
@@ -79,6 +82,7 @@ where
             )
             .field("client_ip", &self.inner.client_ip)
             .field("throttle", &self.inner.throttle)
+            .field("password_permits", &self.inner.password_permits)
             .field("cookie", &self.inner.cookie)
             .field("clock", &self.inner.clock)
             .finish_non_exhaustive()
@@ -117,6 +121,7 @@ where
         let inner = Inner {
             client_ip: ClientIpResolver::new(settings.trusted_proxies.clone()),
             throttle: Arc::new(LoginThrottle::from_settings(settings)),
+            password_permits: PasswordPermits::per_core(),
             cookie: RefreshCookie::from_settings(settings),
             user_agent_parser: parser,
             authenticator: Authenticator::new(Arc::clone(&manager), clock.clone()),
@@ -145,6 +150,13 @@ where
     /// [`LoginThrottle::from_settings`].
     pub fn with_throttle(self, throttle: LoginThrottle) -> Self {
         self.map_inner(|inner| inner.throttle = Arc::new(throttle))
+    }
+
+    /// The same state with other password-check permits. Defaults to
+    /// [`PasswordPermits::per_core`]; give the count of the user store's own limit on
+    /// concurrent hashing.
+    pub fn with_password_permits(self, permits: PasswordPermits) -> Self {
+        self.map_inner(|inner| inner.password_permits = permits)
     }
 
     fn map_inner(mut self, change: impl FnOnce(&mut Inner<S, A, E>)) -> Self {
@@ -180,6 +192,11 @@ where
     /// The login throttle.
     pub fn throttle(&self) -> &LoginThrottle {
         &self.inner.throttle
+    }
+
+    /// The turns at password checks, shared fairly between clients.
+    pub fn password_permits(&self) -> &PasswordPermits {
+        &self.inner.password_permits
     }
 
     /// The refresh cookie.

@@ -87,6 +87,7 @@
 pub mod attributes;
 pub mod claims;
 pub mod device;
+pub mod email;
 pub mod error;
 pub mod keys;
 mod manager;

@@ -5,30 +5,31 @@
 //! create, look up by e-mail, authenticate, change the password, set the role, the
 //! active flag and the profile, update the names, record the last login.
 //!
-//! E-mail addresses are unique regardless of case: the table keeps a lower-cased copy
-//! (`email_lower`) under a unique constraint, and lookups by e-mail use it. Passwords are
+//! E-mail addresses are unique regardless of case: the table keeps a case-folded key
+//! ([`email_key`](jwt_allauth::email::email_key), in the column `email_lower`) under a
+//! unique constraint, and lookups by e-mail use it. Passwords are
 //! stored as argon2id PHC strings, hashed and verified off the async runtime by
 //! [`Passwords`].
 
 mod account;
+mod email_keys;
 mod postgres;
 mod sqlite;
 mod user;
 
+pub(crate) use email_keys::refold_email_keys;
+pub use jwt_allauth::email::MAX_EMAIL_CHARS;
 pub use jwt_allauth_axum::PasswordChange;
 pub use user::{NewUser, ServerUser};
 
+use jwt_allauth::email::email_key;
 use jwt_allauth::{UserStore, UserStoreError};
 use serde_json::{Map, Value};
 use sqlx::error::DatabaseError;
 use time::OffsetDateTime;
-use unicode_normalization::UnicodeNormalization;
 
 use crate::db::Database;
 use crate::passwords::{PasswordError, Passwords};
-
-/// Longest accepted e-mail address, in characters (RFC 5321's path limit).
-pub const MAX_EMAIL_CHARS: usize = 254;
 
 /// Why a users-table operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -127,12 +128,11 @@ fn parse_profile(text: &str) -> Result<Map<String, Value>, UsersError> {
 
 /// The address trimmed and its key, or [`UsersError::InvalidEmail`].
 ///
-/// The key is the address in Unicode compatibility form (NFKC) and lower case, like
-/// Django's `normalize_username`: case variants, decomposed spellings (`e` + U+0301 for
-/// `é`) and compatibility forms (fullwidth `ａ`) of one address are one account, so an
-/// address that looks the same cannot be registered twice. Look-alikes from other
-/// scripts (a Cyrillic `а`) stay different addresses. The address itself is kept as
-/// written.
+/// The key is [`email_key`]: the address in Unicode compatibility caseless form, so case
+/// variants (all three sigmas), decomposed spellings (`e` + U+0301 for `é`) and
+/// compatibility forms (fullwidth `ａ`) of one address are one account, and an address
+/// that looks the same cannot be registered twice. Look-alikes from other scripts (a
+/// Cyrillic `а`) stay different addresses. The address itself is kept as written.
 ///
 /// The check is deliberately loose (something `@` something, no whitespace, at most
 /// [`MAX_EMAIL_CHARS`]): the address is confirmed by mail, not by a parser.
@@ -150,8 +150,7 @@ pub fn normalize_email(email: &str) -> Result<(String, String), UsersError> {
     if !valid {
         return Err(UsersError::InvalidEmail(email.to_owned()));
     }
-    let key = email.nfkc().collect::<String>().to_lowercase();
-    Ok((email.to_owned(), key))
+    Ok((email.to_owned(), email_key(email)))
 }
 
 /// A user id from a `user_id` claim: only the canonical decimal form of a positive

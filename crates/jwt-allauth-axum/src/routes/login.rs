@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use jwt_allauth::email::MAX_EMAIL_CHARS;
 use jwt_allauth::store::SessionStore;
 use jwt_allauth::{ClaimsExtension, User};
 
@@ -15,6 +16,7 @@ use crate::body::{CharField, FieldErrors, Fields};
 use crate::client::ClientInfo;
 use crate::error_body::{server_fault, user_store_fault};
 use crate::state::AuthState;
+use crate::throttle::ClientBucket;
 
 /// Log in with an e-mail address and a password.
 ///
@@ -22,8 +24,10 @@ use crate::state::AuthState;
 /// new session.
 ///
 /// Unknown e-mail, wrong password and inactive account get one answer (401
-/// `incorrect_credentials`), at the same cost. The throttle is checked before the
-/// password and counts only failures.
+/// `incorrect_credentials`), at the same cost. An address longer than 254 characters
+/// is a 400 before any work. The throttle counts the attempt before the password is
+/// verified and gives it back when the password was right; the check waits for a turn
+/// shared fairly between clients ([`PasswordPermits`](crate::PasswordPermits)).
 #[cfg_attr(feature = "openapi", utoipa::path(
     post,
     path = super::LOGIN,
@@ -66,7 +70,8 @@ where
     E: ClaimsExtension<A::User> + 'static,
 {
     let mut errors = FieldErrors::new();
-    let email = fields.char_field("email", CharField::required(), &mut errors);
+    let email_rules = CharField::required().max_length(MAX_EMAIL_CHARS);
+    let email = fields.char_field("email", email_rules, &mut errors);
     let password = fields.char_field("password", CharField::password(), &mut errors);
     let (Some(email), Some(password)) = (email, password) else {
         return Err(errors.into());
@@ -75,19 +80,30 @@ where
 
     let now = state.now();
     let ip = state.client_ip(&client);
-    state.throttle().check(ip, &request.email, now)?;
-
+    let attempt = state.throttle().begin(ip, &request.email, now)?;
     let accounts = state.manager().users();
-    let user = match accounts
-        .authenticate(&request.email, &request.password)
-        .await
-    {
-        Ok(Some(user)) if user.is_active() => user,
+    let authenticated = {
+        let _turn = state
+            .password_permits()
+            .acquire(ip.map(ClientBucket::of))
+            .await;
+        accounts
+            .authenticate(&request.email, &request.password)
+            .await
+    };
+    let user = match authenticated {
+        Ok(Some(user)) if user.is_active() => {
+            attempt.succeeded();
+            user
+        }
         Ok(_) => {
-            state.throttle().record_failure(ip, &request.email, now);
+            attempt.failed();
             return Err(ApiError::IncorrectCredentials);
         }
-        Err(error) => return Err(user_store_fault(&error, "login").into()),
+        Err(error) => {
+            attempt.abandoned();
+            return Err(user_store_fault(&error, "login").into());
+        }
     };
 
     let device = state.device_info(&client);

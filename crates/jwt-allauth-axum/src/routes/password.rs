@@ -16,6 +16,7 @@ use crate::client::ClientInfo;
 use crate::error_body::{server_fault, user_store_fault};
 use crate::rejection::AuthRejection;
 use crate::state::AuthState;
+use crate::throttle::ClientBucket;
 
 /// Longest password field, as dj-rest-auth's serializer.
 const PASSWORD_MAX_LENGTH: usize = 128;
@@ -32,7 +33,8 @@ const MISMATCH: &str = "The two password fields didn't match.";
 /// also `"refresh"`).
 ///
 /// As in dj-rest-auth, a wrong old password is reported before a mismatch of the two new
-/// ones.
+/// ones. Old-password checks count against the login throttle (per client and per the
+/// account's address) like logins: too many wrong ones give 429 `throttled`.
 #[cfg_attr(feature = "openapi", utoipa::path(
     post,
     path = super::PASSWORD_CHANGE,
@@ -59,6 +61,10 @@ const MISMATCH: &str = "The two password fields didn't match.";
         )),
         (status = 413, description = crate::openapi::TOO_LARGE, body = Detail),
         (status = 415, description = crate::openapi::UNSUPPORTED, body = Detail),
+        (status = 429, description = "`throttled`: too many wrong old passwords (or failed \
+            logins) from this address or for this account.", body = ErrorBody, headers(
+            ("Retry-After" = u64, description = "Seconds to wait."),
+        )),
         (status = 500, description = crate::openapi::INTERNAL, body = Detail),
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
@@ -91,31 +97,54 @@ where
     let accounts = state.manager().users();
     let user = &account.loaded.user;
     let user_id = account.loaded.auth.user_id();
+    // Wrong old passwords count against the login throttle of the account's address
+    // and of the client, so a stolen access token cannot guess its way to the password.
+    let email = accounts.profile(user).email;
+    let ip = state.client_ip(&client);
+    let attempt = state.throttle().begin(ip, &email, state.now())?;
+    let turn = state
+        .password_permits()
+        .acquire(ip.map(ClientBucket::of))
+        .await;
     if request.new_password1 != request.new_password2 {
         // The old password is checked first; an inactive user cannot get here.
-        let email = accounts.profile(user).email;
         return match accounts.authenticate(&email, &request.old_password).await {
-            Ok(Some(_)) => Err(FieldErrors::single("new_password2", MISMATCH).into()),
-            Ok(None) => Err(FieldErrors::single("old_password", WRONG_OLD_PASSWORD).into()),
-            Err(error) => Err(user_store_fault(&error, "password change").into()),
+            Ok(Some(_)) => {
+                attempt.succeeded();
+                Err(FieldErrors::single("new_password2", MISMATCH).into())
+            }
+            Ok(None) => {
+                attempt.failed();
+                Err(FieldErrors::single("old_password", WRONG_OLD_PASSWORD).into())
+            }
+            Err(error) => {
+                attempt.abandoned();
+                Err(user_store_fault(&error, "password change").into())
+            }
         };
     }
 
-    match accounts
+    let changed = accounts
         .change_password(user_id, &request.old_password, &request.new_password1)
-        .await
-    {
-        Ok(PasswordChange::Changed) => {}
+        .await;
+    drop(turn);
+    match changed {
+        Ok(PasswordChange::Changed) => attempt.succeeded(),
         Ok(PasswordChange::WrongOldPassword) => {
+            attempt.failed();
             return Err(FieldErrors::single("old_password", WRONG_OLD_PASSWORD).into());
         }
         Ok(PasswordChange::UserNotFound) => {
+            attempt.abandoned();
             if let Err(error) = state.manager().logout_all(user_id).await {
                 server_fault(&error, "revoking the sessions of a deleted user");
             }
             return Err(AuthRejection::UserInactive.into());
         }
-        Err(error) => return Err(user_store_fault(&error, "password change").into()),
+        Err(error) => {
+            attempt.abandoned();
+            return Err(user_store_fault(&error, "password change").into());
+        }
     }
 
     let manager = state.manager();

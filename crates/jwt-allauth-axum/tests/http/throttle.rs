@@ -19,14 +19,16 @@ async fn failures_per_email_are_throttled_with_retry_after() {
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
         app.advance(10);
     }
-    // Now even the right password is refused, before it is checked, for any case of
-    // the address and from any IP.
-    let response = app
-        .send(login("Alice@Example.COM", ALICE_PASSWORD).peer("192.0.2.1"))
-        .await;
+    // Now the client that failed is refused even with the right password, before it is
+    // checked, for any case of the address.
+    let response = app.send(login("Alice@Example.COM", ALICE_PASSWORD)).await;
     response.assert(StatusCode::TOO_MANY_REQUESTS, throttled());
     assert_eq!(response.header("retry-after"), Some("270"));
     assert!(app.accounts.logins().is_empty());
+
+    // A client without failures of its own is still verified: the owner logs in.
+    app.login_with(login(ALICE, ALICE_PASSWORD).peer("192.0.2.1"))
+        .await;
 
     // Other addresses are not affected.
     app.login(BOB, BOB_PASSWORD).await;
@@ -39,6 +41,17 @@ async fn failures_per_email_are_throttled_with_retry_after() {
     );
     app.advance(1);
     app.login(ALICE, ALICE_PASSWORD).await;
+
+    // With the address still at its limit, a client guessing wrong once is refused from
+    // then on.
+    let guess = app
+        .send(login(ALICE, WRONG_PASSWORD).peer("192.0.2.2"))
+        .await;
+    assert_eq!(guess.status, StatusCode::UNAUTHORIZED);
+    let response = app
+        .send(login(ALICE, ALICE_PASSWORD).peer("192.0.2.2"))
+        .await;
+    response.assert(StatusCode::TOO_MANY_REQUESTS, throttled());
 }
 
 #[tokio::test]
@@ -69,7 +82,7 @@ async fn failures_per_ip_are_throttled_with_retry_after() {
 }
 
 #[tokio::test]
-async fn only_failures_count_and_a_success_resets_nothing() {
+async fn only_failures_count_and_a_success_forgives_only_its_own_client() {
     let app = TestApp::with(|settings| settings.login_failures_per_email = 3).await;
     app.send(login(ALICE, WRONG_PASSWORD)).await;
     app.send(login(ALICE, WRONG_PASSWORD)).await;
@@ -78,7 +91,8 @@ async fn only_failures_count_and_a_success_resets_nothing() {
         .await;
     app.login(ALICE, ALICE_PASSWORD).await;
     app.login(ALICE, ALICE_PASSWORD).await;
-    // ... nor do they reset: one more failure reaches the limit.
+    // A success forgives this client's own failures, not the address's count: one more
+    // failure makes it a client with a failure again, and the address is at its limit.
     app.send(login(ALICE, WRONG_PASSWORD)).await;
     assert_eq!(
         app.send(login(ALICE, ALICE_PASSWORD)).await.status,
