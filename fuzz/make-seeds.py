@@ -230,6 +230,9 @@ purpose_token_lifetime = "1h"
 database_url = "sqlite://jwt-allauth.sqlite3"
 bind = "127.0.0.1:8000"
 development_mode = false
+header_read_timeout = "10s"
+idle_timeout = "1m"
+max_connections = 4096
 
 [user_attributes]
 org_id = "profile.organization.id"

@@ -40,13 +40,15 @@
 //! environment it is always a string.
 //!
 //! - **Durations** (`ACCESS_TOKEN_LIFETIME`, `REFRESH_TOKEN_LIFETIME`, `SESSION_LIFETIME`,
-//!   `REUSE_INTERVAL`, `LEEWAY`, `PURPOSE_TOKEN_LIFETIME`): whole seconds (`90` or
-//!   `"90"`) or numbers with the units `s`, `m`, `h`, `d` (`"30m"`, `"14d"`, `"1h30m"`),
-//!   at most 100 years. `SESSION_LIFETIME` also takes `""`, `"none"` or `0`, meaning
-//!   no absolute lifetime.
+//!   `REUSE_INTERVAL`, `LEEWAY`, `PURPOSE_TOKEN_LIFETIME`, `HEADER_READ_TIMEOUT`,
+//!   `IDLE_TIMEOUT`): whole seconds (`90` or `"90"`) or numbers with the units `s`, `m`,
+//!   `h`, `d` (`"30m"`, `"14d"`, `"1h30m"`), at most 100 years. `SESSION_LIFETIME` also
+//!   takes `""`, `"none"` or `0`, meaning no absolute lifetime.
 //! - **Booleans**: `true`/`false`, or the strings `1`/`0`, `yes`/`no`, `on`/`off` in
 //!   any case.
-//! - **Counts** (`LOGIN_FAILURES_PER_IP`, `LOGIN_FAILURES_PER_EMAIL`): whole numbers.
+//!   `HEADER_READ_TIMEOUT` and `IDLE_TIMEOUT` must be more than zero.
+//! - **Counts** (`LOGIN_FAILURES_PER_IP`, `LOGIN_FAILURES_PER_EMAIL`, `MAX_CONNECTIONS`):
+//!   whole numbers; `MAX_CONNECTIONS` at least 1.
 //! - `ALGORITHM`: `HS256`, `HS384`, `HS512`, `EdDSA`, `ES256` or `RS256`, in any case.
 //!   `PREVIOUS_ALGORITHM` takes the same values, or the empty string for none.
 //! - `COOKIE_SAMESITE`: `strict`, `lax` or `none`, in any case.
@@ -216,6 +218,17 @@ pub struct Settings {
     /// `DEVELOPMENT_MODE`: relaxes the server's start-up checks (an HMAC `SECRET_KEY`
     /// shorter than 32 bytes is then only a warning). Defaults to false.
     pub development_mode: bool,
+    /// `HEADER_READ_TIMEOUT`: how long the server waits for a complete request head on a
+    /// new connection, or once the first byte of the next request arrived on a kept-alive
+    /// one; the connection is then closed. Defaults to 10 seconds.
+    pub header_read_timeout: Duration,
+    /// `IDLE_TIMEOUT`: how long the server keeps a connection open between a response and
+    /// the first byte of the next request (HTTP keep-alive). Defaults to 60 seconds.
+    pub idle_timeout: Duration,
+    /// `MAX_CONNECTIONS`: the most client connections the server keeps open at once; a
+    /// connection over the cap is answered 503 and closed. The server lowers it, with a
+    /// warning, to what its open-file limit allows. Defaults to 4096.
+    pub max_connections: u32,
 }
 
 impl Default for Settings {
@@ -255,6 +268,9 @@ impl Default for Settings {
             database_url: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             development_mode: false,
+            header_read_timeout: Duration::from_secs(10),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 4096,
         }
     }
 }
@@ -273,7 +289,7 @@ impl Settings {
 pub const ENV_PREFIX: &str = "JWT_ALLAUTH_";
 
 /// The names of all settings, as the contract spells them.
-pub const SETTING_NAMES: [&str; 34] = [
+pub const SETTING_NAMES: [&str; 37] = [
     "ALGORITHM",
     "SECRET_KEY",
     "PRIVATE_KEY_FILE",
@@ -308,6 +324,9 @@ pub const SETTING_NAMES: [&str; 34] = [
     "DATABASE_URL",
     "BIND",
     "DEVELOPMENT_MODE",
+    "HEADER_READ_TIMEOUT",
+    "IDLE_TIMEOUT",
+    "MAX_CONNECTIONS",
 ];
 
 /// Why settings could not be loaded. Every message names the setting or the file at
@@ -568,6 +587,15 @@ impl Settings {
             "DATABASE_URL" => self.database_url = value::optional_string(value).map_err(invalid)?,
             "BIND" => self.bind = value::socket_addr(value).map_err(invalid)?,
             "DEVELOPMENT_MODE" => self.development_mode = value::boolean(value).map_err(invalid)?,
+            "HEADER_READ_TIMEOUT" => {
+                self.header_read_timeout = value::positive_duration(value).map_err(invalid)?
+            }
+            "IDLE_TIMEOUT" => {
+                self.idle_timeout = value::positive_duration(value).map_err(invalid)?
+            }
+            "MAX_CONNECTIONS" => {
+                self.max_connections = value::positive_count(value).map_err(invalid)?
+            }
             _ => {
                 return Err(SettingsError::UnknownSetting {
                     name: name.to_owned(),

@@ -115,6 +115,9 @@ fn defaults() {
     assert_eq!(s.database_url, None);
     assert_eq!(s.bind, SocketAddr::from(([127, 0, 0, 1], 8000)));
     assert!(!s.development_mode);
+    assert_eq!(s.header_read_timeout, secs(10));
+    assert_eq!(s.idle_timeout, secs(60));
+    assert_eq!(s.max_connections, 4096);
     assert_eq!(s.purpose_token_lifetime_for("password_reset"), secs(DAY));
     assert_eq!(Settings::from_toml_str("").expect("empty file"), s);
     assert_eq!(env(&[]), s);
@@ -157,9 +160,12 @@ purpose_token_lifetimes = { password_reset = "1h", email_verification = 172800 }
 database_url = "postgres://db/app"
 bind = "0.0.0.0:9000"
 development_mode = true
+header_read_timeout = "5s"
+idle_timeout = 120
+max_connections = 100
 "#;
 
-const ALL_ENV: [(&str, &str); 34] = [
+const ALL_ENV: [(&str, &str); 37] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -203,6 +209,9 @@ const ALL_ENV: [(&str, &str); 34] = [
     ("JWT_ALLAUTH_DATABASE_URL", "postgres://db/app"),
     ("JWT_ALLAUTH_BIND", "0.0.0.0:9000"),
     ("JWT_ALLAUTH_DEVELOPMENT_MODE", "on"),
+    ("JWT_ALLAUTH_HEADER_READ_TIMEOUT", "5s"),
+    ("JWT_ALLAUTH_IDLE_TIMEOUT", "2m"),
+    ("JWT_ALLAUTH_MAX_CONNECTIONS", "100"),
 ];
 
 fn assert_all_set(s: &Settings) {
@@ -266,6 +275,9 @@ fn assert_all_set(s: &Settings) {
     assert_eq!(s.database_url.as_deref(), Some("postgres://db/app"));
     assert_eq!(s.bind, SocketAddr::from(([0, 0, 0, 0], 9000)));
     assert!(s.development_mode);
+    assert_eq!(s.header_read_timeout, secs(5));
+    assert_eq!(s.idle_timeout, secs(2 * MINUTE));
+    assert_eq!(s.max_connections, 100);
 }
 
 #[test]
@@ -736,6 +748,20 @@ fn development_mode() {
         &env_err(&[("JWT_ALLAUTH_DEVELOPMENT_MODE", "maybe")]),
         "DEVELOPMENT_MODE",
     );
+}
+
+#[test]
+fn connection_timeouts_and_cap_refuse_zero() {
+    let s = toml("header_read_timeout = 1\nidle_timeout = \"2s\"\nmax_connections = 1");
+    assert_eq!(
+        (s.header_read_timeout, s.idle_timeout, s.max_connections),
+        (secs(1), secs(2), 1)
+    );
+    for name in ["HEADER_READ_TIMEOUT", "IDLE_TIMEOUT", "MAX_CONNECTIONS"] {
+        let variable = format!("{ENV_PREFIX}{name}");
+        assert_invalid(&env_err(&[(variable.as_str(), "0")]), name);
+        assert_invalid(&env_err(&[(variable.as_str(), "soon")]), name);
+    }
 }
 
 #[test]

@@ -174,6 +174,14 @@ pub(super) fn duration(value: &Value) -> Result<Duration, Reason> {
     }
 }
 
+/// A duration of more than zero.
+pub(super) fn positive_duration(value: &Value) -> Result<Duration, Reason> {
+    match duration(value)? {
+        Duration::ZERO => Err(expected("expected a duration of more than zero", value)),
+        duration => Ok(duration),
+    }
+}
+
 /// A duration where an empty string, `none` or zero mean none.
 pub(super) fn optional_duration(value: &Value) -> Result<Option<Duration>, Reason> {
     if let Value::String(s) = value {
@@ -213,6 +221,17 @@ pub(super) fn count(value: &Value) -> Result<u32, Reason> {
         _ => None,
     };
     parsed.ok_or_else(|| expected("expected a whole number from 0 to 4294967295", value))
+}
+
+/// A whole number from 1 that fits in `u32`.
+pub(super) fn positive_count(value: &Value) -> Result<u32, Reason> {
+    match count(value) {
+        Ok(0) | Err(_) => Err(expected(
+            "expected a whole number from 1 to 4294967295",
+            value,
+        )),
+        Ok(n) => Ok(n),
+    }
 }
 
 /// `strict`, `lax` or `none`, ignoring case.
@@ -535,6 +554,23 @@ mod tests {
             json!(""),
         ] {
             assert!(count(&bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn positive_durations_and_counts() {
+        assert_eq!(
+            positive_duration(&json!("10s")),
+            Ok(Duration::from_secs(10))
+        );
+        assert_eq!(positive_duration(&json!(1)), Ok(Duration::from_secs(1)));
+        for bad in [json!(0), json!("0"), json!("0s"), json!("x"), json!(-1)] {
+            assert!(positive_duration(&bad).is_err(), "{bad}");
+        }
+        assert_eq!(positive_count(&json!(1)), Ok(1));
+        assert_eq!(positive_count(&json!("4096")), Ok(4096));
+        for bad in [json!(0), json!("0"), json!(-1), json!("x"), json!(1.5)] {
+            assert!(positive_count(&bad).is_err(), "{bad}");
         }
     }
 
