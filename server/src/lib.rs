@@ -11,6 +11,7 @@ pub mod commands;
 pub mod config;
 pub mod db;
 pub mod error;
+pub mod file_limit;
 pub mod health;
 pub mod keyfile;
 pub mod limits;

@@ -13,6 +13,7 @@ use crate::cli::{GlobalArgs, ServeArgs};
 use crate::config::{self, Overrides};
 use crate::db::{Database, redact_url};
 use crate::error::CommandError;
+use crate::file_limit::{self, OpenFileLimit, Raised};
 use crate::passwords::Passwords;
 use crate::{AppState, app};
 
@@ -63,8 +64,9 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
 
 /// Serves `router` on `prepared.addr`, with the peer address available to handlers,
 /// until SIGINT or SIGTERM; in-flight requests then finish and the database pool is
-/// closed.
+/// closed. First raises the soft open-file limit to the hard one where it can.
 pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandError> {
+    raise_open_file_limit();
     let addr = prepared.addr;
     let listener = TcpListener::bind(addr)
         .await
@@ -81,6 +83,29 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
     served.map_err(CommandError::Serve)?;
     tracing::info!("jwt-allauth stopped");
     Ok(())
+}
+
+/// Raises the soft open-file limit to the hard one ([`file_limit::raise_to_hard`]),
+/// logging what it did; the limits then in force.
+fn raise_open_file_limit() -> OpenFileLimit {
+    match file_limit::raise_to_hard() {
+        Ok(Raised { before, after }) if before != after => {
+            tracing::info!(
+                "raised the open-file limit from {} to {}",
+                file_limit::show(&before.soft),
+                file_limit::show(&after.soft)
+            );
+            after
+        }
+        Ok(Raised { after, .. }) => {
+            tracing::info!("open-file limit {}", file_limit::show(&after.soft));
+            after
+        }
+        Err(error) => {
+            tracing::warn!("{}", crate::error::report(&error));
+            OpenFileLimit::current()
+        }
+    }
 }
 
 /// Resolves at the first SIGINT (Ctrl-C) or SIGTERM: in-flight requests then finish and
