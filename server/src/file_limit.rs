@@ -2,8 +2,9 @@
 //!
 //! Every client connection holds a file descriptor. Many systems start processes with a
 //! soft limit of 1024 (or less) under a much higher hard limit; `serve` raises the soft
-//! limit to the hard one ([`raise_to_hard`]) so that a few hundred connections do not
-//! exhaust it.
+//! limit to the hard one ([`raise_to_hard`]) so that `MAX_CONNECTIONS`, not the limit,
+//! decides how many connections are served, and then fits the cap under whatever limit
+//! it got (`connections::connection_cap`).
 
 /// The open-file limits of the process; `None` is unlimited.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,11 +4,13 @@
 //! [`app`] builds the whole HTTP application from an [`AppState`]; it is the seam tests
 //! use (with `tower::ServiceExt::oneshot` or a real listener). The binary's `serve`
 //! command loads the settings, connects, migrates, then serves [`app`] with the peer
-//! address available (`into_make_service_with_connect_info::<SocketAddr>()`).
+//! address available (`ConnectInfo<SocketAddr>`) through [`connections::serve`], which
+//! times out slow request heads and idle connections and caps how many are open.
 
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod connections;
 pub mod db;
 pub mod error;
 pub mod file_limit;

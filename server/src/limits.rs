@@ -6,12 +6,12 @@
 //! for each field, its name, `": "`, its value and CRLF ([`header_block_len`]); the
 //! request line is not counted.
 //!
-//! hyper, which `axum::serve` runs, has limits of its own that apply first and cannot be
-//! configured through `axum::serve`: over HTTP/1 a request head larger than about 408 KiB
-//! (its read buffer), or with more than 100 header fields, is answered 431 with an empty
-//! body and the connection closed, and a head that does not parse (a bare CR or LF, a
-//! control character in a value) is answered 400 with an empty body. Everything smaller
-//! and well formed reaches this limit.
+//! hyper, which serves the connections ([`crate::connections`]) with its default HTTP/1
+//! settings, has limits of its own that apply first: a request head larger than about
+//! 408 KiB (its read buffer), or with more than 100 header fields, is answered 431 with an
+//! empty body and the connection closed, and a head that does not parse (a bare CR or
+//! LF, a control character in a value) is answered 400 with an empty body. Everything
+//! smaller and well formed reaches this limit.
 
 use axum::Router;
 use axum::body::Body;

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::config::{self, Overrides};
+use crate::connections::{self, ConnectionLimits};
 use crate::db::{Database, redact_url};
 use crate::error::CommandError;
 use crate::file_limit::{self, OpenFileLimit, Raised};
@@ -64,23 +65,37 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
 
 /// Serves `router` on `prepared.addr`, with the peer address available to handlers,
 /// until SIGINT or SIGTERM; in-flight requests then finish and the database pool is
-/// closed. First raises the soft open-file limit to the hard one where it can.
+/// closed. First raises the soft open-file limit to the hard one where it can; then
+/// serves within `HEADER_READ_TIMEOUT`, `IDLE_TIMEOUT` and `MAX_CONNECTIONS` (fitted
+/// under the open-file limit), as [`connections::serve`] describes.
 pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandError> {
-    raise_open_file_limit();
+    let open_files = raise_open_file_limit();
+    let settings = prepared.state.manager().settings();
+    let limits = ConnectionLimits::new(settings, open_files.soft);
+    if limits.max_connections < settings.max_connections {
+        tracing::warn!(
+            "MAX_CONNECTIONS {} does not fit the open-file limit {}: serving at most {} \
+             connections at once",
+            settings.max_connections,
+            file_limit::show(&open_files.soft),
+            limits.max_connections
+        );
+    }
     let addr = prepared.addr;
     let listener = TcpListener::bind(addr)
         .await
         .map_err(|source| CommandError::Bind { addr, source })?;
     let local = listener.local_addr().unwrap_or(addr);
-    tracing::info!(address = %local, database = %redact_url(&prepared.database_url), "jwt-allauth listening");
-    let served = axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await;
+    tracing::info!(
+        address = %local,
+        database = %redact_url(&prepared.database_url),
+        header_read_timeout = ?limits.header_read_timeout,
+        idle_timeout = ?limits.idle_timeout,
+        max_connections = limits.max_connections,
+        "jwt-allauth listening"
+    );
+    connections::serve(listener, router, limits, shutdown_signal()).await;
     prepared.state.db.close().await;
-    served.map_err(CommandError::Serve)?;
     tracing::info!("jwt-allauth stopped");
     Ok(())
 }
