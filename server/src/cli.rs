@@ -21,8 +21,9 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Options every command accepts, before or after the command's name.
-#[derive(Debug, Clone, Args)]
+/// Options every command accepts, before or after the command's name. Its `Debug`
+/// output shows the database URL without its password.
+#[derive(Clone, Args)]
 pub struct GlobalArgs {
     /// Database: sqlite://FILE, sqlite::memory: or postgres://USER@HOST/DB [default:
     /// sqlite://jwt-allauth.sqlite3]
@@ -31,6 +32,18 @@ pub struct GlobalArgs {
     /// TOML configuration file.
     #[arg(long, value_name = "FILE", global = true)]
     pub config: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for GlobalArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GlobalArgs")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(crate::db::redact_url),
+            )
+            .field("config", &self.config)
+            .finish()
+    }
 }
 
 /// The commands.
@@ -241,5 +254,19 @@ mod tests {
         let cli = Cli::try_parse_from(["jwt-allauth", "--config", "x.toml", "purge", "--dry-run"])
             .expect("parse");
         assert_eq!(cli.global.config, Some(PathBuf::from("x.toml")));
+    }
+
+    #[test]
+    fn debug_hides_the_database_password() {
+        for url in [
+            "postgres://app:SecretPw@db/auth",
+            "postgres://app:Hunter2/SecretPw@db/auth",
+        ] {
+            let cli = Cli::try_parse_from(["jwt-allauth", "migrate", "--database-url", url])
+                .expect("parse");
+            let debug = format!("{cli:?}");
+            assert!(!debug.contains("SecretPw"), "{debug}");
+            assert!(debug.contains("postgres:"), "{debug}");
+        }
     }
 }

@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::path::Path;
 
-use jwt_allauth::Settings;
 use jwt_allauth::settings::SettingsError;
+use jwt_allauth::{Secret, Settings};
 
 use crate::db::DEFAULT_DATABASE_URL;
 use crate::keyfile::{self, KeyFile, KeyFileError};
@@ -27,7 +27,7 @@ pub fn load_settings(
 ) -> Result<Settings, SettingsError> {
     let mut settings = Settings::load(config_file)?;
     if let Some(url) = overrides.database_url {
-        settings.database_url = Some(url.to_owned());
+        settings.database_url = Some(Secret::new(url));
     }
     if let Some(bind) = overrides.bind {
         settings.bind = bind;
@@ -39,7 +39,8 @@ pub fn load_settings(
 pub fn database_url(settings: &Settings) -> &str {
     settings
         .database_url
-        .as_deref()
+        .as_ref()
+        .map(Secret::expose)
         .filter(|url| !url.is_empty())
         .unwrap_or(DEFAULT_DATABASE_URL)
 }
@@ -116,7 +117,6 @@ pub fn check_secret_strength(settings: &Settings) -> Result<(), WeakSecret> {
 
 #[cfg(test)]
 mod tests {
-    use jwt_allauth::Secret;
     use jwt_allauth::keys::Algorithm;
 
     use super::*;
@@ -147,7 +147,7 @@ mod tests {
     fn flags_override_and_default_database() {
         let mut settings = Settings::default();
         assert_eq!(database_url(&settings), DEFAULT_DATABASE_URL);
-        settings.database_url = Some(String::new());
+        settings.database_url = Some(Secret::new(""));
         assert_eq!(database_url(&settings), DEFAULT_DATABASE_URL);
 
         let dir = tempfile::tempdir().expect("tempdir");

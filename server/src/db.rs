@@ -4,8 +4,9 @@
 //! store on it ([`SqliteStore`] or [`PostgresStore`]). Connecting fails within
 //! [`CONNECT_TIMEOUT`] when the database does not answer.
 
+mod database_url;
+
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 use jwt_allauth::StoreError;
@@ -14,11 +15,13 @@ use jwt_allauth::store::{
     SessionRecord, SessionStore,
 };
 use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
-use sqlx::Connection;
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
+use sqlx::{ConnectOptions, Connection};
 use time::OffsetDateTime;
+
+pub use self::database_url::{Backend, DatabaseUrl, UrlError, redact_url};
 
 /// The database used when neither `--database-url`, `JWT_ALLAUTH_DATABASE_URL`,
 /// `DATABASE_URL` nor the configuration file names one: a SQLite file in the current
@@ -36,41 +39,27 @@ const PG_MAX_CONNECTIONS: u32 = 10;
 /// `_sqlx_migrations`.
 pub const SERVER_MIGRATIONS_TABLE: &str = "_jwt_allauth_server_migrations";
 
-/// Which database a URL names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    /// `sqlite:...`
-    Sqlite,
-    /// `postgres://...` or `postgresql://...`
-    Postgres,
-}
-
-impl Backend {
-    /// The backend of `url`, by its scheme.
-    pub fn from_url(url: &str) -> Result<Self, DbError> {
-        let scheme = url
-            .split_once(':')
-            .map(|(scheme, _)| scheme.to_ascii_lowercase());
-        match scheme.as_deref() {
-            Some("sqlite") => Ok(Backend::Sqlite),
-            Some("postgres" | "postgresql") => Ok(Backend::Postgres),
-            _ => Err(DbError::UnsupportedUrl {
-                url: redact_url(url),
-            }),
-        }
-    }
-}
-
-/// Why the database could not be opened or migrated.
+/// Why the database could not be opened or migrated. No message contains a password:
+/// URLs appear as [`redact_url`] shows them.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
-    /// The URL is neither `sqlite:` nor `postgres://`.
-    #[error(
-        "unsupported database URL {url}: expected sqlite://FILE, sqlite::memory: or postgres://..."
-    )]
+    /// The URL has no scheme, or one other than `sqlite:` and `postgres://`.
+    #[error("unsupported database URL {url}")]
     UnsupportedUrl {
-        /// The URL, password removed.
+        /// The URL as shown: its scheme alone.
         url: String,
+        /// Why.
+        #[source]
+        source: UrlError,
+    },
+    /// The URL is refused before connecting (see [`DatabaseUrl::parse`]).
+    #[error("invalid database URL {url}")]
+    InvalidUrl {
+        /// The URL as shown: its scheme alone.
+        url: String,
+        /// Why.
+        #[source]
+        source: UrlError,
     },
     /// The database could not be reached or opened.
     #[error("cannot connect to the database at {url}")]
@@ -95,6 +84,19 @@ pub enum DbError {
     RefoldEmailKeys(#[source] sqlx::Error),
 }
 
+impl DbError {
+    /// The error for the URL `text`, refused for `source`.
+    pub fn invalid_url(text: &str, source: UrlError) -> Self {
+        let url = redact_url(text);
+        match source {
+            UrlError::NoScheme | UrlError::UnsupportedScheme(_) => {
+                DbError::UnsupportedUrl { url, source }
+            }
+            source => DbError::InvalidUrl { url, source },
+        }
+    }
+}
+
 /// A connection pool on SQLite or PostgreSQL. Cheap to clone.
 #[derive(Debug, Clone)]
 pub enum Database {
@@ -105,51 +107,53 @@ pub enum Database {
 }
 
 impl Database {
-    /// Opens a pool on `url`. A SQLite file is created if missing (WAL mode, busy
-    /// timeout, foreign keys on: the options of [`SqliteStore::connect_options`]).
-    /// Fails after [`CONNECT_TIMEOUT`] at the latest when the database does not answer.
+    /// Opens a pool on `url`, which must pass [`DatabaseUrl::parse`]. A SQLite file is
+    /// created if missing (WAL mode, busy timeout, foreign keys on: the options of
+    /// [`SqliteStore::connect_options`]). Fails after [`CONNECT_TIMEOUT`] at the latest
+    /// when the database does not answer.
     pub async fn connect(url: &str) -> Result<Self, DbError> {
+        let url = DatabaseUrl::parse(url).map_err(|source| DbError::invalid_url(url, source))?;
+        Self::connect_to(&url).await
+    }
+
+    /// Opens a pool on `url`, like [`Database::connect`].
+    pub async fn connect_to(url: &DatabaseUrl) -> Result<Self, DbError> {
         let connect_error = |source| DbError::Connect {
-            url: redact_url(url),
+            url: url.to_string(),
             source,
         };
-        match Backend::from_url(url)? {
-            Backend::Sqlite => {
-                let options = SqliteStore::connect_options(url).map_err(connect_error)?;
-                let pool = SqliteStore::pool_options(is_memory_url(url))
-                    .acquire_timeout(CONNECT_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(connect_error)?;
-                Ok(Database::Sqlite(pool))
+        let Some(parsed) = url.postgres() else {
+            let text = url.expose();
+            let options = SqliteStore::connect_options(text).map_err(connect_error)?;
+            let pool = SqliteStore::pool_options(is_memory_url(text))
+                .acquire_timeout(CONNECT_TIMEOUT)
+                .connect_with(options)
+                .await
+                .map_err(connect_error)?;
+            return Ok(Database::Sqlite(pool));
+        };
+        let options = PgConnectOptions::from_url(parsed)
+            .map_err(|source| DbError::invalid_url(url.expose(), UrlError::Options(source)))?;
+        // One direct connection first: a pool only reports "timed out" after retrying,
+        // while this says why (refused, authentication, no such database) at once.
+        match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options)).await {
+            Ok(Ok(connection)) => {
+                let _ = connection.close().await;
             }
-            Backend::Postgres => {
-                let options = PgConnectOptions::from_str(url).map_err(connect_error)?;
-                // One direct connection first: a pool only reports "timed out" after
-                // retrying, while this says why (refused, authentication, no such
-                // database) at once.
-                match tokio::time::timeout(CONNECT_TIMEOUT, PgConnection::connect_with(&options))
-                    .await
-                {
-                    Ok(Ok(connection)) => {
-                        let _ = connection.close().await;
-                    }
-                    Ok(Err(source)) => return Err(connect_error(source)),
-                    Err(_) => {
-                        return Err(DbError::ConnectTimeout {
-                            url: redact_url(url),
-                        });
-                    }
-                }
-                let pool = PgPoolOptions::new()
-                    .max_connections(PG_MAX_CONNECTIONS)
-                    .acquire_timeout(CONNECT_TIMEOUT)
-                    .connect_with(options)
-                    .await
-                    .map_err(connect_error)?;
-                Ok(Database::Postgres(pool))
+            Ok(Err(source)) => return Err(connect_error(source)),
+            Err(_) => {
+                return Err(DbError::ConnectTimeout {
+                    url: url.to_string(),
+                });
             }
         }
+        let pool = PgPoolOptions::new()
+            .max_connections(PG_MAX_CONNECTIONS)
+            .acquire_timeout(CONNECT_TIMEOUT)
+            .connect_with(options)
+            .await
+            .map_err(connect_error)?;
+        Ok(Database::Postgres(pool))
     }
 
     /// Which database this is.
@@ -240,44 +244,6 @@ fn is_memory_url(url: &str) -> bool {
     let rest = rest.trim_start_matches('/');
     let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
     path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory")
-}
-
-/// `url` with its password (in the user info or a `password=` parameter) replaced by
-/// `***`, for messages and logs.
-pub fn redact_url(url: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (url, None),
-    };
-    let mut out = match base.split_once("://") {
-        Some((scheme, rest)) => {
-            let (authority, path) = match rest.find('/') {
-                Some(i) => rest.split_at(i),
-                None => (rest, ""),
-            };
-            let authority = match authority.rsplit_once('@') {
-                Some((userinfo, host)) => match userinfo.split_once(':') {
-                    Some((user, _password)) => format!("{user}:***@{host}"),
-                    None => format!("{userinfo}@{host}"),
-                },
-                None => authority.to_owned(),
-            };
-            format!("{scheme}://{authority}{path}")
-        }
-        None => base.to_owned(),
-    };
-    if let Some(query) = query {
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
-                _ => pair.to_owned(),
-            })
-            .collect();
-        out.push('?');
-        out.push_str(&pairs.join("&"));
-    }
-    out
 }
 
 /// The library's store on either backend: [`SessionStore`] and [`PurposeTokenStore`]
@@ -397,45 +363,6 @@ impl PurposeTokenStore for DbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backends_by_scheme() {
-        assert_eq!(
-            Backend::from_url("sqlite://x.db").ok(),
-            Some(Backend::Sqlite)
-        );
-        assert_eq!(
-            Backend::from_url("sqlite::memory:").ok(),
-            Some(Backend::Sqlite)
-        );
-        assert_eq!(
-            Backend::from_url("postgres://h/db").ok(),
-            Some(Backend::Postgres)
-        );
-        assert_eq!(
-            Backend::from_url("PostgreSQL://h/db").ok(),
-            Some(Backend::Postgres)
-        );
-        assert!(Backend::from_url("mysql://h/db").is_err());
-        assert!(Backend::from_url("jwt-allauth.sqlite3").is_err());
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://app:s3cret@db.example:5432/auth?sslmode=require&password=x"),
-            "postgres://app:***@db.example:5432/auth?sslmode=require&password=***"
-        );
-        assert_eq!(
-            redact_url("postgres://postgres@127.0.0.1:1/none"),
-            "postgres://postgres@127.0.0.1:1/none"
-        );
-        assert_eq!(redact_url("postgres://u:p@h"), "postgres://u:***@h");
-        assert_eq!(
-            redact_url("sqlite://dir/jwt.sqlite3"),
-            "sqlite://dir/jwt.sqlite3"
-        );
-    }
 
     #[test]
     fn sqlite_files() {

@@ -211,8 +211,9 @@ pub struct Settings {
     /// `{"password_reset": "1h"}`. Defaults to empty.
     pub purpose_token_lifetimes: BTreeMap<String, Duration>,
     /// `DATABASE_URL` (plain `DATABASE_URL` is read too). Defaults to none (the server
-    /// uses `sqlite://jwt-allauth.sqlite3`).
-    pub database_url: Option<String>,
+    /// uses `sqlite://jwt-allauth.sqlite3`). A [`Secret`]: the URL may hold a password,
+    /// so `Debug` does not show it.
+    pub database_url: Option<Secret>,
     /// `BIND`: the server's listen address. Defaults to `127.0.0.1:8000`.
     pub bind: SocketAddr,
     /// `DEVELOPMENT_MODE`: relaxes the server's start-up checks (an HMAC `SECRET_KEY`
@@ -584,7 +585,7 @@ impl Settings {
             "PURPOSE_TOKEN_LIFETIMES" => {
                 self.purpose_token_lifetimes = value::purpose_lifetimes(value).map_err(invalid)?;
             }
-            "DATABASE_URL" => self.database_url = value::optional_string(value).map_err(invalid)?,
+            "DATABASE_URL" => self.database_url = value::optional_secret(value).map_err(invalid)?,
             "BIND" => self.bind = value::socket_addr(value).map_err(invalid)?,
             "DEVELOPMENT_MODE" => self.development_mode = value::boolean(value).map_err(invalid)?,
             "HEADER_READ_TIMEOUT" => {

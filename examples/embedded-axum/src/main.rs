@@ -30,8 +30,9 @@ async fn main() -> Result<(), BoxError> {
     }
     let database_url = settings
         .database_url
-        .clone()
-        .unwrap_or_else(|| "sqlite::memory:".to_owned());
+        .as_ref()
+        .map_or("sqlite::memory:", Secret::expose)
+        .to_owned();
     let bind = settings.bind;
 
     let accounts = Accounts::seeded().await?;

@@ -12,7 +12,7 @@ use tokio::net::TcpListener;
 use crate::cli::{GlobalArgs, ServeArgs};
 use crate::config::{self, Overrides};
 use crate::connections::{self, ConnectionLimits};
-use crate::db::{Database, redact_url};
+use crate::db::{Database, DatabaseUrl, DbError};
 use crate::error::CommandError;
 use crate::file_limit::{self, OpenFileLimit, Raised};
 use crate::passwords::Passwords;
@@ -31,8 +31,8 @@ pub struct Prepared {
     pub state: AppState,
     /// The address to listen on (`--bind`, else the `BIND` setting).
     pub addr: SocketAddr,
-    /// The database URL (logged without its password).
-    pub database_url: String,
+    /// The database URL (`Display` and `Debug` without its password).
+    pub database_url: DatabaseUrl,
 }
 
 /// Everything `serve` does before it listens: loads the settings (file, environment,
@@ -48,8 +48,9 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
         },
     )?;
     config::check_secret_strength(&settings)?;
-    let url = config::database_url(&settings).to_owned();
-    let db = Database::connect(&url).await?;
+    let text = config::database_url(&settings);
+    let url = DatabaseUrl::parse(text).map_err(|source| DbError::invalid_url(text, source))?;
+    let db = Database::connect_to(&url).await?;
     db.migrate().await?;
     config::ensure_signing_key(&mut settings)?;
     let addr = settings.bind;
@@ -88,7 +89,7 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
     let local = listener.local_addr().unwrap_or(addr);
     tracing::info!(
         address = %local,
-        database = %redact_url(&prepared.database_url),
+        database = %prepared.database_url,
         header_read_timeout = ?limits.header_read_timeout,
         idle_timeout = ?limits.idle_timeout,
         max_connections = limits.max_connections,

@@ -272,7 +272,10 @@ fn assert_all_set(s: &Settings) {
     );
     assert_eq!(s.purpose_token_lifetime_for("password_reset"), secs(HOUR));
     assert_eq!(s.purpose_token_lifetime_for("other"), secs(2 * HOUR));
-    assert_eq!(s.database_url.as_deref(), Some("postgres://db/app"));
+    assert_eq!(
+        s.database_url.as_ref().map(Secret::expose),
+        Some("postgres://db/app")
+    );
     assert_eq!(s.bind, SocketAddr::from(([0, 0, 0, 0], 9000)));
     assert!(s.development_mode);
     assert_eq!(s.header_read_timeout, secs(5));
@@ -896,7 +899,8 @@ fn database_url_precedence() {
     assert_eq!(
         env(&[("DATABASE_URL", "postgres://plain")])
             .database_url
-            .as_deref(),
+            .as_ref()
+            .map(Secret::expose),
         Some("postgres://plain")
     );
     for vars in [
@@ -910,17 +914,38 @@ fn database_url_precedence() {
         ],
     ] {
         assert_eq!(
-            env(&vars).database_url.as_deref(),
+            env(&vars).database_url.as_ref().map(Secret::expose),
             Some("postgres://prefixed")
         );
     }
     // The plain variable overrides the file; an empty one is ignored.
     let mut s = toml("database_url = \"sqlite://file.db\"");
     s.apply_env_vars([("DATABASE_URL", "")]).expect("valid");
-    assert_eq!(s.database_url.as_deref(), Some("sqlite://file.db"));
+    assert_eq!(
+        s.database_url.as_ref().map(Secret::expose),
+        Some("sqlite://file.db")
+    );
     s.apply_env_vars([("DATABASE_URL", "postgres://plain")])
         .expect("valid");
-    assert_eq!(s.database_url.as_deref(), Some("postgres://plain"));
+    assert_eq!(
+        s.database_url.as_ref().map(Secret::expose),
+        Some("postgres://plain")
+    );
+}
+
+#[test]
+fn the_database_url_never_appears_in_debug() {
+    let url = "postgres://app:Hunter2/SecretPw@db.example/auth?password=SecretPw";
+    for s in [
+        toml(&format!("database_url = {url:?}")),
+        env(&[("DATABASE_URL", url)]),
+        env(&[("JWT_ALLAUTH_DATABASE_URL", url)]),
+    ] {
+        assert_eq!(s.database_url.as_ref().map(Secret::expose), Some(url));
+        for text in [format!("{s:?}"), format!("{s:#?}")] {
+            assert!(!text.contains("SecretPw"), "{text}");
+        }
+    }
 }
 
 #[test]

@@ -92,8 +92,8 @@ pub(super) fn secret(value: &Value) -> Result<Secret, Reason> {
     }
 }
 
-/// A verify-only secret (`PREVIOUS_SECRET_KEY`); empty means none. Its value never
-/// appears in a reason.
+/// A verify-only secret (`PREVIOUS_SECRET_KEY`) or a database URL (`DATABASE_URL`);
+/// empty means none. Its value never appears in a reason.
 pub(super) fn optional_secret(value: &Value) -> Result<Option<Secret>, Reason> {
     match value.as_str() {
         Some("") => Ok(None),
