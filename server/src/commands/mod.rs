@@ -16,7 +16,7 @@ use crate::config::{self, Overrides};
 use crate::db::Database;
 use crate::error::CommandError;
 use crate::passwords::Passwords;
-use crate::users::{ServerUser, Users};
+use crate::users::{ServerUser, Users, normalize_email};
 
 /// Runs the command `cli` names.
 pub async fn run(cli: Cli) -> Result<(), CommandError> {
@@ -57,12 +57,15 @@ impl Admin {
         Ok(Self { db, users, manager })
     }
 
-    /// The user with this e-mail address, or [`CommandError::NoUser`].
+    /// The user with this e-mail address, or [`CommandError::NoUser`]. An address the
+    /// HTTP routes would refuse is [`InvalidEmail`](crate::users::UsersError::InvalidEmail),
+    /// not an unknown user.
     async fn user(&self, email: &str) -> Result<ServerUser, CommandError> {
+        let (email, _) = normalize_email(email)?;
         self.users
-            .find_by_email(email)
+            .find_by_email(&email)
             .await?
-            .ok_or_else(|| CommandError::NoUser(email.trim().to_owned()))
+            .ok_or(CommandError::NoUser(email))
     }
 
     async fn close(self) {

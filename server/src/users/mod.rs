@@ -37,7 +37,9 @@ pub enum UsersError {
     /// Another user has this address (compared regardless of case).
     #[error("a user with e-mail {0} already exists")]
     DuplicateEmail(String),
-    /// The address is empty, has no `@`, contains spaces or is too long.
+    /// The address is empty, has no `@` or several, contains spaces, control or invisible
+    /// formatting characters, or is too long (see [`normalize_email`]). The message
+    /// shows it escaped.
     #[error("invalid e-mail address {0:?}")]
     InvalidEmail(String),
     /// An empty password.
@@ -126,7 +128,9 @@ fn parse_profile(text: &str) -> Result<Map<String, Value>, UsersError> {
     }
 }
 
-/// The address trimmed and its key, or [`UsersError::InvalidEmail`].
+/// The address trimmed and its key, or [`UsersError::InvalidEmail`]: the one validation
+/// of e-mail addresses, used by the HTTP routes (through [`Users::find_by_email`] and
+/// [`Users::authenticate`]) and by every command of the command line.
 ///
 /// The key is [`email_key`]: the address in Unicode compatibility caseless form, so case
 /// variants (all three sigmas), decomposed spellings (`e` + U+0301 for `é`) and
@@ -134,16 +138,23 @@ fn parse_profile(text: &str) -> Result<Map<String, Value>, UsersError> {
 /// that looks the same cannot be registered twice. Look-alikes from other scripts (a
 /// Cyrillic `а`) stay different addresses. The address itself is kept as written.
 ///
-/// The check is deliberately loose (something `@` something, no whitespace, at most
-/// [`MAX_EMAIL_CHARS`]): the address is confirmed by mail, not by a parser.
+/// The check is deliberately loose (something `@` something, at most
+/// [`MAX_EMAIL_CHARS`]): the address is confirmed by mail, not by a parser. It refuses
+/// what makes an address read as another one: a second `@` (`eve@evil.example@bank.com`),
+/// whitespace, control characters, and invisible formatting characters (see
+/// [`is_invisible_format`]), such as a right-to-left override that displays
+/// `eve\u{202E}moc.knab@evil.example` as `eve@evil.example` reversed into `bank.com`.
 pub fn normalize_email(email: &str) -> Result<(String, String), UsersError> {
     let email = email.trim();
-    let valid = match email.rsplit_once('@') {
+    let valid = match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
                 && !domain.is_empty()
+                && !domain.contains('@')
                 && email.chars().count() <= MAX_EMAIL_CHARS
-                && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+                && !email
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
         }
         None => false,
     };
@@ -151,6 +162,28 @@ pub fn normalize_email(email: &str) -> Result<(String, String), UsersError> {
         return Err(UsersError::InvalidEmail(email.to_owned()));
     }
     Ok((email.to_owned(), email_key(email)))
+}
+
+/// Whether `c` is an invisible formatting character: the bidirectional controls
+/// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), the zero-width characters
+/// (U+200B–U+200D, U+2060–U+2064, U+FEFF), the soft hyphen (U+00AD), U+180E, the
+/// interlinear annotation characters (U+FFF9–U+FFFB) and the tag characters
+/// (U+E0000–U+E007F). None of them changes what an address delivers to, all of them
+/// change what it looks like.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
 }
 
 /// A user id from a `user_id` claim: only the canonical decimal form of a positive
@@ -359,6 +392,16 @@ mod tests {
             "ada@",
             "a da@example.com",
             "a\n@b",
+            "a\0@b",
+            "eve@evil.example@example.com",
+            "@@example.com",
+            "a@@example.com",
+            "eve\u{202E}moc.elpmaxe@example.com",
+            "ad\u{2066}min@example.com",
+            "a\u{200B}lice@example.com",
+            "alice@example.com\u{FEFF}",
+            "alice@exam\u{AD}ple.com",
+            "alice\u{E0041}@example.com",
         ] {
             assert!(normalize_email(bad).is_err(), "{bad:?}");
         }

@@ -5,7 +5,9 @@ use std::io::Read;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::{self, TestDb, failure};
+use jwt_allauth_server::db::Database;
+
+use crate::common::{self, TestDb, failure, success};
 
 /// The two words every secret below is made of; neither may ever be printed.
 const SECRET_PARTS: [&str; 2] = ["Hunter2", "SecretPw"];
@@ -157,5 +159,97 @@ async fn finding_6_serve_never_logs_database_credentials() {
                 "{query}: {text}{stdout}"
             );
         }
+    }
+}
+
+/// The rows of the users table: (e-mail, profile as JSON text).
+async fn rows(db: &TestDb) -> Vec<(String, String)> {
+    let database = db.connect().await;
+    let rows = match &database {
+        Database::Sqlite(pool) => {
+            sqlx::query_as("SELECT email, profile FROM jwt_allauth_users ORDER BY id")
+                .fetch_all(pool)
+                .await
+        }
+        Database::Postgres(pool) => {
+            sqlx::query_as("SELECT email, profile::text FROM jwt_allauth_users ORDER BY id")
+                .fetch_all(pool)
+                .await
+        }
+    }
+    .unwrap();
+    database.close().await;
+    rows
+}
+
+/// Addresses the validator of the HTTP routes refuses: a right-to-left override, other
+/// invisible formatting characters, two `@`.
+const BAD_EMAILS: [&str; 5] = [
+    "eve\u{202E}moc.elpmaxe@example.com",
+    "ad\u{2066}min@example.com",
+    "a\u{200B}lice@example.com",
+    "eve@evil.example@example.com",
+    "@@example.com",
+];
+
+async fn cli_emails_flow(db: &TestDb) {
+    for email in BAD_EMAILS {
+        let output = db.run(&["user", "create", "--email", email, "--password", "pw"]);
+        let line = failure(&output, "invalid e-mail address");
+        // The address is shown escaped: a terminal never renders a raw override.
+        assert!(
+            !line.contains(['\u{202E}', '\u{2066}', '\u{200B}']),
+            "{line:?}"
+        );
+    }
+    assert_eq!(rows(db).await, Vec::new(), "nothing is written");
+    success(&db.run(&[
+        "user",
+        "create",
+        "--email",
+        "  Alice@Example.com ",
+        "--password",
+        "pw",
+    ]));
+    // Every command taking --email validates it the same way, before any lookup.
+    for email in BAD_EMAILS {
+        for args in [
+            &["user", "set-role", "--role", "5"][..],
+            &["user", "deactivate"],
+            &["user", "activate"],
+            &["user", "set-profile", "--profile", "{}"],
+            &["user", "delete"],
+            &["sessions", "list"],
+            &["sessions", "revoke-all"],
+        ] {
+            let mut args = args.to_vec();
+            args.extend(["--email", email]);
+            let line = failure(&db.run(&args), "invalid e-mail address");
+            assert!(
+                !line.contains(['\u{202E}', '\u{2066}', '\u{200B}']),
+                "{line:?}"
+            );
+        }
+    }
+    // A valid address is normalised as on the HTTP side: trimmed, any case.
+    success(&db.run(&[
+        "user",
+        "set-role",
+        "--email",
+        "ALICE@example.COM",
+        "--role",
+        "5",
+    ]));
+    assert_eq!(
+        rows(db).await,
+        vec![("Alice@Example.com".to_owned(), "{}".to_owned())]
+    );
+}
+
+#[tokio::test]
+async fn finding_11_cli_emails_are_validated_like_the_http_routes() {
+    cli_emails_flow(&TestDb::sqlite()).await;
+    if let Some(db) = TestDb::postgres("finding_11_emails").await {
+        cli_emails_flow(&db).await;
     }
 }
