@@ -44,6 +44,11 @@ pub enum CommandError {
     /// `--profile` is not JSON.
     #[error("--profile is not valid JSON")]
     ProfileJson(#[source] serde_json::Error),
+    /// `--profile` has the NUL character in a string or a key.
+    #[error(
+        "--profile must not contain the NUL character (\\u0000), which PostgreSQL cannot store"
+    )]
+    ProfileNul,
     /// `--profile` is JSON but not an object.
     #[error("--profile must be a JSON object, like {{\"organization\": {{\"id\": 1}}}}")]
     ProfileNotObject,

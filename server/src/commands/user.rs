@@ -5,7 +5,7 @@ use serde_json::{Map, Value};
 use super::{Admin, now, out};
 use crate::cli::{CreateUserArgs, GlobalArgs, SetProfileArgs, SetRoleArgs, UserCommand};
 use crate::error::CommandError;
-use crate::users::{NewUser, ServerUser};
+use crate::users::{NewUser, ServerUser, map_contains_nul};
 
 pub(super) async fn run(global: &GlobalArgs, command: UserCommand) -> Result<(), CommandError> {
     // Checked before touching the database.
@@ -32,9 +32,10 @@ pub(super) async fn run(global: &GlobalArgs, command: UserCommand) -> Result<(),
     result
 }
 
-/// A `--profile` value: a JSON object.
+/// A `--profile` value: a JSON object without NUL characters.
 fn parse_profile(text: &str) -> Result<Map<String, Value>, CommandError> {
     match serde_json::from_str(text).map_err(CommandError::ProfileJson)? {
+        Value::Object(map) if map_contains_nul(&map) => Err(CommandError::ProfileNul),
         Value::Object(map) => Ok(map),
         _ => Err(CommandError::ProfileNotObject),
     }

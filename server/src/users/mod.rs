@@ -42,6 +42,10 @@ pub enum UsersError {
     /// shows it escaped.
     #[error("invalid e-mail address {0:?}")]
     InvalidEmail(String),
+    /// A text the table would store contains the NUL character, which PostgreSQL cannot
+    /// store (and SQLite tools truncate at): refused on both backends.
+    #[error("the {0} must not contain the NUL character (\\u0000)")]
+    NulCharacter(&'static str),
     /// An empty password.
     #[error("the password must not be empty")]
     EmptyPassword,
@@ -186,6 +190,41 @@ pub fn is_invisible_format(c: char) -> bool {
     )
 }
 
+/// Whether a JSON value holds the NUL character in a string or an object key, at any
+/// depth.
+pub fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(text) => text.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map_contains_nul(map),
+        Value::Null | Value::Bool(_) | Value::Number(_) => false,
+    }
+}
+
+/// [`contains_nul`] for an object.
+pub fn map_contains_nul(map: &Map<String, Value>) -> bool {
+    map.iter()
+        .any(|(key, value)| key.contains('\0') || contains_nul(value))
+}
+
+/// [`UsersError::NulCharacter`] naming `field` if `text` contains NUL.
+fn refuse_nul(field: &'static str, text: &str) -> Result<(), UsersError> {
+    if text.contains('\0') {
+        Err(UsersError::NulCharacter(field))
+    } else {
+        Ok(())
+    }
+}
+
+/// [`UsersError::NulCharacter`] if the profile contains NUL.
+fn refuse_nul_profile(profile: &Map<String, Value>) -> Result<(), UsersError> {
+    if map_contains_nul(profile) {
+        Err(UsersError::NulCharacter("profile"))
+    } else {
+        Ok(())
+    }
+}
+
 /// A user id from a `user_id` claim: only the canonical decimal form of a positive
 /// integer (`"1"`, not `"01"`, `"+1"` or `" 1"`).
 pub fn parse_user_id(user_id: &str) -> Option<i64> {
@@ -253,6 +292,9 @@ impl Users {
         if new.password.is_empty() {
             return Err(UsersError::EmptyPassword);
         }
+        refuse_nul("first name", &new.first_name)?;
+        refuse_nul("last name", &new.last_name)?;
+        refuse_nul_profile(&new.profile)?;
         let password_hash = self.passwords.hash(&new.password).await?;
         let row = StoredUser {
             email: &email,
@@ -323,22 +365,26 @@ impl Users {
     }
 
     /// Replaces the user's profile. The updated user, or `None`.
+    /// [`UsersError::NulCharacter`] if it contains NUL.
     pub async fn set_profile(
         &self,
         id: i64,
         profile: &Map<String, Value>,
     ) -> Result<Option<ServerUser>, UsersError> {
+        refuse_nul_profile(profile)?;
         dispatch!(self, set_profile(id, profile))
     }
 
     /// Updates the names given (`None` keeps the current one). The updated user, or
-    /// `None`.
+    /// `None`. [`UsersError::NulCharacter`] if a name contains NUL.
     pub async fn update_names(
         &self,
         id: i64,
         first_name: Option<&str>,
         last_name: Option<&str>,
     ) -> Result<Option<ServerUser>, UsersError> {
+        refuse_nul("first name", first_name.unwrap_or_default())?;
+        refuse_nul("last name", last_name.unwrap_or_default())?;
         dispatch!(self, update_names(id, first_name, last_name))
     }
 
@@ -423,6 +469,19 @@ mod tests {
         // The address is kept as written.
         let (email, _) = normalize_email("A\u{301}da@example.com").expect("valid");
         assert_eq!(email, "A\u{301}da@example.com");
+    }
+
+    #[test]
+    fn nul_is_found_at_any_depth() {
+        for (value, nul) in [
+            (serde_json::json!({"a": "b", "c": [1, {"d": null}]}), false),
+            (serde_json::json!({"a": "b\u{0}"}), true),
+            (serde_json::json!({"a\u{0}": 1}), true),
+            (serde_json::json!({"a": {"b": ["x", {"c\u{0}": 1}]}}), true),
+            (serde_json::json!(["\u{0}"]), true),
+        ] {
+            assert_eq!(contains_nul(&value), nul, "{value}");
+        }
     }
 
     #[test]

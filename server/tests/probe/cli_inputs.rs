@@ -6,6 +6,9 @@ use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use jwt_allauth_server::db::Database;
+use jwt_allauth_server::passwords::Passwords;
+use jwt_allauth_server::users::{NewUser, Users, UsersError};
+use time::OffsetDateTime;
 
 use crate::common::{self, TestDb, failure, success};
 
@@ -251,5 +254,93 @@ async fn finding_11_cli_emails_are_validated_like_the_http_routes() {
     cli_emails_flow(&TestDb::sqlite()).await;
     if let Some(db) = TestDb::postgres("finding_11_emails").await {
         cli_emails_flow(&db).await;
+    }
+}
+
+/// Profiles with a NUL character: in a value, a key, nested in an object or an array.
+const NUL_PROFILES: [&str; 4] = [
+    r#"{"note": "a\u0000b"}"#,
+    r#"{"a\u0000": 1}"#,
+    r#"{"org": {"name": "\u0000"}}"#,
+    r#"{"tags": ["x", {"y": ["\u0000"]}]}"#,
+];
+
+async fn nul_profiles_flow(db: &TestDb) {
+    for profile in NUL_PROFILES {
+        let output = db.run(&[
+            "user",
+            "create",
+            "--email",
+            "bob@example.com",
+            "--password",
+            "pw",
+            "--profile",
+            profile,
+        ]);
+        failure(&output, "--profile must not contain the NUL character");
+    }
+    assert_eq!(rows(db).await, Vec::new(), "nothing is written");
+    success(&db.run(&[
+        "user",
+        "create",
+        "--email",
+        "bob@example.com",
+        "--password",
+        "pw",
+        "--profile",
+        r#"{"org": 1}"#,
+    ]));
+    for profile in NUL_PROFILES {
+        let output = db.run(&[
+            "user",
+            "set-profile",
+            "--email",
+            "bob@example.com",
+            "--profile",
+            profile,
+        ]);
+        failure(&output, "--profile must not contain the NUL character");
+    }
+    // The users table refuses it whoever writes: the HTTP routes (whose names are
+    // checked first, "Null characters are not allowed.") or an embedding application.
+    let database = db.connect().await;
+    let users = Users::new(database.clone(), Passwords::with_permits(1));
+    let bob = users
+        .find_by_email("bob@example.com")
+        .await
+        .unwrap()
+        .unwrap();
+    for profile in NUL_PROFILES {
+        let profile = serde_json::from_str(profile).unwrap();
+        let refused = users.set_profile(bob.id, &profile).await;
+        assert!(
+            matches!(refused, Err(UsersError::NulCharacter("profile"))),
+            "{refused:?}"
+        );
+    }
+    let refused = users.update_names(bob.id, Some("a\0b"), None).await;
+    assert!(
+        matches!(refused, Err(UsersError::NulCharacter("first name"))),
+        "{refused:?}"
+    );
+    let mut carol = NewUser::new("carol@example.com", "pw");
+    carol.last_name = "\0".to_owned();
+    let refused = users.create(&carol, OffsetDateTime::now_utc()).await;
+    assert!(
+        matches!(refused, Err(UsersError::NulCharacter("last name"))),
+        "{refused:?}"
+    );
+    database.close().await;
+    let rows = rows(db).await;
+    assert_eq!(rows.len(), 1);
+    let profile: serde_json::Value = serde_json::from_str(&rows[0].1).unwrap();
+    assert_eq!(profile, serde_json::json!({"org": 1}), "unchanged");
+}
+
+#[tokio::test]
+async fn finding_11_profiles_with_nul_are_refused_on_both_backends() {
+    nul_profiles_flow(&TestDb::sqlite()).await;
+    if let Some(db) = TestDb::postgres("finding_11_nul").await {
+        nul_profiles_flow(&db).await;
     }
 }
