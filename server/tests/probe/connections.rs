@@ -98,7 +98,7 @@ fn health_request(authority: &str) -> Vec<u8> {
 }
 
 #[tokio::test]
-async fn connections_a_trickled_request_head_is_closed_after_the_header_read_timeout() {
+async fn finding_3_a_trickled_request_head_is_closed_after_the_header_read_timeout() {
     let db = TestDb::sqlite();
     let server = short_timeouts(&db).await;
     let stream = TcpStream::connect(authority(&server)).await.unwrap();
@@ -129,7 +129,7 @@ async fn connections_a_trickled_request_head_is_closed_after_the_header_read_tim
 }
 
 #[tokio::test]
-async fn connections_a_silent_connection_is_closed_after_the_header_read_timeout() {
+async fn finding_3_a_silent_connection_is_closed_after_the_header_read_timeout() {
     let db = TestDb::sqlite();
     let server = short_timeouts(&db).await;
     let mut stream = TcpStream::connect(authority(&server)).await.unwrap();
@@ -143,7 +143,7 @@ async fn connections_a_silent_connection_is_closed_after_the_header_read_timeout
 }
 
 #[tokio::test]
-async fn connections_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
+async fn finding_3_an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     let db = TestDb::sqlite();
     let server = short_timeouts(&db).await;
     let authority = authority(&server).to_owned();
@@ -171,7 +171,7 @@ async fn connections_an_idle_keep_alive_connection_is_closed_after_the_idle_time
 }
 
 #[tokio::test]
-async fn connections_over_the_cap_are_answered_503_and_serving_resumes() {
+async fn finding_3_over_the_cap_are_answered_503_and_serving_resumes() {
     const CAP: usize = 3;
     let db = TestDb::sqlite();
     let server = Server::start_with_env(
@@ -275,7 +275,7 @@ fn open_file_limits(pid: u32) -> (String, String) {
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn connections_the_server_raises_its_soft_file_limit_to_the_hard_limit() {
+async fn finding_3_the_server_raises_its_soft_file_limit_to_the_hard_limit() {
     let db = TestDb::sqlite();
     let (_, hard) = open_file_limits(std::process::id());
     if hard.parse::<u64>().is_ok_and(|hard| hard <= 256) {
@@ -295,7 +295,7 @@ async fn connections_the_server_raises_its_soft_file_limit_to_the_hard_limit() {
 
 #[cfg(target_os = "linux")]
 #[tokio::test]
-async fn connections_with_a_file_limit_of_256_the_server_keeps_accepting_past_300_sockets() {
+async fn finding_3_with_a_file_limit_of_256_the_server_keeps_accepting_past_300_sockets() {
     let db = TestDb::sqlite();
     // Soft and hard 256: the server cannot raise it, and must fit its cap into it.
     let server = start_with_ulimit(&db, "ulimit -n 256").await;
