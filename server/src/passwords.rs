@@ -204,13 +204,57 @@ fn verify_blocking(memory: &MemoryPool, password: &str, phc: &str) -> bool {
     }
 }
 
+/// The most memory a stored hash may ask for, in KiB (256 MiB: 13 times OWASP's 19 MiB).
+const MAX_MEMORY_KIB: u32 = 256 * 1024;
+/// The most passes a stored hash may ask for (OWASP's lightest setting uses 2, its
+/// heaviest 5).
+const MAX_PASSES: u32 = 16;
+/// The most lanes a stored hash may ask for.
+const MAX_LANES: u32 = 16;
+
+/// Why a stored PHC string is not computed.
+#[derive(Debug, thiserror::Error)]
+enum UnusableHash {
+    /// It does not parse, or names an unknown variant or version.
+    #[error(transparent)]
+    Invalid(#[from] HashError),
+    /// Its parameters ask for more than any hash this server writes, or than its
+    /// memory and time allow per login: a row tampered with or corrupted, which would
+    /// otherwise let one login exhaust the server (a memory cost of 4 TiB, say).
+    #[error(
+        "its argon2 parameters exceed the limits (m={m_cost} KiB, t={t_cost}, p={p_cost}; \
+         at most m=262144, t=16, p=16)"
+    )]
+    TooCostly {
+        /// Memory in KiB.
+        m_cost: u32,
+        /// Passes.
+        t_cost: u32,
+        /// Lanes.
+        p_cost: u32,
+    },
+}
+
+impl From<argon2::password_hash::phc::Error> for UnusableHash {
+    fn from(error: argon2::password_hash::phc::Error) -> Self {
+        Self::Invalid(error.into())
+    }
+}
+
+impl From<argon2::Error> for UnusableHash {
+    fn from(error: argon2::Error) -> Self {
+        Self::Invalid(error.into())
+    }
+}
+
 /// Recomputes the hash of `password` with the algorithm, version, parameters, salt and
-/// output length of `phc` (any argon2 variant and parameters, as the reference verifier
-/// accepts) and compares it with the stored output in constant time.
-fn matches_phc(memory: &MemoryPool, password: &str, phc: &str) -> Result<bool, HashError> {
+/// output length of `phc` (any argon2 variant, and parameters up to [`MAX_MEMORY_KIB`],
+/// [`MAX_PASSES`] and [`MAX_LANES`]) and compares it with the stored output in constant
+/// time.
+fn matches_phc(memory: &MemoryPool, password: &str, phc: &str) -> Result<bool, UnusableHash> {
     let hash = PasswordHash::new(phc)?;
     let (Some(salt), Some(expected)) = (&hash.salt, &hash.hash) else {
-        return Err(HashError::EncodingInvalid);
+        return Err(HashError::EncodingInvalid.into());
     };
     let algorithm = Algorithm::try_from(hash.algorithm.as_str())?;
     let version = hash
@@ -218,7 +262,18 @@ fn matches_phc(memory: &MemoryPool, password: &str, phc: &str) -> Result<bool, H
         .map(Version::try_from)
         .transpose()?
         .unwrap_or_default();
-    let argon2 = Argon2::new(algorithm, version, Params::try_from(&hash)?);
+    let params = Params::try_from(&hash)?;
+    if params.m_cost() > MAX_MEMORY_KIB
+        || params.t_cost() > MAX_PASSES
+        || params.p_cost() > MAX_LANES
+    {
+        return Err(UnusableHash::TooCostly {
+            m_cost: params.m_cost(),
+            t_cost: params.t_cost(),
+            p_cost: params.p_cost(),
+        });
+    }
+    let argon2 = Argon2::new(algorithm, version, params);
     let mut buffer = [0u8; Output::MAX_LENGTH];
     let output = buffer
         .get_mut(..expected.len())
@@ -262,6 +317,34 @@ mod tests {
             dummy,
             "hashed once"
         );
+    }
+
+    #[test]
+    fn a_stored_hash_asking_for_absurd_costs_is_refused_not_computed() {
+        let pool = MemoryPool::new(Params::DEFAULT.block_count(), 1);
+        for (from, to) in [
+            ("m=19456", "m=4294967295"),
+            ("m=19456", "m=262145"),
+            ("t=2", "t=4294967295"),
+            ("p=1", "p=255"),
+        ] {
+            let tampered = HASH_BEFORE_THE_POOL.replace(from, to);
+            let refused = matches_phc(&pool, "correct horse battery staple", &tampered);
+            assert!(
+                matches!(refused, Err(UnusableHash::TooCostly { .. })),
+                "{to}: {refused:?}"
+            );
+        }
+        assert_eq!(
+            (pool.allocated(), pool.one_offs()),
+            (0, 0),
+            "no memory was taken for them"
+        );
+        let at_the_limit = HASH_BEFORE_THE_POOL.replace("m=19456", "m=262144");
+        assert!(matches!(
+            matches_phc(&pool, "correct horse battery staple", &at_the_limit),
+            Ok(false)
+        ));
     }
 
     #[tokio::test]
