@@ -9,7 +9,8 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use jwt_allauth::store::SessionStore;
 use jwt_allauth::{
-    AccessToken, Claims, ClaimsExtension, Error, SessionManager, TokenError, TokenType, UserStore,
+    AccessToken, Claims, ClaimsExtension, Error, SessionManager, TokenCodec, TokenError, TokenType,
+    UserStore,
 };
 use time::OffsetDateTime;
 
@@ -52,6 +53,13 @@ where
             // answers).
             Verification::Stateless(self.codec().decode(token, TokenType::Access, now))
         }
+    }
+}
+
+/// A service that only verifies access tokens: no store, so no session check.
+impl VerifyAccess for TokenCodec {
+    fn verify<'a>(&'a self, token: &'a str, now: OffsetDateTime) -> Verification<'a> {
+        Verification::Stateless(self.decode(token, TokenType::Access, now))
     }
 }
 
@@ -104,6 +112,46 @@ impl Authenticator {
         Self {
             shared: Arc::new(Shared {
                 verifier: manager,
+                clock,
+            }),
+        }
+    }
+
+    /// A verifier with no store, for a service that only checks the access tokens another
+    /// service (the `jwt-allauth` server, say) issues: `codec` holds the verifying keys
+    /// and the token settings (`LEEWAY`, `ISSUER`, `AUDIENCE`). There is no session
+    /// check, whatever `ACCESS_TOKEN_SESSION_CHECK` says: a revoked session's access
+    /// token is accepted until it expires.
+    ///
+    /// [`AuthUser`], `Option<AuthUser>` and [`RequireRole`](crate::RequireRole) work with
+    /// it as the router's state (or through `FromRef`), with no store, no user type and
+    /// no `AuthState`:
+    ///
+    /// ```
+    /// use axum::Router;
+    /// use axum::routing::get;
+    /// use jwt_allauth::{Algorithm, KeyRing, Settings, TokenCodec};
+    /// use jwt_allauth_axum::{AuthUser, Authenticator, Clock};
+    ///
+    /// async fn me(user: AuthUser) -> String {
+    ///     format!("hello, user {}", user.user_id())
+    /// }
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let secret = b"the secret the issuing server signs with, 32+ bytes";
+    /// let keys = KeyRing::hmac(Algorithm::HS256, secret)?;
+    /// let codec = TokenCodec::new(keys, &Settings::default());
+    /// let app: Router = Router::new()
+    ///     .route("/me", get(me))
+    ///     .with_state(Authenticator::verify_only(codec, Clock::system()));
+    /// # let _ = app;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn verify_only(codec: TokenCodec, clock: Clock) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                verifier: Arc::new(codec),
                 clock,
             }),
         }

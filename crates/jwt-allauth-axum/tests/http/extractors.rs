@@ -5,6 +5,7 @@ use axum::extract::FromRef;
 use axum::http::StatusCode;
 use axum::routing::get;
 use jwt_allauth::claims::ROLE_STAFF;
+use jwt_allauth::{Algorithm, KeyRing, TokenCodec};
 use jwt_allauth_axum::{ApiError, AuthUser, Authenticator, LoadUser, RequireRole, UserLoader};
 use serde_json::json;
 
@@ -175,5 +176,75 @@ async fn role_guards() {
             .await
             .text(),
         "staff 1"
+    );
+}
+
+/// A service that only verifies access tokens: the extractors over a key ring, with no
+/// store, no user type and no `AuthState`.
+#[tokio::test]
+async fn a_verify_only_service_checks_tokens_with_no_store() {
+    let test = TestApp::new().await;
+    let alice = test.login(ALICE, ALICE_PASSWORD).await;
+    let bob = test.login(BOB, BOB_PASSWORD).await;
+
+    let verifier = |secret: &[u8]| {
+        let keys = KeyRing::hmac(Algorithm::HS256, secret).unwrap();
+        let codec = TokenCodec::new(keys, &settings());
+        let now = test.state.clock().clone();
+        Router::new()
+            .route("/me", get(me))
+            .route("/staff", get(staff))
+            .with_state(Authenticator::verify_only(codec, now))
+    };
+    let service = verifier(SECRET.as_bytes());
+    let response = send(&service, Req::get("/me").bearer(&alice.access)).await;
+    assert_eq!(response.text(), "user 1");
+    assert_eq!(
+        send(&service, Req::get("/staff").bearer(&bob.access))
+            .await
+            .text(),
+        "staff 2"
+    );
+    assert_eq!(
+        send(&service, Req::get("/staff").bearer(&alice.access))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    send(&service, Req::get("/me").bearer(&alice.refresh))
+        .await
+        .assert(
+            StatusCode::UNAUTHORIZED,
+            json!({
+                "detail": "Given token not valid for any token type",
+                "code": "token_not_valid",
+                "messages": [{
+                    "token_class": "AccessToken",
+                    "token_type": "access",
+                    "message": "Token has wrong type",
+                }],
+            }),
+        );
+    assert_eq!(
+        send(&service, Req::get("/me")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Another service's secret verifies nothing of ours.
+    let stranger = verifier(b"another secret, also 32 bytes or longer");
+    assert_eq!(
+        send(&stranger, Req::get("/me").bearer(&alice.access))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    // Time passes for the verifier too: the token expires.
+    test.advance(31 * 60);
+    assert_eq!(
+        send(&service, Req::get("/me").bearer(&alice.access))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
     );
 }
