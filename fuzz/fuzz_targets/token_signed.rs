@@ -4,8 +4,9 @@
 //! base64url-encoded and the pair is signed with every test key (the HS256 secret, the
 //! rotation's old secret and the Ed25519 key) whatever `alg` the header names. The
 //! signature is then good for some ring, so the header parser (`alg` in any case, `kid`
-//! selection, `none`, unknown or duplicate fields) and the payload parser (claim types,
-//! duplicates, `exp` limits, the lenient `sub`/`nbf` parse) are reached on every run.
+//! selection, `none`, `crit` and `b64`, unknown or duplicate fields) and the payload parser
+//! (claim types, duplicates, `exp` and `nbf` limits, the lenient `sub`/`nbf` parse) are
+//! reached on every run.
 //!
 //! Checks, like `token_decode`, that every ring decodes each token exactly as the
 //! reference model does (`jsonwebtoken::decode` with the selected keys, then the codec's

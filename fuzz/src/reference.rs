@@ -3,13 +3,17 @@
 //!
 //! `KeyRing` verifies tokens itself and documents that it accepts exactly the tokens that
 //! `jsonwebtoken::decode` accepted with the keys the header selects (by `alg`, and by
-//! `kid` when the header has one) and no claim validation. This is that older path, as
+//! `kid` when the header has one) and no claim validation, less those whose header has a
+//! `crit` or `b64` field (in any form). This is that older path, as
 //! `crates/jwt-allauth/tests/tokens.rs` writes it, followed by the codec's documented
-//! claim checks: `exp` against the leeway, then `token_type`, then `iss` and `aud` when
-//! configured.
+//! claim checks: `nbf` when present (an integer no later than now plus the leeway), `exp`
+//! against the leeway, then `token_type`, then `iss` and `aud` when configured.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_allauth::keys::MAX_TOKEN_BYTES;
 use jwt_allauth::{Claims, TokenError, TokenType};
+use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::rings::Ring;
@@ -21,6 +25,9 @@ pub fn verified_claims(ring: &Ring, token: &str) -> Option<Claims> {
         return None;
     }
     let header = jsonwebtoken::decode_header(token).ok()?;
+    if names_an_extension(token) {
+        return None;
+    }
     for model in &ring.model {
         let other_kid = header
             .kid
@@ -48,6 +55,17 @@ pub fn verified_claims(ring: &Ring, token: &str) -> Option<Claims> {
     None
 }
 
+/// Whether the JSON object of the token's header (which `jsonwebtoken::decode_header`
+/// accepted) has a `crit` or `b64` field, whatever its value.
+fn names_an_extension(token: &str) -> bool {
+    token
+        .split('.')
+        .next()
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|json| serde_json::from_slice::<Map<String, Value>>(&json).ok())
+        .is_some_and(|header| header.contains_key("crit") || header.contains_key("b64"))
+}
+
 /// What `TokenCodec::decode(token, expected, now)` must answer.
 pub fn expected_decode(
     ring: &Ring,
@@ -67,6 +85,12 @@ fn claim_checks(
 ) -> Result<Claims, TokenError> {
     let claims = verified.ok_or(TokenError::Invalid)?;
     let leeway = i64::try_from(ring.settings.leeway.as_secs()).unwrap_or(i64::MAX);
+    if let Some(nbf) = claims.extra.get("nbf") {
+        match nbf.as_i64() {
+            Some(nbf) if nbf <= now.unix_timestamp().saturating_add(leeway) => {}
+            _ => return Err(TokenError::Invalid),
+        }
+    }
     if claims.exp <= now.unix_timestamp().saturating_sub(leeway) {
         return Err(TokenError::Expired);
     }

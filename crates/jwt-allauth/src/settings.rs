@@ -192,7 +192,7 @@ pub struct Settings {
     /// own whose browsers may send the refresh cookie to `/refresh/` and `/logout/`.
     /// Defaults to none.
     pub csrf_trusted_origins: Vec<String>,
-    /// `LEEWAY`: clock skew allowed when checking `exp`. Defaults to 0.
+    /// `LEEWAY`: clock skew allowed when checking `exp` and `nbf`. Defaults to 0.
     pub leeway: Duration,
     /// `ISSUER`: the `iss` claim, set and required when configured. Defaults to none.
     pub issuer: Option<String>,

@@ -598,7 +598,9 @@ fn pem_signer(alg: Algorithm, private: &str) -> impl Fn(&str) -> String {
 }
 
 /// `KeyRing::verify` as it was before the direct path: `jsonwebtoken::decode` with every
-/// key the header selects (by algorithm, and by `kid` when the header has one).
+/// key the header selects (by algorithm, and by `kid` when the header has one); then what
+/// the library refuses besides (issue 10, finding 9): a header with `crit` or `b64`, and an
+/// `nbf` that is not an integer or is later than [`now`].
 fn jsonwebtoken_accepts(
     keys: &[(
         jsonwebtoken::Algorithm,
@@ -624,7 +626,7 @@ fn jsonwebtoken_accepts(
         validation.leeway = 0;
         validation.required_spec_claims.clear();
         match jsonwebtoken::decode::<Claims>(token, key, &validation) {
-            Ok(_) => return true,
+            Ok(data) => return header_and_nbf_allowed(token, &data.claims),
             Err(err)
                 if matches!(
                     err.kind(),
@@ -637,6 +639,26 @@ fn jsonwebtoken_accepts(
         }
     }
     false
+}
+
+/// Whether a token that `jsonwebtoken::decode` accepted has no `crit` or `b64` header
+/// field (in any form, `null` included), and no `nbf` claim or an integer one no later
+/// than [`now`].
+fn header_and_nbf_allowed(token: &str, claims: &Claims) -> bool {
+    let header: serde_json::Map<String, Value> = token
+        .split('.')
+        .next()
+        .and_then(|part| URL_SAFE_NO_PAD.decode(part).ok())
+        .and_then(|json| serde_json::from_slice(&json).ok())
+        .unwrap();
+    let extension = header.contains_key("crit") || header.contains_key("b64");
+    let nbf_allowed = match claims.extra.get("nbf") {
+        None => true,
+        Some(nbf) => nbf
+            .as_i64()
+            .is_some_and(|nbf| nbf <= now().unix_timestamp()),
+    };
+    !extension && nbf_allowed
 }
 
 /// Whether the library's verification accepted the signature, header and payload (an
@@ -686,6 +708,13 @@ fn tricky_tokens(alg: &str, good_header: &str, sign: &dyn Fn(&str) -> String) ->
         r#"{"alg":"HS256","typ":"JWT","typ":"JWT"}"#,
         r#"{"alg":"HS256","crit":["exp"]}"#,
         r#"{"alg":"HS256","crit":"exp"}"#,
+        r#"{"alg":"HS256","crit":[]}"#,
+        r#"{"alg":"HS256","crit":null}"#,
+        r#"{"alg":"HS256","\u0063rit":["x"]}"#,
+        r#"{"alg":"HS256","crit":["b64"],"b64":false}"#,
+        r#"{"alg":"HS256","b64":false}"#,
+        r#"{"alg":"HS256","b64":true}"#,
+        r#"{"alg":"HS256","b64":null}"#,
         r#"{"alg":"HS256","jwk":"x"}"#,
         r#"{"alg":"HS256","jku":"https://attacker.invalid/"}"#,
         r#"{"alg":"HS256","x5c":"not a list"}"#,
@@ -723,6 +752,12 @@ fn tricky_tokens(alg: &str, good_header: &str, sign: &dyn Fn(&str) -> String) ->
         format!("{{{body},\"nbf\":{{}}}}"),
         format!("{{{body},\"nbf\":{{\"a\":1}}}}"),
         format!("{{{body},\"nbf\":1,\"nbf\":2}}"),
+        format!("{{{body},\"nbf\":1.0}}"),
+        format!("{{{body},\"nbf\":1e3}}"),
+        format!("{{{body},\"nbf\":null}}"),
+        format!("{{{body},\"nbf\":1800000000}}"),
+        format!("{{{body},\"nbf\":1800000001}}"),
+        format!("{{{body},\"nbf\":18446744073709551615}}"),
         format!("{{{body},\"exp\":1900000000}}"),
         format!("{{{body},\"iss\":\"a\",\"iss\":\"a\"}}"),
         format!("{{{body},\"iss\":[\"a\"]}}"),
@@ -1040,4 +1075,136 @@ fn an_incomplete_or_clashing_previous_key_is_a_start_up_error() {
         KeyRing::from_settings(&settings),
         Err(jwt_allauth::KeyError::DuplicateKeyId(_))
     ));
+}
+
+/// Issue 10, finding 9: a `crit` header names extensions the verifier must understand
+/// (RFC 7515 section 4.1.11); this library understands none, so any `crit`, even an empty
+/// list, refuses the token, with every key type.
+#[test]
+fn finding_9_crit_header_is_refused() {
+    let payload = serde_json::to_string(&claims(TokenType::Access)).unwrap();
+    let ed = codec_with(
+        KeyRing::from_pem(
+            Algorithm::EdDSA,
+            ED_PRIVATE.as_bytes(),
+            ED_PUBLIC.as_bytes(),
+        )
+        .unwrap(),
+        &Settings::default(),
+    );
+    let hs = hs256();
+    let (hs_sign, ed_sign) = (
+        hs256_signer(SECRET),
+        pem_signer(Algorithm::EdDSA, ED_PRIVATE),
+    );
+    for (codec, alg, sign) in [
+        (&hs, "HS256", &hs_sign as &dyn Fn(&str) -> String),
+        (&ed, "EdDSA", &ed_sign),
+    ] {
+        let good = signed_raw(&format!(r#"{{"alg":"{alg}"}}"#), &payload, sign);
+        assert!(AccessToken::decode(codec, &good, now()).is_ok(), "{alg}");
+        for crit in [
+            r#"["exp"]"#,
+            r#"["b64"]"#,
+            r#"["x-unknown-extension"]"#,
+            "[]",
+        ] {
+            let header = format!(r#"{{"alg":"{alg}","typ":"JWT","crit":{crit}}}"#);
+            let token = signed_raw(&header, &payload, sign);
+            assert_eq!(
+                AccessToken::decode(codec, &token, now()).unwrap_err(),
+                TokenError::Invalid,
+                "{header}"
+            );
+        }
+    }
+}
+
+/// Issue 10, finding 9: `b64` (RFC 7797, unencoded payload) changes what the signature
+/// covers; a verifier that does not implement it must refuse the token, whatever its value.
+#[test]
+fn finding_9_b64_header_is_refused() {
+    let codec = hs256();
+    let payload = serde_json::to_string(&claims(TokenType::Access)).unwrap();
+    for header in [
+        r#"{"alg":"HS256","b64":false}"#,
+        r#"{"alg":"HS256","b64":true}"#,
+        r#"{"alg":"HS256","b64":false,"crit":["b64"]}"#,
+    ] {
+        let token = hs256_raw(header, &payload, SECRET);
+        assert_eq!(
+            AccessToken::decode(&codec, &token, now()).unwrap_err(),
+            TokenError::Invalid,
+            "{header}"
+        );
+    }
+}
+
+/// Issue 10, finding 9: `nbf` (RFC 7519 section 4.1.5) is an integer no later than now
+/// plus the leeway; a token not yet valid, or whose `nbf` is not an integer, is invalid.
+#[test]
+fn finding_9_nbf_in_the_future_or_not_an_integer_is_refused() {
+    let codec = hs256();
+    let mut leeway = Settings::default();
+    leeway.leeway = std::time::Duration::from_secs(30);
+    let lenient = codec_with(KeyRing::hmac(Algorithm::HS256, SECRET).unwrap(), &leeway);
+    let now_s = now().unix_timestamp();
+    let with_nbf = |nbf: Value| {
+        let mut payload = serde_json::to_value(claims(TokenType::Access)).unwrap();
+        payload["nbf"] = nbf;
+        hs256_sign(&payload)
+    };
+    for nbf in [json!(now_s), json!(now_s - 1), json!(0), json!(-1)] {
+        let token = with_nbf(nbf.clone());
+        assert!(AccessToken::decode(&codec, &token, now()).is_ok(), "{nbf}");
+        assert!(
+            AccessToken::decode(&lenient, &token, now()).is_ok(),
+            "{nbf}"
+        );
+    }
+    // In the future: refused, unless within the leeway.
+    for (nbf, within_leeway) in [
+        (now_s + 1, true),
+        (now_s + 30, true),
+        (now_s + 31, false),
+        (i64::MAX, false),
+    ] {
+        let token = with_nbf(json!(nbf));
+        assert_eq!(
+            AccessToken::decode(&codec, &token, now()).unwrap_err(),
+            TokenError::Invalid,
+            "nbf {nbf}"
+        );
+        assert_eq!(
+            AccessToken::decode(&lenient, &token, now()).is_ok(),
+            within_leeway,
+            "nbf {nbf} with a leeway of 30 s"
+        );
+    }
+    // Not an integer.
+    for nbf in [
+        json!(1.5),
+        json!(1.0),
+        json!(1e3),
+        json!(u64::MAX),
+        json!("1"),
+        json!(null),
+        json!(true),
+        json!([1]),
+        json!({"a": 1}),
+    ] {
+        let token = with_nbf(nbf.clone());
+        assert_eq!(
+            AccessToken::decode(&codec, &token, now()).unwrap_err(),
+            TokenError::Invalid,
+            "nbf {nbf}"
+        );
+    }
+    // A refresh token the same way, through its own decoder.
+    let mut payload = serde_json::to_value(claims(TokenType::Refresh)).unwrap();
+    payload["nbf"] = json!(now_s + 3600);
+    assert_eq!(
+        RefreshToken::decode(&codec, &hs256_sign(&payload), now()).unwrap_err(),
+        TokenError::Invalid
+    );
 }
