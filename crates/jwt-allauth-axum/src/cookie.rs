@@ -143,9 +143,14 @@ mod tests {
     fn same_site_none_and_insecure_development_cookies() {
         let mut settings = Settings::default();
         settings.cookie_samesite = SameSiteSetting::None;
-        settings.cookie_secure = false;
         let text = RefreshCookie::from_settings(&settings).clear().to_string();
-        assert!(text.contains("SameSite=None"), "{text}");
+        assert!(text.contains("SameSite=None; Secure"), "{text}");
+        // Browsers drop SameSite=None without Secure: the settings refuse the pair.
+        settings.cookie_secure = false;
+        assert!(settings.validate().is_err());
+        settings.cookie_samesite = SameSiteSetting::Lax;
+        let text = RefreshCookie::from_settings(&settings).clear().to_string();
+        assert!(text.contains("SameSite=Lax"), "{text}");
         assert!(!text.contains("Secure"), "{text}");
     }
 }

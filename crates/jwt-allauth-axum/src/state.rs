@@ -99,8 +99,11 @@ where
     /// `COLLECT_USER_AGENT` is on (building it takes ≈ 140 ms and fails only if the
     /// vendored rules are broken), the client-IP resolver of `TRUSTED_PROXIES`, the
     /// login throttle of `LOGIN_FAILURES_PER_*`, the refresh cookie of `COOKIE_*`, and
-    /// the system clock.
+    /// the system clock. Fails too when the settings do not hold together
+    /// ([`Settings::validate`](jwt_allauth::Settings::validate): a refresh cookie browsers
+    /// would drop).
     pub fn new(manager: SessionManager<S, A, E>) -> Result<Self, BoxError> {
+        manager.settings().validate()?;
         let parser = if manager.settings().collect_user_agent {
             Some(Arc::new(UserAgentParser::new()?))
         } else {
@@ -111,7 +114,7 @@ where
 
     /// Like [`new`](Self::new) with a User-Agent parser given (or none, which records no
     /// User-Agent fields whatever `COLLECT_USER_AGENT` says), so that several states can
-    /// share one.
+    /// share one. The settings are not validated here.
     pub fn with_user_agent_parser(
         manager: Arc<SessionManager<S, A, E>>,
         parser: Option<Arc<UserAgentParser>>,

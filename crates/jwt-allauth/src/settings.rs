@@ -52,6 +52,9 @@
 //! - `ALGORITHM`: `HS256`, `HS384`, `HS512`, `EdDSA`, `ES256` or `RS256`, in any case.
 //!   `PREVIOUS_ALGORITHM` takes the same values, or the empty string for none.
 //! - `COOKIE_SAMESITE`: `strict`, `lax` or `none`, in any case.
+//! - The cookie settings are also checked together, once every layer is applied
+//!   ([`Settings::validate`]): `__Host-` and `__Secure-` names and `SameSite=None` need
+//!   `COOKIE_SECURE`, and a `__Host-` name needs no `COOKIE_DOMAIN` and `COOKIE_PATH=/`.
 //! - `TRUSTED_PROXIES`: networks (`10.0.0.0/8`) or single addresses (a `/32` or `/128`
 //!   network), as a TOML array, a JSON array text or a comma-separated text.
 //! - `CSRF_TRUSTED_ORIGINS`: origins `scheme://host[:port]` (`https://app.example.com`),
@@ -169,11 +172,12 @@ pub struct Settings {
     pub reuse_interval: Duration,
     /// `REFRESH_TOKEN_AS_COOKIE`. Defaults to true.
     pub refresh_token_as_cookie: bool,
-    /// `COOKIE_NAME`. Defaults to `refresh_token`.
+    /// `COOKIE_NAME`. Defaults to `refresh_token`; `__Host-refresh_token` is recommended
+    /// in production (see [`Settings::validate`]).
     pub cookie_name: String,
     /// `COOKIE_SECURE`. Defaults to true; turn off only for local development over HTTP.
     pub cookie_secure: bool,
-    /// `COOKIE_SAMESITE`. Defaults to Lax.
+    /// `COOKIE_SAMESITE`. Defaults to Lax; `None` needs `COOKIE_SECURE`.
     pub cookie_samesite: SameSite,
     /// `COOKIE_PATH`. Defaults to `/`.
     pub cookie_path: String,
@@ -284,6 +288,17 @@ impl Settings {
             .copied()
             .unwrap_or(self.purpose_token_lifetime)
     }
+}
+
+/// The cookie name prefix that binds a cookie to its origin: Secure, no Domain, `Path=/`.
+const HOST_PREFIX: &str = "__Host-";
+/// The cookie name prefix that requires Secure.
+const SECURE_PREFIX: &str = "__Secure-";
+
+/// Whether the cookie `name` starts with `prefix`, in any case (as browsers compare).
+fn has_prefix(name: &str, prefix: &str) -> bool {
+    name.get(..prefix.len())
+        .is_some_and(|start| start.eq_ignore_ascii_case(prefix))
 }
 
 /// The prefix of the environment variables read by [`Settings::apply_env`].
@@ -498,7 +513,7 @@ impl Settings {
     }
 
     /// The defaults, overlaid with the TOML file `file` if given, then with the process
-    /// environment.
+    /// environment, then [validated](Self::validate) as a whole.
     pub fn load(file: Option<&Path>) -> Result<Self, SettingsError> {
         let mut settings = Self::default();
         if let Some(path) = file {
@@ -509,7 +524,76 @@ impl Settings {
             settings.apply_toml(&text, Some(path))?;
         }
         settings.apply_env()?;
+        settings.validate()?;
         Ok(settings)
+    }
+
+    /// Checks the settings that depend on each other, which no single layer can check
+    /// (the file may set one and the environment the other): the refresh cookie's
+    /// attributes must be ones browsers keep, since they drop a cookie that breaks a rule
+    /// without a word, leaving a session that can neither refresh nor log out.
+    ///
+    /// - A `COOKIE_NAME` starting with `__Host-` needs `COOKIE_SECURE=true`, no
+    ///   `COOKIE_DOMAIN` and `COOKIE_PATH=/`; one starting with `__Secure-` needs
+    ///   `COOKIE_SECURE=true` (the prefixes match in any case, as browsers match them).
+    /// - `COOKIE_SAMESITE=none` needs `COOKIE_SECURE=true`.
+    ///
+    /// A `__Host-` name (`__Host-refresh_token`) is the recommended one in production: a
+    /// browser then refuses such a cookie unless this very origin set it over HTTPS, so
+    /// a sibling subdomain or a plain-HTTP response cannot plant one.
+    ///
+    /// [`Settings::load`] calls it; call it yourself after assigning fields in code.
+    pub fn validate(&self) -> Result<(), SettingsError> {
+        let name = &self.cookie_name;
+        let host_only = has_prefix(name, HOST_PREFIX);
+        let prefix = if host_only {
+            Some(HOST_PREFIX)
+        } else if has_prefix(name, SECURE_PREFIX) {
+            Some(SECURE_PREFIX)
+        } else {
+            None
+        };
+        if let Some(prefix) = prefix
+            && !self.cookie_secure
+        {
+            return Err(SettingsError::invalid(
+                "COOKIE_SECURE",
+                format!(
+                    "false, but COOKIE_NAME `{name}` needs true: browsers drop a {prefix} \
+                     cookie without Secure"
+                ),
+            ));
+        }
+        if host_only {
+            if let Some(domain) = &self.cookie_domain {
+                return Err(SettingsError::invalid(
+                    "COOKIE_DOMAIN",
+                    format!(
+                        "`{domain}`, but COOKIE_NAME `{name}` needs none: browsers drop a \
+                         {HOST_PREFIX} cookie with a Domain"
+                    ),
+                ));
+            }
+            if self.cookie_path != "/" {
+                return Err(SettingsError::invalid(
+                    "COOKIE_PATH",
+                    format!(
+                        "`{}`, but COOKIE_NAME `{name}` needs `/`: browsers drop a \
+                         {HOST_PREFIX} cookie with another Path",
+                        self.cookie_path
+                    ),
+                ));
+            }
+        }
+        if self.cookie_samesite == SameSite::None && !self.cookie_secure {
+            return Err(SettingsError::invalid(
+                "COOKIE_SAMESITE",
+                "none needs COOKIE_SECURE=true: browsers drop a SameSite=None cookie without \
+                 Secure"
+                    .to_owned(),
+            ));
+        }
+        Ok(())
     }
 
     /// Sets the setting `name` (one of [`SETTING_NAMES`]) from `value`.

@@ -1,10 +1,14 @@
-//! Issue 10, finding 9: tokens other verifiers refuse.
+//! Issue 10, findings 8 and 9: cookie settings browsers drop, and tokens other verifiers
+//! refuse.
+
+use std::process::Output;
+use std::time::{Duration, Instant};
 
 use reqwest::header::{COOKIE, SET_COOKIE};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Map, Value, json};
 
-use crate::common::{Server, TestDb, success};
+use crate::common::{Server, TestDb, failure, free_port, success};
 
 #[path = "../attacks/forge.rs"]
 #[allow(dead_code)]
@@ -128,6 +132,117 @@ impl Answer {
         };
         Tokens { access, refresh }
     }
+
+    /// The `Set-Cookie` header holding the refresh cookie `cookie_name`.
+    fn set_cookie(&self, cookie_name: &str) -> String {
+        self.headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .find(|cookie| cookie.starts_with(&format!("{cookie_name}=")))
+            .expect("the refresh cookie")
+            .to_owned()
+    }
+}
+
+/// Runs `jwt-allauth serve` with `env` and waits (at most 30 s) for it to exit; a server
+/// still running then is killed and the test fails: the settings were accepted.
+fn serve_refused(env: &[(&str, &str)]) -> Output {
+    let db = TestDb::sqlite();
+    let bind = format!("127.0.0.1:{}", free_port());
+    let mut command = db.command(&["serve", "--bind", &bind, "--database-url", &db.url]);
+    command
+        .env("JWT_ALLAUTH_SECRET_KEY", SECRET)
+        .envs(env.iter().copied())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("spawn jwt-allauth serve");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().expect("wait").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let output = child.wait_with_output().expect("output");
+            panic!(
+                "serve started with {env:?}: {}",
+                String::from_utf8_lossy(&output.stderr)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("output")
+}
+
+/// Finding 8: settings that make browsers drop the refresh cookie (and so leave sessions
+/// that can neither refresh nor log out) stop the server with a one-line error naming the
+/// setting.
+#[tokio::test]
+async fn finding_8_cookie_settings_browsers_drop_are_refused_at_start() {
+    let host = ("JWT_ALLAUTH_COOKIE_NAME", "__Host-refresh_token");
+    for (env, setting) in [
+        (
+            vec![host, ("JWT_ALLAUTH_COOKIE_SECURE", "false")],
+            "COOKIE_SECURE",
+        ),
+        (
+            vec![host, ("JWT_ALLAUTH_COOKIE_DOMAIN", "example.com")],
+            "COOKIE_DOMAIN",
+        ),
+        (
+            vec![host, ("JWT_ALLAUTH_COOKIE_PATH", "/api/")],
+            "COOKIE_PATH",
+        ),
+        (
+            vec![
+                ("JWT_ALLAUTH_COOKIE_NAME", "__Secure-rt"),
+                ("JWT_ALLAUTH_COOKIE_SECURE", "false"),
+            ],
+            "COOKIE_SECURE",
+        ),
+        (
+            vec![
+                ("JWT_ALLAUTH_COOKIE_SAMESITE", "none"),
+                ("JWT_ALLAUTH_COOKIE_SECURE", "false"),
+            ],
+            "COOKIE_SAMESITE",
+        ),
+    ] {
+        let line = failure(
+            &serve_refused(&env),
+            &format!("invalid value for {setting}: "),
+        );
+        assert!(!line.contains(SECRET), "{line}");
+    }
+}
+
+/// Finding 8: with the recommended `__Host-refresh_token`, the cookie is written with the
+/// attributes browsers require of the prefix, and a `refresh_token` cookie planted ahead of
+/// it (by a sibling subdomain, say) is not read.
+#[tokio::test]
+async fn finding_8_a_host_prefixed_cookie_works_and_ignores_a_planted_cookie() {
+    let name = "__Host-refresh_token";
+    let probe = Probe::start(&[("JWT_ALLAUTH_COOKIE_NAME", name)]).await;
+    let victim = probe.login().await;
+    let set_cookie = victim.set_cookie(name);
+    for attribute in ["HttpOnly", "Secure", "Path=/"] {
+        assert!(set_cookie.contains(attribute), "{set_cookie}");
+    }
+    assert!(!set_cookie.contains("Domain"), "{set_cookie}");
+    let victim = victim.tokens(name);
+    // The attacker's own session, whose token a sibling site plants as `refresh_token`.
+    let attacker = probe.login().await.tokens(name);
+    let answer = probe
+        .refresh_cookie(&format!(
+            "refresh_token={}; {name}={}",
+            attacker.refresh, victim.refresh
+        ))
+        .await;
+    let rotated = answer.tokens(name);
+    let claims = forge::claims(&rotated.refresh);
+    assert_eq!(
+        claims["session"],
+        forge::claims(&victim.refresh)["session"],
+        "the victim's own session rotated"
+    );
 }
 
 /// Finding 9: tokens whose header names an extension (`crit`, `b64`) or whose `nbf` is in

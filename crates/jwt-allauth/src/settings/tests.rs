@@ -1061,3 +1061,100 @@ fn the_secret_never_appears_in_errors_or_debug() {
     assert_secret_absent(&toml_err("secret_key = 123456789"), "123456789");
     assert_invalid(&env_err(&[("JWT_ALLAUTH_SECRET_KEY", "")]), "SECRET_KEY");
 }
+
+/// `Settings::load` of a file holding `toml`, with the process environment (which sets no
+/// `JWT_ALLAUTH_COOKIE_*` variable under the test runner).
+fn load_toml(name: &str, toml: &str) -> Result<Settings, SettingsError> {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join(format!("{name}.toml"));
+    std::fs::write(&file, toml).expect("write");
+    Settings::load(Some(&file))
+}
+
+/// Asserts `err` names `setting` in one line that mentions `words`.
+fn assert_cookie_error(err: &SettingsError, setting: &str, words: &[&str]) {
+    assert_invalid(err, setting);
+    let text = err.to_string();
+    assert_eq!(text.lines().count(), 1, "{text}");
+    for word in words {
+        assert!(text.contains(word), "{word:?} in {text}");
+    }
+}
+
+/// Issue 10, finding 8: browsers silently drop a `__Host-` cookie that is not Secure, has
+/// a Domain or another Path than `/`; such settings are a start-up error naming the
+/// setting, whichever layer set which half.
+#[test]
+fn finding_8_host_prefix_needs_secure_no_domain_and_the_root_path() {
+    let ok = load_toml("host", "cookie_name = \"__Host-refresh_token\"").expect("valid");
+    assert_eq!(ok.cookie_name, "__Host-refresh_token");
+    assert!(ok.validate().is_ok());
+
+    let err = load_toml(
+        "host-insecure",
+        "cookie_name = \"__Host-refresh_token\"\ncookie_secure = false",
+    )
+    .expect_err("__Host- without Secure");
+    assert_cookie_error(&err, "COOKIE_SECURE", &["__Host-refresh_token", "Secure"]);
+
+    let err = load_toml(
+        "host-domain",
+        "cookie_name = \"__Host-refresh_token\"\ncookie_domain = \"example.com\"",
+    )
+    .expect_err("__Host- with a Domain");
+    assert_cookie_error(
+        &err,
+        "COOKIE_DOMAIN",
+        &["__Host-refresh_token", "example.com"],
+    );
+
+    let err = load_toml(
+        "host-path",
+        "cookie_name = \"__Host-refresh_token\"\ncookie_path = \"/api/\"",
+    )
+    .expect_err("__Host- with another Path");
+    assert_cookie_error(&err, "COOKIE_PATH", &["__Host-refresh_token", "/api/"]);
+
+    // Browsers match the prefix in any case.
+    let mut s = Settings {
+        cookie_name: "__HOST-rt".to_owned(),
+        cookie_secure: false,
+        ..Settings::default()
+    };
+    assert_cookie_error(&s.validate().expect_err("any case"), "COOKIE_SECURE", &[]);
+    // Not a prefix: an ordinary name.
+    s.cookie_name = "x__Host-rt".to_owned();
+    assert!(s.validate().is_ok());
+}
+
+/// Issue 10, finding 8: a `__Secure-` cookie needs Secure.
+#[test]
+fn finding_8_secure_prefix_needs_secure() {
+    assert!(
+        load_toml(
+            "secure",
+            "cookie_name = \"__Secure-rt\"\ncookie_path = \"/api/\""
+        )
+        .is_ok()
+    );
+    let err = load_toml(
+        "secure-insecure",
+        "cookie_name = \"__Secure-rt\"\ncookie_secure = \"off\"",
+    )
+    .expect_err("__Secure- without Secure");
+    assert_cookie_error(&err, "COOKIE_SECURE", &["__Secure-rt"]);
+}
+
+/// Issue 10, finding 8: browsers drop a `SameSite=None` cookie without Secure.
+#[test]
+fn finding_8_same_site_none_needs_secure() {
+    assert!(load_toml("none", "cookie_samesite = \"none\"").is_ok());
+    // Insecure development cookies are fine with Lax or Strict.
+    assert!(load_toml("insecure", "cookie_secure = false").is_ok());
+    let err = load_toml(
+        "none-insecure",
+        "cookie_samesite = \"none\"\ncookie_secure = false",
+    )
+    .expect_err("SameSite=None without Secure");
+    assert_cookie_error(&err, "COOKIE_SAMESITE", &["COOKIE_SECURE"]);
+}
