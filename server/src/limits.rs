@@ -18,10 +18,33 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use jwt_allauth::keys::MAX_TOKEN_BYTES;
+use jwt_allauth::tokens::MAX_COOKIE_BYTES;
 use jwt_allauth_axum::{ErrorBody, ErrorCode};
 
 /// The largest header block accepted, in bytes: 16 KiB, counted by [`header_block_len`].
+///
+/// It holds the longest credentials the server mints, both at once as `/logout/` takes
+/// them in cookie mode, with [`HEADER_ROOM`] to spare: an access token of up to
+/// [`MAX_TOKEN_BYTES`] (8 KiB, the verification limit) as `Authorization: Bearer`, and a
+/// refresh cookie of up to [`MAX_COOKIE_BYTES`] (4 KiB, name and value, what browsers
+/// keep). Neither is ever minted longer (`TokenCodec::max_token_bytes`). In body mode
+/// the refresh token travels in the body instead.
 pub const HEADER_LIMIT: usize = 16 * 1024;
+
+/// What [`HEADER_LIMIT`] leaves for the other headers of a request that carries the
+/// longest access token and the longest refresh cookie the server mints: 4061 bytes, for
+/// the `Host`, `User-Agent`, `Accept-*`, `Origin`, `Sec-Fetch-*` headers and the site's
+/// other cookies. In practice the access token of a session in cookie mode
+/// is about as long as its refresh token, which leaves some 8 KiB.
+pub const HEADER_ROOM: usize = HEADER_LIMIT
+    - ("authorization: Bearer \r\n".len() + MAX_TOKEN_BYTES)
+    - ("cookie: =\r\n".len() + MAX_COOKIE_BYTES);
+
+const _: () = assert!(
+    HEADER_ROOM >= 3 * 1024,
+    "HEADER_LIMIT must fit the longest tokens"
+);
 
 /// The `detail` of the 431 answer.
 pub const HEADERS_TOO_LARGE_DETAIL: &str = "Request header fields too large.";

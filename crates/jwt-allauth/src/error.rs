@@ -2,6 +2,8 @@
 
 use std::error::Error as StdError;
 
+use crate::claims::TokenType;
+
 /// A boxed error from a backend (database driver, user store, ...), kept as the source.
 pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 
@@ -19,6 +21,38 @@ pub enum TokenError {
     /// A refresh token where an access token was expected, or the reverse.
     #[error("Token has wrong type")]
     WrongType,
+}
+
+/// A token about to be minted is longer than its limit
+/// ([`TokenCodec::max_token_bytes`](crate::TokenCodec::max_token_bytes)): verification
+/// would refuse it, or a browser would drop the refresh cookie holding it. It is refused
+/// before anything is stored, so no session is opened or rotated. The cause is usually a
+/// user attribute or application claim grown too large; the message names the largest
+/// claim and its size, never a value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "a new {} token would be {length} bytes, over its limit of {limit}{}",
+    .token_type.as_str(),
+    largest_claim_text(.largest_claim)
+)]
+pub struct TokenTooLarge {
+    /// The type of the token.
+    pub token_type: TokenType,
+    /// Its length, in bytes.
+    pub length: usize,
+    /// The limit it is over, in bytes.
+    pub limit: usize,
+    /// The name of the largest user attribute or application claim, and the length of
+    /// its JSON value in bytes (`None` when the token has none).
+    pub largest_claim: Option<(String, usize)>,
+}
+
+/// `; its largest claim is `NAME` (N bytes)`, or nothing.
+fn largest_claim_text(largest_claim: &Option<(String, usize)>) -> String {
+    match largest_claim {
+        Some((name, bytes)) => format!("; its largest claim is `{name}` ({bytes} bytes)"),
+        None => String::new(),
+    }
 }
 
 /// A failure of a [`SessionStore`](crate::store::SessionStore) or
@@ -124,4 +158,8 @@ pub enum Error {
     /// Claims could not be serialized.
     #[error("claims could not be serialized")]
     Serialization(#[source] serde_json::Error),
+    /// A token to be minted is over its size limit; nothing was stored. Servers answer
+    /// 500 and log the message, which names the largest claim.
+    #[error(transparent)]
+    TokenTooLarge(#[from] TokenTooLarge),
 }

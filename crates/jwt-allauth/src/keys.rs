@@ -391,6 +391,10 @@ pub struct KeyRing {
     header: Header,
     verifying: Vec<VerifyingKey>,
     known_headers: Vec<KnownHeader>,
+    /// Bytes a signed token has besides its encoded payload: the encoded header, the two
+    /// dots and the encoded signature, whose length is fixed for a key (measured on the
+    /// probe token of [`KeyRing::new`]).
+    signed_overhead: usize,
 }
 
 impl fmt::Debug for KeyRing {
@@ -418,9 +422,10 @@ impl KeyRing {
             header,
             verifying: Vec::new(),
             known_headers: Vec::new(),
+            signed_overhead: 0,
         };
         ring.add_verifying_key(verifying);
-        ring.self_check()?;
+        ring.signed_overhead = ring.self_check()?;
         Ok(ring)
     }
 
@@ -518,6 +523,15 @@ impl KeyRing {
         &self.signing
     }
 
+    /// The length of the token that signing a payload of `payload_len` bytes gives: every
+    /// algorithm here writes signatures of one length per key (HMAC tags, Ed25519, ES256
+    /// as `r || s`, RS256 as long as the modulus).
+    pub(crate) fn signed_len(&self, payload_len: usize) -> usize {
+        base64::encoded_len(payload_len, false)
+            .unwrap_or(usize::MAX)
+            .saturating_add(self.signed_overhead)
+    }
+
     /// Signs a payload.
     pub(crate) fn sign<T: Serialize>(
         &self,
@@ -585,10 +599,18 @@ impl KeyRing {
         None
     }
 
-    fn self_check(&self) -> Result<(), KeyError> {
+    /// Signs and verifies a probe token; returns its length besides the encoded payload
+    /// (see `signed_overhead`).
+    fn self_check(&self) -> Result<usize, KeyError> {
         let probe = serde_json::json!({"probe": true});
         let outcome = catch_unwind(AssertUnwindSafe(|| {
             let token = self.sign(&probe).map_err(KeyError::SelfCheck)?;
+            let payload_len = serde_json::to_vec(&probe)
+                .map_err(|err| KeyError::SelfCheck(err.into()))?
+                .len();
+            let overhead = base64::encoded_len(payload_len, false)
+                .and_then(|encoded| token.len().checked_sub(encoded))
+                .ok_or_else(|| KeyError::SelfCheck(ErrorKind::InvalidToken.into()))?;
             let malformed = || KeyError::SelfCheck(ErrorKind::InvalidToken.into());
             let (message, signature) = token.rsplit_once('.').ok_or_else(malformed)?;
             let key = &self.verifying[0];
@@ -602,7 +624,7 @@ impl KeyRing {
             }
             // The whole path too, header selection included.
             match self.verified_payload(&token) {
-                Some(_) => Ok(()),
+                Some(_) => Ok(overhead),
                 None => Err(malformed()),
             }
         }));

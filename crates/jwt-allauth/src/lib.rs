@@ -101,7 +101,8 @@ pub use attributes::UserAttributes;
 pub use claims::{Claims, ExtraClaims, TokenType};
 pub use device::{ClientIpResolver, DeviceInfo, UserAgentParser};
 pub use error::{
-    BoxError, Error, KeyError, ReservedClaimError, StoreError, TokenError, UserStoreError,
+    BoxError, Error, KeyError, ReservedClaimError, StoreError, TokenError, TokenTooLarge,
+    UserStoreError,
 };
 pub use keys::{Algorithm, KeyRing};
 pub use manager::{

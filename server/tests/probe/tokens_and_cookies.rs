@@ -1,10 +1,13 @@
-//! Issue 10, findings 8 and 9: cookie settings browsers drop, and tokens other verifiers
-//! refuse.
+//! Issue 10, findings 8, 9 and 10: cookie settings browsers drop, tokens other verifiers
+//! refuse, and tokens the server mints but then refuses.
 
 use std::process::Output;
 use std::time::{Duration, Instant};
 
-use reqwest::header::{COOKIE, SET_COOKIE};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jwt_allauth_server::db::Database;
+use reqwest::header::{AUTHORIZATION, COOKIE, SET_COOKIE};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde_json::{Map, Value, json};
 
@@ -17,11 +20,13 @@ mod forge;
 const SECRET: &str = "the probe's HS256 secret, well over thirty-two bytes";
 const EMAIL: &str = "ada@example.com";
 const PASSWORD: &str = "correct horse battery staple";
+const INTERNAL: &str = "Internal server error.";
 
-/// A served binary with a user.
+/// A served binary with a user and a connection to its database.
 struct Probe {
     server: Server,
     client: Client,
+    database: Database,
     db: TestDb,
 }
 
@@ -60,9 +65,11 @@ impl Probe {
         all.extend_from_slice(env);
         let server = Server::start_with_env(&db, &[], &all).await;
         success(&db.run(&["user", "create", "--email", EMAIL, "--password", PASSWORD]));
+        let database = Database::connect(&db.url).await.expect("connect");
         Self {
             server,
             client: Client::new(),
+            database,
             db,
         }
     }
@@ -104,6 +111,26 @@ impl Probe {
     async fn refresh_cookie(&self, cookie: &str) -> Answer {
         self.send(self.post("/refresh/").header(COOKIE, cookie))
             .await
+    }
+
+    fn set_profile(&self, profile: &Value) {
+        success(&self.db.run(&[
+            "user",
+            "set-profile",
+            "--email",
+            EMAIL,
+            "--profile",
+            &profile.to_string(),
+        ]));
+    }
+
+    async fn session_count(&self) -> i64 {
+        const QUERY: &str = "SELECT COUNT(*) FROM jwt_allauth_sessions";
+        match &self.database {
+            Database::Sqlite(pool) => sqlx::query_scalar(QUERY).fetch_one(pool).await,
+            Database::Postgres(pool) => sqlx::query_scalar(QUERY).fetch_one(pool).await,
+        }
+        .expect("count the sessions")
     }
 }
 
@@ -325,4 +352,189 @@ async fn finding_9_crit_b64_and_nbf_are_checked_over_http() {
         .refresh_cookie(&format!("refresh_token={}", tokens.refresh))
         .await
         .tokens("refresh_token");
+}
+
+/// Length of `n` bytes in unpadded base64.
+fn b64_len(n: usize) -> usize {
+    (4 * n).div_ceil(3)
+}
+
+/// The length of `token` for a payload `extra` bytes longer (the user attribute grown by
+/// that many ASCII characters).
+fn grown_len(token: &str, extra: usize) -> usize {
+    let payload = token.split('.').nth(1).expect("a payload");
+    let decoded = URL_SAFE_NO_PAD.decode(payload).expect("base64url").len();
+    token.len() - payload.len() + b64_len(decoded + extra)
+}
+
+/// The longest `bio` (in ASCII characters) whose tokens stay within both limits, measured
+/// from a login whose `bio` is empty.
+fn longest_bio(tokens: &Tokens, refresh_limit: usize, access_limit: usize) -> usize {
+    let mut n = 0;
+    while grown_len(&tokens.refresh, n + 1) <= refresh_limit
+        && grown_len(&tokens.access, n + 1) <= access_limit
+    {
+        n += 1;
+    }
+    n
+}
+
+/// Headers a browser sends besides the credentials, with a few cookies of other
+/// applications on the same site: about 1.5 KiB.
+fn browser_headers(request: RequestBuilder, origin: &str) -> RequestBuilder {
+    request
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) \
+             Chrome/131.0.0.0 Safari/537.36 Edg/131.0.2903.86",
+        )
+        .header("accept", "application/json, text/plain, */*")
+        .header(
+            "accept-language",
+            "en-GB,en;q=0.9,fr-FR;q=0.8,fr;q=0.7,de;q=0.6",
+        )
+        .header("accept-encoding", "gzip, deflate, br, zstd")
+        .header("origin", origin)
+        .header("referer", format!("{origin}/account/settings/security"))
+        .header("sec-fetch-site", "same-origin")
+        .header("sec-fetch-mode", "cors")
+        .header("sec-fetch-dest", "empty")
+        .header(
+            "sec-ch-ua",
+            "\"Microsoft Edge\";v=\"131\", \"Chromium\";v=\"131\", \"Not_A Brand\";v=\"24\"",
+        )
+        .header("sec-ch-ua-mobile", "?0")
+        .header("sec-ch-ua-platform", "\"Windows\"")
+        .header("x-request-id", "9f6c0b1e-3a2d-4c6b-8e1f-2b7d5a9c4e10")
+}
+
+/// Finding 10: a user attribute that makes the tokens too long is refused at login with
+/// 500 and the contract's generic detail, no session row is left behind, and the log
+/// names the attribute but never its value; in cookie and in body mode.
+#[tokio::test]
+async fn finding_10_login_refuses_a_token_over_the_limit_and_names_the_attribute() {
+    for body_mode in [false, true] {
+        let mode = if body_mode { "false" } else { "true" };
+        let probe = Probe::start(&[
+            ("JWT_ALLAUTH_USER_ATTRIBUTES", r#"{"bio": "profile.bio"}"#),
+            ("JWT_ALLAUTH_REFRESH_TOKEN_AS_COOKIE", mode),
+        ])
+        .await;
+        let value = "Lorem ipsum ".repeat(750);
+        probe.set_profile(&json!({"bio": value}));
+        let answer = probe.login().await;
+        assert_eq!(
+            answer.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "body mode {body_mode}: {answer:?}"
+        );
+        assert_eq!(answer.body, json!({"detail": INTERNAL}));
+        assert!(answer.headers.get(SET_COOKIE).is_none(), "{answer:?}");
+        assert_eq!(probe.session_count().await, 0, "no half-written session");
+        let log = probe.server.log_text();
+        let line = log
+            .lines()
+            .find(|line| line.contains("over its limit"))
+            .unwrap_or_else(|| panic!("no log line about the token size: {log}"));
+        assert!(line.contains("`bio`"), "{line}");
+        assert!(!log.contains("Lorem ipsum"), "the value leaked: {line}");
+        // A shorter value logs in.
+        probe.set_profile(&json!({"bio": "Lorem ipsum"}));
+        assert_eq!(probe.login().await.status, StatusCode::OK);
+        assert_eq!(probe.session_count().await, 1);
+    }
+}
+
+/// Finding 10: the longest tokens the server mints verify at `/whoami/`, rotate at
+/// `/refresh/` and end their session at `/logout/`, sent as a browser would (the access
+/// token as Bearer, the refresh token in the cookie or the body, ordinary headers); one
+/// byte longer and login is refused. Cookie mode: the refresh cookie fits a browser's
+/// 4096 bytes with its name. Body mode: the tokens are up to the verification limit.
+#[tokio::test]
+async fn finding_10_the_longest_tokens_the_server_mints_work_on_every_route() {
+    for body_mode in [false, true] {
+        let cookie_name = "refresh_token";
+        let (refresh_limit, access_limit) = if body_mode {
+            (8 * 1024, 8 * 1024)
+        } else {
+            (4096 - cookie_name.len(), 8 * 1024)
+        };
+        let probe = Probe::start(&[
+            ("JWT_ALLAUTH_USER_ATTRIBUTES", r#"{"bio": "profile.bio"}"#),
+            (
+                "JWT_ALLAUTH_REFRESH_TOKEN_AS_COOKIE",
+                if body_mode { "false" } else { "true" },
+            ),
+        ])
+        .await;
+        probe.set_profile(&json!({"bio": ""}));
+        let short = probe.login().await.tokens(cookie_name);
+        let n = longest_bio(&short, refresh_limit, access_limit);
+        let sessions = probe.session_count().await;
+
+        probe.set_profile(&json!({"bio": "x".repeat(n + 1)}));
+        let answer = probe.login().await;
+        assert_eq!(
+            answer.status,
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "body mode {body_mode}, bio of {}: {answer:?}",
+            n + 1
+        );
+        assert_eq!(probe.session_count().await, sessions);
+
+        probe.set_profile(&json!({"bio": "x".repeat(n)}));
+        let tokens = probe.login().await.tokens(cookie_name);
+        assert_eq!(tokens.refresh.len(), grown_len(&short.refresh, n));
+        // One more byte of payload adds one or two characters of base64.
+        assert!(
+            tokens.refresh.len() >= refresh_limit - 1 || tokens.access.len() >= access_limit - 1,
+            "body mode {body_mode}: a token at its limit ({} and {} bytes)",
+            tokens.refresh.len(),
+            tokens.access.len()
+        );
+        assert_eq!(
+            probe.whoami(&tokens.access).await.status,
+            StatusCode::OK,
+            "body mode {body_mode}"
+        );
+        let origin = probe.server.base.clone();
+        let rotation = if body_mode {
+            probe
+                .post("/refresh/")
+                .json(&json!({"refresh": tokens.refresh}))
+        } else {
+            probe
+                .post("/refresh/")
+                .header(COOKIE, format!("{cookie_name}={}", tokens.refresh))
+        };
+        let answer = probe.send(browser_headers(rotation, &origin)).await;
+        let tokens = answer.tokens(cookie_name);
+
+        let logout = probe
+            .post("/logout/")
+            .header(AUTHORIZATION, format!("Bearer {}", tokens.access));
+        let logout = if body_mode {
+            logout.json(&json!({"refresh": tokens.refresh}))
+        } else {
+            logout.header(
+                COOKIE,
+                format!(
+                    "_ga=GA1.1.123456789.1700000000; theme=dark; \
+                     csrftoken=Yx3bK9wQ2mN7pR4sT6vU8zA1cD5eF0gH; {cookie_name}={}; \
+                     consent=%7B%22analytics%22%3Atrue%2C%22ads%22%3Afalse%7D",
+                    tokens.refresh
+                ),
+            )
+        };
+        let answer = probe.send(browser_headers(logout, &origin)).await;
+        assert_eq!(
+            (answer.status, &answer.body),
+            (
+                StatusCode::OK,
+                &json!({"detail": "Successfully logged out."})
+            ),
+            "body mode {body_mode}"
+        );
+        assert_eq!(probe.session_count().await, sessions);
+    }
 }

@@ -80,6 +80,7 @@ macro_rules! conformance_tests {
             manager_concurrent_rotation_strict,
             manager_concurrent_rotation_with_reuse_interval,
             manager_revocation_beats_rotation,
+            finding_10_manager_refuses_tokens_over_the_size_limit,
         );
     };
     (@cases $run:path; $($case:ident),* $(,)?) => {

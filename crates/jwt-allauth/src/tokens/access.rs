@@ -33,23 +33,34 @@ impl AccessToken {
 
     /// Derives an access token from refresh-token claims: every claim is copied except
     /// `token_type`, `exp`, `iat` and `jti`, which are fresh. `exp` is capped at the
-    /// session deadline.
+    /// session deadline. [`Error::TokenTooLarge`] when it is over
+    /// [`TokenCodec::max_token_bytes`].
     pub fn derive(
         codec: &TokenCodec,
         refresh: &Claims,
         now: OffsetDateTime,
     ) -> Result<Self, Error> {
+        let claims = Self::derived_claims(codec, refresh, now, hex_id());
+        let payload = TokenCodec::payload(&claims)?;
+        let encoded = codec.mint_payload(&claims, &payload)?;
+        Ok(Self { claims, encoded })
+    }
+
+    /// The claims of the access token derived from `refresh` at `now`, with `jti`.
+    pub(crate) fn derived_claims(
+        codec: &TokenCodec,
+        refresh: &Claims,
+        now: OffsetDateTime,
+        jti: String,
+    ) -> Claims {
         let now = now.unix_timestamp();
-        let claims = Claims {
+        Claims {
             token_type: TokenType::Access,
             exp: codec.expiry(now, codec.access_lifetime, refresh.session_iat),
             iat: now,
-            jti: hex_id(),
+            jti,
             ..refresh.clone()
-        };
-        let payload = TokenCodec::payload(&claims)?;
-        let encoded = codec.sign_payload(&payload)?;
-        Ok(Self { claims, encoded })
+        }
     }
 
     /// The claims.

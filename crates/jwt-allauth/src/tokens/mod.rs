@@ -19,9 +19,14 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::claims::{Claims, TokenType};
-use crate::error::{Error, TokenError};
-use crate::keys::KeyRing;
+use crate::error::{Error, TokenError, TokenTooLarge};
+use crate::keys::{KeyRing, MAX_TOKEN_BYTES};
 use crate::settings::Settings;
+
+/// The longest cookie browsers keep, its name and value together (RFC 6265bis section
+/// 5.6); they drop a longer `Set-Cookie` without a word. In cookie mode a refresh token
+/// is minted only if it fits with the cookie's name.
+pub const MAX_COOKIE_BYTES: usize = 4096;
 
 /// A refresh token and the access token derived from it, as returned by login and
 /// rotation.
@@ -43,6 +48,7 @@ pub struct TokenCodec {
     leeway: i64,
     issuer: Option<String>,
     audience: Option<String>,
+    max_refresh_bytes: usize,
 }
 
 fn seconds(duration: Duration) -> i64 {
@@ -61,6 +67,24 @@ impl TokenCodec {
             leeway: seconds(settings.leeway),
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
+            max_refresh_bytes: if settings.refresh_token_as_cookie {
+                MAX_TOKEN_BYTES.min(MAX_COOKIE_BYTES.saturating_sub(settings.cookie_name.len()))
+            } else {
+                MAX_TOKEN_BYTES
+            },
+        }
+    }
+
+    /// The longest token of `token_type` this codec mints, in bytes: the verification
+    /// limit [`MAX_TOKEN_BYTES`] (8 KiB), and for refresh tokens in cookie mode
+    /// (`REFRESH_TOKEN_AS_COOKIE`) what fits in a browser's cookie with its name,
+    /// [`MAX_COOKIE_BYTES`] less the length of `COOKIE_NAME`. Minting a longer token is
+    /// [`Error::TokenTooLarge`], before anything is stored; a refresh token is also
+    /// refused when the access token derived from it would be over its own limit.
+    pub fn max_token_bytes(&self, token_type: TokenType) -> usize {
+        match token_type {
+            TokenType::Access => MAX_TOKEN_BYTES,
+            TokenType::Refresh => self.max_refresh_bytes,
         }
     }
 
@@ -105,9 +129,46 @@ impl TokenCodec {
     }
 
     /// Signs arbitrary claims with the signing key. The library's own tokens are minted by
-    /// [`SessionManager`](crate::SessionManager); this is for tests and custom tokens.
+    /// [`SessionManager`](crate::SessionManager); this is for tests and custom tokens. A
+    /// token longer than [`MAX_TOKEN_BYTES`], which would not verify, is
+    /// [`Error::TokenTooLarge`].
     pub fn encode(&self, claims: &Claims) -> Result<String, Error> {
-        self.sign_payload(&Self::payload(claims)?)
+        let payload = Self::payload(claims)?;
+        self.check_size(claims, &payload, MAX_TOKEN_BYTES)?;
+        self.sign_payload(&payload)
+    }
+
+    /// Signs the payload text of `claims`, a token of the library's own, refusing it when
+    /// it is over [`max_token_bytes`](Self::max_token_bytes).
+    fn mint_payload(&self, claims: &Claims, payload: &str) -> Result<String, Error> {
+        self.check_mint_size(claims, payload)?;
+        self.sign_payload(payload)
+    }
+
+    /// Checks, without signing, that the token of `claims` with this payload text fits
+    /// [`max_token_bytes`](Self::max_token_bytes).
+    fn check_mint_size(&self, claims: &Claims, payload: &str) -> Result<(), Error> {
+        self.check_size(claims, payload, self.max_token_bytes(claims.token_type))
+    }
+
+    fn check_size(&self, claims: &Claims, payload: &str, limit: usize) -> Result<(), Error> {
+        let length = self.keys.signed_len(payload.len());
+        if length <= limit {
+            return Ok(());
+        }
+        let largest_claim = claims
+            .extra
+            .iter()
+            .map(|(name, value)| (name, serde_json::to_string(value).map_or(0, |v| v.len())))
+            .max_by_key(|(_, bytes)| *bytes)
+            .map(|(name, bytes)| (name.clone(), bytes));
+        Err(TokenTooLarge {
+            token_type: claims.token_type,
+            length,
+            limit,
+            largest_claim,
+        }
+        .into())
     }
 
     /// The absolute deadline of a session that started at `session_iat`, if

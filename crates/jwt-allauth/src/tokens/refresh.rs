@@ -4,7 +4,7 @@ use std::fmt;
 
 use time::OffsetDateTime;
 
-use super::{TokenCodec, fmt_token};
+use super::{AccessToken, TokenCodec, fmt_token};
 use crate::claims::{Claims, ExtraClaims, TokenType};
 use crate::error::{Error, TokenError};
 use crate::random::hex_id;
@@ -45,7 +45,9 @@ impl RefreshToken {
 
     /// Mints a refresh token for `session`, which started at `session_iat`; its `exp` is
     /// capped at the session deadline. Also returns the signed payload text, which the
-    /// whitelist keeps.
+    /// whitelist keeps. [`Error::TokenTooLarge`] when it, or the access token that
+    /// [`AccessToken::derive`] makes from it at `now`, is over its size limit: callers
+    /// mint before they store anything.
     pub(crate) fn mint(
         codec: &TokenCodec,
         user: UserClaims,
@@ -53,11 +55,11 @@ impl RefreshToken {
         session_iat: i64,
         now: OffsetDateTime,
     ) -> Result<(Self, String), Error> {
-        let now = now.unix_timestamp();
+        let now_s = now.unix_timestamp();
         let claims = Claims {
             token_type: TokenType::Refresh,
-            exp: codec.expiry(now, codec.refresh_lifetime, Some(session_iat)),
-            iat: now,
+            exp: codec.expiry(now_s, codec.refresh_lifetime, Some(session_iat)),
+            iat: now_s,
             jti: hex_id(),
             user_id: user.user_id,
             session: Some(session),
@@ -69,6 +71,11 @@ impl RefreshToken {
             extra: user.extra,
         };
         let payload = TokenCodec::payload(&claims)?;
+        codec.check_mint_size(&claims, &payload)?;
+        // Only the size counts here: the refresh token's `jti` stands for the access
+        // token's own, of the same length.
+        let access = AccessToken::derived_claims(codec, &claims, now, claims.jti.clone());
+        codec.check_mint_size(&access, &TokenCodec::payload(&access)?)?;
         let encoded = codec.sign_payload(&payload)?;
         Ok((Self { claims, encoded }, payload))
     }
@@ -77,7 +84,7 @@ impl RefreshToken {
     /// gives back the byte-identical token that was issued for that payload.
     pub(crate) fn resign(codec: &TokenCodec, payload: &str) -> Result<Self, Error> {
         let claims: Claims = serde_json::from_str(payload).map_err(Error::Serialization)?;
-        let encoded = codec.sign_payload(payload)?;
+        let encoded = codec.mint_payload(&claims, payload)?;
         Ok(Self { claims, encoded })
     }
 

@@ -659,6 +659,95 @@ pub async fn manager_access_token_session_check<S: SessionStore + Clone>(store: 
     assert!(AccessToken::decode(stateless.codec(), pair.access.as_str(), t0()).is_ok());
 }
 
+/// Issue 10, finding 10: a token over its size limit (the verification limit; in cookie
+/// mode, what fits a browser's cookie) is never minted: login fails naming the largest
+/// claim and opens no session, and a rotation fails before the store is touched, so the
+/// session keeps its current token, which still rotates and logs out.
+pub async fn finding_10_manager_refuses_tokens_over_the_size_limit<S: SessionStore>(store: S) {
+    use jwt_allauth::keys::MAX_TOKEN_BYTES;
+    use jwt_allauth::tokens::MAX_COOKIE_BYTES;
+    use jwt_allauth::{TokenTooLarge, TokenType};
+
+    let users = TestUsers::with(TestUser::new("1"));
+    let mut settings = Settings::default();
+    settings.user_attributes = UserAttributes::from_paths(["profile.bio"]).unwrap();
+    let m = manager(store, &users, settings);
+    let refresh_limit = MAX_COOKIE_BYTES - "refresh_token".len();
+    assert_eq!(m.codec().max_token_bytes(TokenType::Refresh), refresh_limit);
+    assert_eq!(
+        m.codec().max_token_bytes(TokenType::Access),
+        MAX_TOKEN_BYTES
+    );
+    let too_large = |result: Result<TokenPair, Error>| match result {
+        Err(Error::TokenTooLarge(error)) => error,
+        Err(other) => panic!("expected TokenTooLarge, got {other:?}"),
+        Ok(pair) => panic!(
+            "minted tokens of {} and {} bytes",
+            pair.refresh.as_str().len(),
+            pair.access.as_str().len()
+        ),
+    };
+
+    users.update("1", |u| {
+        u.profile = serde_json::json!({"bio": "x".repeat(9000)})
+    });
+    let error: TokenTooLarge = too_large(
+        m.open_session(&users.get("1"), &device("Firefox"), t0())
+            .await,
+    );
+    assert_eq!(error.token_type, TokenType::Refresh);
+    assert_eq!(error.limit, refresh_limit);
+    assert!(error.length > 12_000, "{error}");
+    assert_eq!(error.largest_claim, Some(("bio".to_owned(), 9002)));
+    let text = Error::from(error).to_string();
+    assert!(text.contains("`bio`") && !text.contains("xxxx"), "{text}");
+    assert!(live_sessions(&m, "1").await.is_empty(), "no session opened");
+
+    // Under the limit: a session; then the attribute grows past it.
+    users.update("1", |u| {
+        u.profile = serde_json::json!({"bio": "x".repeat(2000)})
+    });
+    let pair = m
+        .open_session(&users.get("1"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    assert!(pair.refresh.as_str().len() <= refresh_limit);
+    let before = live_sessions(&m, "1").await;
+    users.update("1", |u| {
+        u.profile = serde_json::json!({"bio": "x".repeat(3500)})
+    });
+    let outcome = m
+        .rotate(pair.refresh.as_str(), &device("Firefox"), t0())
+        .await
+        .map(|outcome| outcome.name());
+    assert!(
+        matches!(outcome, Err(Error::TokenTooLarge(_))),
+        "{outcome:?}"
+    );
+    assert_eq!(live_sessions(&m, "1").await, before);
+    // The session's token is still current: it logs out (and would rotate).
+    assert!(m.logout("1", pair.refresh.as_str(), t0()).await.unwrap());
+
+    // Body mode: the refresh token may be as long as verification accepts.
+    let mut settings = Settings::default();
+    settings.refresh_token_as_cookie = false;
+    let codec = TokenCodec::new(keys(), &settings);
+    assert_eq!(codec.max_token_bytes(TokenType::Refresh), MAX_TOKEN_BYTES);
+    // `encode` refuses a token that would not verify.
+    let mut claims = pair.access.claims().clone();
+    claims
+        .extra
+        .insert("bio", "x".repeat(MAX_TOKEN_BYTES))
+        .unwrap();
+    assert!(matches!(
+        codec.encode(&claims),
+        Err(Error::TokenTooLarge(TokenTooLarge {
+            limit: MAX_TOKEN_BYTES,
+            ..
+        }))
+    ));
+}
+
 /// Logout closes the session of any of the caller's own refresh tokens (even a rotated
 /// one); a token of another user or one that does not verify deletes nothing.
 pub async fn manager_logout_rules<S: SessionStore>(store: S) {
