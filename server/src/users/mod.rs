@@ -6,7 +6,7 @@
 //! active flag and the profile, update the names, record the last login.
 //!
 //! E-mail addresses are unique regardless of case: the table keeps a case-folded key
-//! ([`email_key`](jwt_allauth::email::email_key), in the column `email_lower`) under a
+//! ([`email_key`], in the column `email_lower`) under a
 //! unique constraint, and lookups by e-mail use it. Passwords are
 //! stored as argon2id PHC strings, hashed and verified off the async runtime by
 //! [`Passwords`].
