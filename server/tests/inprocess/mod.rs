@@ -14,6 +14,11 @@ use tower::ServiceExt;
 /// A state over a fresh, migrated in-memory SQLite database, with a configured secret and
 /// User-Agent collection off.
 pub async fn state() -> AppState {
+    state_with(|_| {}, Passwords::with_permits(2)).await
+}
+
+/// Like [`state`], with `change` applied to the settings and `passwords` hashing.
+pub async fn state_with(change: impl FnOnce(&mut Settings), passwords: Passwords) -> AppState {
     let db = Database::connect("sqlite::memory:").await.unwrap();
     db.migrate().await.unwrap();
     let mut settings = Settings::default();
@@ -21,7 +26,8 @@ pub async fn state() -> AppState {
         "test secret, long enough for HS256: 32+ bytes",
     ));
     settings.collect_user_agent = false;
-    AppState::new(settings, db, Passwords::with_permits(2)).unwrap()
+    change(&mut settings);
+    AppState::new(settings, db, passwords).unwrap()
 }
 
 /// Sends one request: status, headers and the JSON body (`null` when empty).

@@ -9,7 +9,6 @@ use std::time::Duration;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode, header};
-use jwt_allauth::Settings;
 use jwt_allauth_server::AppState;
 use jwt_allauth_server::db::Database;
 use jwt_allauth_server::passwords::Passwords;
@@ -121,17 +120,12 @@ async fn finding_1_concurrent_guesses_are_verified_at_most_up_to_the_limits() {
 /// A state whose login throttle is off (so a flood is all verified) with one hashing
 /// permit, and the password counter of its user store.
 async fn unthrottled_state() -> (AppState, Passwords) {
-    let db = Database::connect("sqlite::memory:").await.unwrap();
-    db.migrate().await.unwrap();
-    let mut settings = Settings::default();
-    settings.secret_key = Some(jwt_allauth::Secret::new(
-        "test secret, long enough for HS256: 32+ bytes",
-    ));
-    settings.collect_user_agent = false;
-    settings.login_failures_per_ip = 0;
-    settings.login_failures_per_email = 0;
     let passwords = Passwords::with_permits(1);
-    let state = AppState::new(settings, db, passwords.clone()).unwrap();
+    let unthrottled = |settings: &mut jwt_allauth::Settings| {
+        settings.login_failures_per_ip = 0;
+        settings.login_failures_per_email = 0;
+    };
+    let state = inprocess::state_with(unthrottled, passwords.clone()).await;
     (state, passwords)
 }
 
