@@ -3,9 +3,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::bodies::ErrorCode;
-use crate::body::{BodyRejection, FieldErrors};
-use crate::error_body::{ServerFault, detail, detail_code, internal, unavailable};
+use crate::error_response::{ServerFault, detail, detail_code, internal, unavailable};
+use crate::fields::{BodyRejection, FieldErrors};
+use crate::payloads::ErrorCode;
 use crate::rejection::{AuthRejection, PermissionDenied, RefreshRejection};
 use crate::throttle::Throttled;
 

@@ -15,7 +15,7 @@ use jwt_allauth::{
 use time::OffsetDateTime;
 
 use crate::clock::Clock;
-use crate::error_body::server_fault;
+use crate::error_response::server_fault;
 use crate::extract::AuthUser;
 use crate::rejection::AuthRejection;
 

@@ -155,17 +155,17 @@
 mod account;
 mod api_error;
 mod authenticator;
-mod bodies;
-mod body;
 mod client;
 mod clock;
 mod cookie;
 mod csrf;
-mod error_body;
+mod error_response;
 mod extract;
+mod fields;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod password_permits;
+mod payloads;
 mod rejection;
 mod routes;
 mod state;
@@ -174,19 +174,19 @@ mod throttle;
 pub use account::{AccountStore, PasswordChange, Profile, ProfileUpdate};
 pub use api_error::ApiError;
 pub use authenticator::Authenticator;
-pub use bodies::{
-    Detail, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, PasswordChanged,
-    RefreshRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
-};
-pub use body::{BodyRejection, CharField, FieldErrors, Fields};
 pub use client::ClientInfo;
 pub use clock::Clock;
 pub use cookie::RefreshCookie;
-pub use error_body::WWW_AUTHENTICATE;
+pub use error_response::WWW_AUTHENTICATE;
 pub use extract::{AuthUser, CurrentUser, LoadUser, RequireRole, UserLoader};
+pub use fields::{BodyRejection, CharField, FieldErrors, Fields};
 #[cfg(feature = "openapi")]
 pub use openapi::{BEARER_SCHEME, openapi};
 pub use password_permits::{PasswordPermit, PasswordPermits};
+pub use payloads::{
+    Detail, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, PasswordChanged,
+    RefreshRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
+};
 pub use rejection::{AuthRejection, PermissionDenied, RefreshRejection, RoleRejection};
 pub use routes::{account_routes, method_not_allowed, router, session_routes, token_routes};
 pub use state::AuthState;

@@ -6,8 +6,8 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{RefOr, Required};
 use utoipa::{Modify, OpenApi, ToSchema};
 
-use crate::bodies::{Detail, ErrorBody, TokenErrorBody};
-use crate::body::FieldErrors;
+use crate::fields::FieldErrors;
+use crate::payloads::{Detail, ErrorBody, TokenErrorBody};
 use crate::routes;
 
 /// The name of the Bearer security scheme of [`openapi`]'s document

@@ -5,8 +5,10 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::TokenError;
 
-use crate::bodies::{ErrorCode, TokenErrorBody};
-use crate::error_body::{ServerFault, detail, detail_code, internal, json_response, unavailable};
+use crate::error_response::{
+    ServerFault, detail, detail_code, internal, json_response, unavailable,
+};
+use crate::payloads::{ErrorCode, TokenErrorBody};
 
 /// Why [`AuthUser`](crate::AuthUser), [`LoadUser`](crate::LoadUser) or
 /// [`RequireRole`](crate::RequireRole) rejected a request. Every 401 carries

@@ -11,6 +11,7 @@ pub type BoxError = Box<dyn StdError + Send + Sync + 'static>;
 ///
 /// The display texts are the `detail`/`message` texts of the wire contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum TokenError {
     /// Malformed, badly signed, signed with an unknown key or algorithm, or missing claims.
     #[error("Token is invalid")]
@@ -58,6 +59,7 @@ fn largest_claim_text(largest_claim: &Option<(String, usize)>) -> String {
 /// A failure of a [`SessionStore`](crate::store::SessionStore) or
 /// [`PurposeTokenStore`](crate::store::PurposeTokenStore).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StoreError {
     /// The database cannot be reached (connection refused, pool timed out, ...).
     /// Servers answer 503 `service_unavailable`.
@@ -83,6 +85,7 @@ pub struct ReservedClaimError(pub String);
 
 /// Why a key or key ring could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum KeyError {
     /// The key material could not be parsed for its algorithm.
     #[error("invalid key material for {algorithm}")]
@@ -135,6 +138,7 @@ pub enum KeyError {
 /// The error of the core's operations ([`SessionManager`](crate::SessionManager) and
 /// the token types).
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The presented token was rejected without touching the database.
     #[error(transparent)]

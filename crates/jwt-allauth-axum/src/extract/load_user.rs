@@ -10,7 +10,7 @@ use jwt_allauth::store::SessionStore;
 use jwt_allauth::{ClaimsExtension, Error, SessionManager, User, UserStore, UserStoreError};
 
 use crate::authenticator::{Authenticator, BoxFuture};
-use crate::error_body::{server_fault, user_store_fault};
+use crate::error_response::{server_fault, user_store_fault};
 use crate::extract::AuthUser;
 use crate::rejection::AuthRejection;
 

@@ -9,12 +9,12 @@ use jwt_allauth::{ClaimsExtension, User};
 use super::tokens_response;
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
-use crate::bodies::LoginRequest;
-#[cfg(feature = "openapi")]
-use crate::bodies::{Detail, ErrorBody, Tokens};
-use crate::body::{CharField, FieldErrors, Fields};
 use crate::client::ClientInfo;
-use crate::error_body::{server_fault, user_store_fault};
+use crate::error_response::{server_fault, user_store_fault};
+use crate::fields::{CharField, FieldErrors, Fields};
+use crate::payloads::LoginRequest;
+#[cfg(feature = "openapi")]
+use crate::payloads::{Detail, ErrorBody, Tokens};
 use crate::state::AuthState;
 use crate::throttle::ClientBucket;
 

@@ -9,10 +9,10 @@ use jwt_allauth::{ClaimsExtension, Error};
 use super::{Account, check_csrf, clear_cookie, refresh_request};
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
-use crate::bodies::Detail;
+use crate::error_response::server_fault;
+use crate::payloads::Detail;
 #[cfg(feature = "openapi")]
-use crate::bodies::{ErrorBody, RefreshRequest};
-use crate::error_body::server_fault;
+use crate::payloads::{ErrorBody, RefreshRequest};
 use crate::state::AuthState;
 
 /// Log out: close the session of a refresh token.

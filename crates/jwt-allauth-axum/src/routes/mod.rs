@@ -24,11 +24,11 @@ use time::OffsetDateTime;
 
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
-use crate::bodies::{RefreshRequest, Tokens};
-use crate::body::{CharField, FieldErrors, Fields};
 use crate::cookie::set_cookie_header;
-use crate::error_body::detail;
+use crate::error_response::detail;
 use crate::extract::{AuthUser, LoadUser};
+use crate::fields::{CharField, FieldErrors, Fields};
+use crate::payloads::{RefreshRequest, Tokens};
 use crate::rejection::AuthRejection;
 use crate::state::AuthState;
 

@@ -8,12 +8,12 @@ use jwt_allauth::store::{PurposeTokenStore, SessionStore};
 use super::{Account, tokens_response};
 use crate::account::{AccountStore, PasswordChange};
 use crate::api_error::ApiError;
-#[cfg(feature = "openapi")]
-use crate::bodies::{Detail, ErrorBody};
-use crate::bodies::{PasswordChangeRequest, PasswordChanged};
-use crate::body::{CharField, FieldErrors, Fields};
 use crate::client::ClientInfo;
-use crate::error_body::{server_fault, user_store_fault};
+use crate::error_response::{server_fault, user_store_fault};
+use crate::fields::{CharField, FieldErrors, Fields};
+#[cfg(feature = "openapi")]
+use crate::payloads::{Detail, ErrorBody};
+use crate::payloads::{PasswordChangeRequest, PasswordChanged};
 use crate::rejection::AuthRejection;
 use crate::state::AuthState;
 use crate::throttle::ClientBucket;

@@ -8,11 +8,11 @@ use jwt_allauth::{ClaimsExtension, Error, RotationOutcome};
 use super::{check_csrf, refresh_request, tokens_response};
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
-#[cfg(feature = "openapi")]
-use crate::bodies::{Detail, ErrorBody, RefreshRequest, Tokens};
-use crate::body::FieldErrors;
 use crate::client::ClientInfo;
-use crate::error_body::server_fault;
+use crate::error_response::server_fault;
+use crate::fields::FieldErrors;
+#[cfg(feature = "openapi")]
+use crate::payloads::{Detail, ErrorBody, RefreshRequest, Tokens};
 use crate::rejection::RefreshRejection;
 use crate::state::AuthState;
 

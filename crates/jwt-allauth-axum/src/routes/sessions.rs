@@ -11,10 +11,10 @@ use jwt_allauth::store::SessionStore;
 use super::Account;
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
-use crate::bodies::SessionInfo;
+use crate::error_response::server_fault;
+use crate::payloads::SessionInfo;
 #[cfg(feature = "openapi")]
-use crate::bodies::{Detail, ErrorBody};
-use crate::error_body::server_fault;
+use crate::payloads::{Detail, ErrorBody};
 use crate::state::AuthState;
 
 /// List the caller's sessions.

@@ -11,10 +11,10 @@ use super::Account;
 use crate::account::Profile;
 use crate::account::{AccountStore, ProfileUpdate};
 use crate::api_error::ApiError;
+use crate::error_response::{server_fault, user_store_fault};
+use crate::fields::{CharField, FieldErrors, Fields};
 #[cfg(feature = "openapi")]
-use crate::bodies::{Detail, ErrorBody};
-use crate::body::{CharField, FieldErrors, Fields};
-use crate::error_body::{server_fault, user_store_fault};
+use crate::payloads::{Detail, ErrorBody};
 use crate::rejection::AuthRejection;
 use crate::state::AuthState;
 

@@ -8,7 +8,7 @@ use jwt_allauth::store::SessionStore;
 use super::Caller;
 use crate::account::AccountStore;
 #[cfg(feature = "openapi")]
-use crate::bodies::{Detail, ErrorBody};
+use crate::payloads::{Detail, ErrorBody};
 
 /// The claims of the caller's access token.
 ///

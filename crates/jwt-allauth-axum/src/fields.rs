@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Map, Value};
 
-use crate::error_body::{detail, json_response};
+use crate::error_response::{detail, json_response};
 
 /// The fields of a request body, from JSON or from a form.
 ///

@@ -10,7 +10,7 @@ use axum::response::{IntoResponse, Response};
 use jwt_allauth::{Error, StoreError, UserStoreError};
 use serde::Serialize;
 
-use crate::bodies::{Detail, ErrorBody, ErrorCode};
+use crate::payloads::{Detail, ErrorBody, ErrorCode};
 
 /// The `WWW-Authenticate` value of every 401.
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=\"api\"";

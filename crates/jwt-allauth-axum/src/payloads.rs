@@ -138,6 +138,7 @@ impl Detail {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum ErrorCode {
     /// An invalid, expired, wrong-type, replayed or revoked token (401).
     TokenNotValid,
