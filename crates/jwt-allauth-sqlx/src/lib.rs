@@ -46,8 +46,6 @@ mod device;
 mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod purpose;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod rotation;
 
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -15,7 +15,7 @@ use crate::MIGRATIONS_TABLE;
 use crate::device::{DeviceRow, bind_device};
 use crate::error::{InvariantError, store_error};
 use crate::purpose::find_matching;
-use crate::rotation::{Decision, LockedSession, classify};
+use jwt_allauth::rotation::{Decision, LockedSession, classify};
 
 /// The session whitelist and purpose tokens, stored in PostgreSQL.
 ///
@@ -96,6 +96,7 @@ impl From<SessionRow> for SessionRecord {
 
 #[derive(sqlx::FromRow)]
 struct LockedRow {
+    user_id: String,
     jti: String,
     previous_jti: Option<String>,
     rotated_at: Option<OffsetDateTime>,
@@ -148,7 +149,7 @@ UPDATE jwt_allauth_sessions SET
 WHERE session = $17 AND user_id = $18 AND jti = $19 AND enabled";
 
 const SELECT_LOCKED: &str = "\
-SELECT jti, previous_jti, rotated_at, refresh_claims, enabled
+SELECT user_id, jti, previous_jti, rotated_at, refresh_claims, enabled
 FROM jwt_allauth_sessions WHERE session = $1 AND user_id = $2
 FOR UPDATE";
 
@@ -241,19 +242,18 @@ async fn classify_locked(
         .fetch_optional(&mut *tx)
         .await
         .map_err(store_error)?;
-    let Some(row) = row else {
-        return Ok((RotateResult::NotFound, false));
-    };
-    let row = LockedSession {
+    let row = row.map(|row| LockedSession {
+        user_id: row.user_id,
         jti: row.jti,
         previous_jti: row.previous_jti,
         rotated_at: row.rotated_at,
         refresh_claims: row.refresh_claims,
         enabled: row.enabled,
-    };
+    });
     match classify(row, rotation) {
-        Decision::Disabled => Ok((RotateResult::Disabled, false)),
-        Decision::Retried(refresh_claims) => Ok((RotateResult::Retried { refresh_claims }, false)),
+        decision @ (Decision::Disabled | Decision::Retried { .. } | Decision::NotFound) => {
+            Ok((decision.into_result(), false))
+        }
         Decision::Rotate => {
             let done = rotate_query(rotation)
                 .execute(&mut *tx)

@@ -18,7 +18,7 @@ use crate::MIGRATIONS_TABLE;
 use crate::device::{DeviceRow, bind_device};
 use crate::error::{InvariantError, decode_error, store_error};
 use crate::purpose::find_matching;
-use crate::rotation::{Decision, LockedSession, classify};
+use jwt_allauth::rotation::{Decision, LockedSession, classify};
 
 /// How long a connection waits for another writer before failing with `SQLITE_BUSY`.
 const BUSY_TIMEOUT: StdDuration = StdDuration::from_secs(5);
@@ -184,6 +184,7 @@ impl TryFrom<SessionRow> for SessionRecord {
 
 #[derive(sqlx::FromRow)]
 struct LockedRow {
+    user_id: String,
     jti: String,
     previous_jti: Option<String>,
     rotated_at: Option<i64>,
@@ -238,7 +239,7 @@ UPDATE jwt_allauth_sessions SET
 WHERE session = ?17 AND user_id = ?18 AND jti = ?19 AND enabled";
 
 const SELECT_LOCKED: &str = "\
-SELECT jti, previous_jti, rotated_at, refresh_claims, enabled
+SELECT user_id, jti, previous_jti, rotated_at, refresh_claims, enabled
 FROM jwt_allauth_sessions WHERE session = ?1 AND user_id = ?2";
 
 const DELETE_USER_SESSION: &str =
@@ -355,25 +356,22 @@ impl SessionStore for SqliteStore {
             .fetch_optional(&mut *tx)
             .await
             .map_err(store_error)?;
-        let Some(row) = row else {
-            tx.rollback().await.map_err(store_error)?;
-            return Ok(RotateResult::NotFound);
-        };
-        let row = LockedSession {
-            jti: row.jti,
-            previous_jti: row.previous_jti,
-            rotated_at: row.rotated_at.map(from_epoch).transpose()?,
-            refresh_claims: row.refresh_claims,
-            enabled: row.enabled,
-        };
+        let row = row
+            .map(|row| {
+                Ok::<_, StoreError>(LockedSession {
+                    user_id: row.user_id,
+                    jti: row.jti,
+                    previous_jti: row.previous_jti,
+                    rotated_at: row.rotated_at.map(from_epoch).transpose()?,
+                    refresh_claims: row.refresh_claims,
+                    enabled: row.enabled,
+                })
+            })
+            .transpose()?;
         match classify(row, rotation) {
-            Decision::Disabled => {
+            decision @ (Decision::Disabled | Decision::Retried { .. } | Decision::NotFound) => {
                 tx.rollback().await.map_err(store_error)?;
-                Ok(RotateResult::Disabled)
-            }
-            Decision::Retried(refresh_claims) => {
-                tx.rollback().await.map_err(store_error)?;
-                Ok(RotateResult::Retried { refresh_claims })
+                Ok(decision.into_result())
             }
             Decision::Rotate => {
                 let done = rotate_query(rotation)

@@ -12,6 +12,8 @@
 //! - [`store`]: the [`SessionStore`](store::SessionStore) and
 //!   [`PurposeTokenStore`](store::PurposeTokenStore) traits; `jwt-allauth-sqlx` implements
 //!   them for SQLite and PostgreSQL.
+//! - [`rotation`]: the rotation decision of sessions.md (replay, reuse interval, disabled
+//!   sessions, absolute lifetime), which every store reuses.
 //! - [`user`]: what the library needs from the application's users, and the
 //!   [`ClaimsExtension`] point for custom claims.
 //! - [`device`]: browser, OS and device from the User-Agent (uap-core rules), client IP.
@@ -92,6 +94,7 @@ pub mod error;
 pub mod keys;
 mod manager;
 mod random;
+pub mod rotation;
 pub mod settings;
 pub mod store;
 pub mod tokens;

@@ -7,6 +7,7 @@ use crate::device::DeviceInfo;
 use crate::error::{Error, KeyError, TokenError};
 use crate::keys::KeyRing;
 use crate::random::hex_id;
+use crate::rotation;
 use crate::settings::Settings;
 use crate::store::{
     NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation, SessionRecord,
@@ -250,11 +251,10 @@ where
         let session = claims.session.clone().ok_or(TokenError::Invalid)?;
         let now_s = now.unix_timestamp();
 
-        if let Some(deadline) = claims
+        let deadline = claims
             .session_iat
-            .and_then(|iat| self.codec.session_deadline(iat))
-            && now_s >= deadline
-        {
+            .and_then(|iat| self.codec.session_deadline(iat));
+        if rotation::session_expired(deadline, now) {
             self.store
                 .revoke_user_session(&claims.user_id, &session)
                 .await?;
