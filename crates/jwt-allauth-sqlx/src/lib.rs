@@ -44,8 +44,6 @@
 mod device;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod error;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-mod purpose;
 
 #[cfg(feature = "postgres")]
 mod postgres;

@@ -3,7 +3,7 @@
 use jwt_allauth::StoreError;
 use jwt_allauth::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
-    SessionRecord, SessionStore,
+    SessionRecord, SessionStore, find_matching_hash,
 };
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgArguments, PgPool, PgPoolOptions};
@@ -14,7 +14,6 @@ use time::OffsetDateTime;
 use crate::MIGRATIONS_TABLE;
 use crate::device::{DeviceRow, bind_device};
 use crate::error::{InvariantError, store_error};
-use crate::purpose::find_matching;
 use jwt_allauth::rotation::{Decision, LockedSession, classify};
 
 /// The session whitelist and purpose tokens, stored in PostgreSQL.
@@ -417,7 +416,8 @@ impl PurposeTokenStore for PostgresStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;
-        let Some(id) = find_matching(&candidates, token_hash) else {
+        let candidates = candidates.iter().map(|(id, hash)| (*id, hash.as_slice()));
+        let Some(id) = find_matching_hash(candidates, token_hash) else {
             tx.rollback().await.map_err(store_error)?;
             return Ok(None);
         };

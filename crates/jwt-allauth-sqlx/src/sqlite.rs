@@ -6,7 +6,7 @@ use std::time::{Duration as StdDuration, Instant};
 use jwt_allauth::StoreError;
 use jwt_allauth::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
-    SessionRecord, SessionStore,
+    SessionRecord, SessionStore, find_matching_hash,
 };
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{
@@ -17,7 +17,6 @@ use time::OffsetDateTime;
 use crate::MIGRATIONS_TABLE;
 use crate::device::{DeviceRow, bind_device};
 use crate::error::{InvariantError, decode_error, store_error};
-use crate::purpose::find_matching;
 use jwt_allauth::rotation::{Decision, LockedSession, classify};
 
 /// How long a connection waits for another writer before failing with `SQLITE_BUSY`.
@@ -502,7 +501,8 @@ impl PurposeTokenStore for SqliteStore {
             .fetch_all(&mut *tx)
             .await
             .map_err(store_error)?;
-        let Some(id) = find_matching(&candidates, token_hash) else {
+        let candidates = candidates.iter().map(|(id, hash)| (*id, hash.as_slice()));
+        let Some(id) = find_matching_hash(candidates, token_hash) else {
             tx.rollback().await.map_err(store_error)?;
             return Ok(None);
         };

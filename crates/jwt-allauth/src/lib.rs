@@ -12,6 +12,8 @@
 //! - [`store`]: the [`SessionStore`](store::SessionStore) and
 //!   [`PurposeTokenStore`](store::PurposeTokenStore) traits; `jwt-allauth-sqlx` implements
 //!   them for SQLite and PostgreSQL.
+//! - [`memory`]: [`MemoryStore`](memory::MemoryStore), both stores in memory, for tests
+//!   and examples.
 //! - [`rotation`]: the rotation decision of sessions.md (replay, reuse interval, disabled
 //!   sessions, absolute lifetime), which every store reuses.
 //! - [`user`]: what the library needs from the application's users, and the
@@ -93,6 +95,7 @@ pub mod email;
 pub mod error;
 pub mod keys;
 mod manager;
+pub mod memory;
 mod random;
 pub mod rotation;
 pub mod settings;

@@ -16,6 +16,7 @@
 use std::future::Future;
 
 use serde::Serialize;
+use subtle::ConstantTimeEq;
 use time::{Duration, OffsetDateTime};
 
 use crate::device::DeviceInfo;
@@ -287,5 +288,37 @@ pub trait PurposeTokenStore: Send + Sync {
     /// [`delete_expired_purpose_tokens`]: PurposeTokenStore::delete_expired_purpose_tokens
     fn expired_purpose_tokens_batch_size(&self) -> u32 {
         PURGE_BATCH_SIZE
+    }
+}
+
+/// The id of the candidate whose stored hash equals `token_hash`, for
+/// [`PurposeTokenStore::consume_purpose_token`]. Every candidate is compared, each in
+/// constant time, so the timing says nothing about which bytes matched.
+pub fn find_matching_hash<'a, I>(
+    candidates: impl IntoIterator<Item = (I, &'a [u8])>,
+    token_hash: &[u8; 32],
+) -> Option<I> {
+    let mut found = None;
+    for (id, hash) in candidates {
+        if bool::from(hash.ct_eq(token_hash.as_slice())) {
+            found = Some(id);
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::find_matching_hash;
+
+    #[test]
+    fn finds_only_the_equal_hash() {
+        let candidates = [(1, vec![1u8; 32]), (2, vec![2u8; 32]), (3, vec![2u8; 31])];
+        let find = |hash: &[u8; 32]| {
+            find_matching_hash(candidates.iter().map(|(id, h)| (*id, h.as_slice())), hash)
+        };
+        assert_eq!(find(&[2u8; 32]), Some(2));
+        assert_eq!(find(&[3u8; 32]), None);
+        assert_eq!(find_matching_hash::<i64>([], &[3u8; 32]), None);
     }
 }
