@@ -1,4 +1,4 @@
-//! The conformance suite on PostgreSQL, each test in a fresh schema of the database named
+//! The conformance suite of `jwt_allauth::conformance` on PostgreSQL, each test in a fresh schema of the database named
 //! by `JWT_ALLAUTH_TEST_POSTGRES_URL` (so tests run in parallel in one database).
 //!
 //! Without that variable every test prints a notice and passes, unless
@@ -6,8 +6,6 @@
 
 #![cfg(feature = "postgres")]
 #![allow(clippy::unwrap_used)]
-
-mod conformance;
 
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
@@ -117,7 +115,7 @@ where
     }
 }
 
-conformance::conformance_tests!(crate::with_store);
+jwt_allauth::conformance_tests!(crate::with_store);
 
 /// Migrations are recorded in the library's own table, not `_sqlx_migrations`, and
 /// running them again is a no-op.

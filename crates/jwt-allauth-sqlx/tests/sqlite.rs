@@ -1,12 +1,10 @@
-//! The conformance suite on SQLite: once on a fresh database file per test (WAL, several
+//! The conformance suite of `jwt_allauth::conformance` on SQLite: once on a fresh database file per test (WAL, several
 //! connections, `BEGIN IMMEDIATE` under contention) and once on a fresh in-memory
 //! database per test (`sqlite::memory:`, one connection); then what is particular to
 //! SQLite: migrations, column types, pragmas, and a purge that shares the single writer.
 
 #![cfg(feature = "sqlite")]
 #![allow(clippy::unwrap_used)]
-
-mod conformance;
 
 use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
@@ -17,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use jwt_allauth::Settings;
+use jwt_allauth::conformance;
 use jwt_allauth::store::SessionStore;
 use jwt_allauth_sqlx::{MIGRATIONS_TABLE, SqliteStore};
 
@@ -76,11 +75,11 @@ where
 }
 
 mod file {
-    crate::conformance::conformance_tests!(crate::with_file_store);
+    jwt_allauth::conformance_tests!(crate::with_file_store);
 }
 
 mod memory {
-    crate::conformance::conformance_tests!(crate::with_memory_store);
+    jwt_allauth::conformance_tests!(crate::with_memory_store);
 }
 
 /// Migrations are recorded in the library's own table, not `_sqlx_migrations`, and

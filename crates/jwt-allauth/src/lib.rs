@@ -14,6 +14,8 @@
 //!   them for SQLite and PostgreSQL.
 //! - [`memory`]: [`MemoryStore`](memory::MemoryStore), both stores in memory, for tests
 //!   and examples.
+//! - `conformance` (feature `test-util`): the conformance suite every store runs, with
+//!   `conformance_tests!`.
 //! - [`rotation`]: the rotation decision of sessions.md (replay, reuse interval, disabled
 //!   sessions, absolute lifetime), which every store reuses.
 //! - [`user`]: what the library needs from the application's users, and the
@@ -90,6 +92,9 @@
 
 pub mod attributes;
 pub mod claims;
+#[cfg(feature = "test-util")]
+#[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
+pub mod conformance;
 pub mod device;
 pub mod email;
 pub mod error;

@@ -1,36 +1,66 @@
-//! The conformance suite of `SessionStore` + `PurposeTokenStore`, written once and run
-//! against every backend.
+//! The conformance suite of [`SessionStore`] + [`PurposeTokenStore`]: every rule of
+//! sessions.md and the guarantees of the [`store`](crate::store) module, written once and
+//! run against every store (feature `test-util`).
 //!
-//! Each case is a `pub async fn case<S: Store>(store: S)` receiving a freshly migrated,
-//! empty store. A backend test file declares `mod conformance;` and invokes
-//! [`conformance_tests!`] with its runner: an async fn
-//! `run<F, Fut>(test: F) where F: FnOnce(TheStore) -> Fut, Fut: Future<Output = ()>`
-//! that builds a fresh store, awaits `test(store)` and cleans up.
+//! A store's test file invokes [`conformance_tests!`](crate::conformance_tests) with a
+//! runner, and gets one `#[test]` per case:
 //!
-//! To add a case: write the `pub async fn` below (or in a submodule re-exported here)
-//! and add its name to the list in [`conformance_tests!`].
+//! ```
+//! use std::future::Future;
+//!
+//! use jwt_allauth::memory::MemoryStore;
+//!
+//! /// A fresh store per case (a store on a database would also drop it afterwards).
+//! async fn with_store<F, Fut>(test: F)
+//! where
+//!     F: FnOnce(MemoryStore) -> Fut,
+//!     Fut: Future<Output = ()>,
+//! {
+//!     test(MemoryStore::new()).await;
+//! }
+//!
+//! jwt_allauth::conformance_tests!(with_store);
+//! # fn main() {}
+//! ```
+//!
+//! The runner gives each case a fresh, empty store and may clean up after it. Each test
+//! runs on its own multi-threaded tokio runtime (4 workers), so the concurrency cases
+//! race for real; a store must be cheap to clone (the [`Store`] bound).
+//!
+//! Each case is also a public `async fn case<S: Store>(store: S)` here, for a store that
+//! wants to run one alone. To add a case: write the `pub async fn` here (or in
+//! [`rules`], for the cases that go through the [`SessionManager`](crate::SessionManager))
+//! and add its name to the list in [`conformance_tests!`](crate::conformance_tests).
 
-#![allow(clippy::unwrap_used, dead_code)]
+// Assertions of a test suite: a failed `unwrap` is a failed case, with its message.
+#![allow(clippy::unwrap_used)]
+// The cases set up `Settings` as a store's own tests must, outside this crate, where the
+// struct is `#[non_exhaustive]` and cannot be built with `..Default::default()`.
+#![allow(clippy::field_reassign_with_default)]
 
+use std::future::Future;
 use std::sync::Arc;
 
-use jwt_allauth::DeviceInfo;
-use jwt_allauth::StoreError;
-use jwt_allauth::store::{
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+use crate::DeviceInfo;
+use crate::StoreError;
+use crate::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
     SessionRecord, SessionStore,
 };
-use time::macros::datetime;
 
 pub mod rules;
 pub use rules::*;
-use time::{Duration, OffsetDateTime};
 
-/// Generates one `#[tokio::test]` per conformance case, each running the case through
-/// `$run` (see the module documentation).
+/// Generates one `#[test]` per case of the [`conformance`](crate::conformance) suite, each
+/// running the case through `$run` (see the module documentation) on a multi-threaded
+/// tokio runtime with 4 workers.
+#[macro_export]
 macro_rules! conformance_tests {
     ($run:path) => {
-        $crate::conformance::conformance_tests!(@cases $run;
+        $crate::conformance_tests!(@cases $run;
             // Sessions.
             open_and_list_round_trip,
             duplicate_session_is_conflict,
@@ -85,14 +115,30 @@ macro_rules! conformance_tests {
     };
     (@cases $run:path; $($case:ident),* $(,)?) => {
         $(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                $run($crate::conformance::$case).await;
+            #[test]
+            fn $case() {
+                $crate::conformance::block_on(async {
+                    $run($crate::conformance::$case).await;
+                });
             }
         )*
     };
 }
-pub(crate) use conformance_tests;
+
+/// Runs `test` to completion on a new multi-threaded tokio runtime with 4 workers (what
+/// [`conformance_tests!`](crate::conformance_tests) runs each case on).
+///
+/// # Panics
+///
+/// When the runtime cannot be built, or when `test` panics.
+pub fn block_on<F: Future>(test: F) -> F::Output {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(4)
+        .enable_all()
+        .build()
+        .expect("a tokio runtime for the conformance test")
+        .block_on(test)
+}
 
 /// What the suite needs of a store: both traits, cheap clones for concurrent tasks.
 pub trait Store: SessionStore + PurposeTokenStore + Clone + 'static {}

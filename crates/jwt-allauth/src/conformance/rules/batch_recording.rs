@@ -3,8 +3,8 @@
 
 use std::sync::{Arc, Mutex};
 
-use jwt_allauth::StoreError;
-use jwt_allauth::store::{
+use crate::StoreError;
+use crate::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
     SessionRecord, SessionStore,
 };
@@ -13,7 +13,9 @@ use time::OffsetDateTime;
 /// One purge statement: the `limit` it was given and how many rows it deleted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Batch {
+    /// The `limit` the purge passed.
     pub limit: u32,
+    /// How many rows the statement deleted.
     pub deleted: u64,
 }
 
@@ -30,6 +32,7 @@ pub struct BatchRecordingStore<S> {
 }
 
 impl<S> BatchRecordingStore<S> {
+    /// Wraps `inner`, asking purges for batches of `batch_size`.
     pub fn new(inner: S, batch_size: u32) -> Self {
         Self {
             inner,

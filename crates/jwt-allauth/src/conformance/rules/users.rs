@@ -4,20 +4,28 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-use jwt_allauth::{User, UserStore, UserStoreError};
+use crate::{User, UserStore, UserStoreError};
 use serde_json::{Value, json};
 
+/// A user of the rule tests.
 #[derive(Debug, Clone)]
 pub struct TestUser {
+    /// The id.
     pub id: String,
+    /// Whether the user may log in and rotate.
     pub active: bool,
+    /// Staff users get the staff role by default.
     pub staff: bool,
+    /// Whether the e-mail address is verified.
     pub email_verified: bool,
+    /// The role, when not the default of `staff`.
     pub role: Option<i64>,
+    /// What `to_json` shows under `profile` (for configured user attributes).
     pub profile: Value,
 }
 
 impl TestUser {
+    /// An active, verified, non-staff user with an empty profile.
     pub fn new(id: &str) -> Self {
         Self {
             id: id.into(),
@@ -29,16 +37,19 @@ impl TestUser {
         }
     }
 
+    /// The user, as staff.
     pub fn staff(mut self) -> Self {
         self.staff = true;
         self
     }
 
+    /// The user, with an unverified e-mail address.
     pub fn unverified(mut self) -> Self {
         self.email_verified = false;
         self
     }
 
+    /// The user, with `profile`.
     pub fn profile(mut self, profile: Value) -> Self {
         self.profile = profile;
         self
@@ -60,17 +71,19 @@ impl User for TestUser {
     }
     fn role(&self) -> i64 {
         self.role
-            .unwrap_or_else(|| jwt_allauth::claims::default_role(self.staff, false))
+            .unwrap_or_else(|| crate::claims::default_role(self.staff, false))
     }
     fn to_json(&self) -> Value {
         json!({"id": self.id, "profile": self.profile})
     }
 }
 
+/// The users of the rule tests, shared by clones, counting their loads.
 #[derive(Debug, Clone, Default)]
 pub struct TestUsers(Arc<Mutex<HashMap<String, TestUser>>>, Arc<AtomicUsize>);
 
 impl TestUsers {
+    /// Users holding `user` only.
     pub fn with(user: TestUser) -> Self {
         let users = Self::default();
         users.insert(user);
@@ -82,18 +95,30 @@ impl TestUsers {
         self.1.load(Ordering::SeqCst)
     }
 
+    /// Adds or replaces a user.
     pub fn insert(&self, user: TestUser) {
         self.0.lock().unwrap().insert(user.id.clone(), user);
     }
 
+    /// Deletes a user.
     pub fn remove(&self, id: &str) {
         self.0.lock().unwrap().remove(id);
     }
 
+    /// The user `id`.
+    ///
+    /// # Panics
+    ///
+    /// When there is no such user.
     pub fn get(&self, id: &str) -> TestUser {
         self.0.lock().unwrap()[id].clone()
     }
 
+    /// Changes the user `id`.
+    ///
+    /// # Panics
+    ///
+    /// When there is no such user.
     pub fn update(&self, id: &str, change: impl FnOnce(&mut TestUser)) {
         change(self.0.lock().unwrap().get_mut(id).unwrap());
     }

@@ -4,17 +4,20 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use jwt_allauth::StoreError;
-use jwt_allauth::store::{NewSession, RotateResult, Rotation, SessionRecord, SessionStore};
+use crate::StoreError;
+use crate::store::{NewSession, RotateResult, Rotation, SessionRecord, SessionStore};
 use time::OffsetDateTime;
 
+/// Forwards every call to the wrapped store and counts it.
 #[derive(Debug, Clone)]
 pub struct CountingStore<S> {
     inner: S,
+    /// How many calls reached the store.
     pub calls: Arc<AtomicUsize>,
 }
 
 impl<S> CountingStore<S> {
+    /// Wraps `inner`, with no call counted yet.
     pub fn new(inner: S) -> Self {
         Self {
             inner,

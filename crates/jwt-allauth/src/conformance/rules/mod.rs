@@ -1,6 +1,6 @@
-//! The rules of sessions.md through the public `SessionManager` API: the manager-level
-//! half of the conformance suite (the store-level half is in the parent module).
-#![allow(clippy::unwrap_used, dead_code)]
+//! The rules of sessions.md through the public [`SessionManager`] API: the manager-level
+//! half of the conformance suite (the store-level half is in the parent module), with the
+//! users, keys and store wrappers it needs.
 
 pub mod batch_recording;
 pub mod counting;
@@ -9,9 +9,9 @@ pub mod users;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
-use jwt_allauth::keys::{Algorithm, KeyRing};
-use jwt_allauth::store::{PurposeTokenStore, SessionStore};
-use jwt_allauth::{
+use crate::keys::{Algorithm, KeyRing};
+use crate::store::{PurposeTokenStore, SessionStore};
+use crate::{
     AccessToken, Claims, DeviceInfo, Error, RotationOutcome, SessionManager, Settings, TokenCodec,
     TokenError, TokenPair, UserAttributes,
 };
@@ -22,16 +22,20 @@ pub use counting::CountingStore;
 use std::sync::atomic::Ordering;
 pub use users::{TestUser, TestUsers};
 
+/// The HMAC secret of [`keys`].
 pub const SECRET: &[u8] = b"rules test secret, at least 32 bytes long";
 
+/// The fixed "now" of the manager-level cases.
 pub fn t0() -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
 }
 
+/// An HS256 key ring on [`SECRET`].
 pub fn keys() -> KeyRing {
     KeyRing::hmac(Algorithm::HS256, SECRET).unwrap()
 }
 
+/// Device metadata of a PC at one address, with `browser`.
 pub fn device(browser: &str) -> DeviceInfo {
     DeviceInfo {
         ip: Some("203.0.113.9".into()),
@@ -41,8 +45,10 @@ pub fn device(browser: &str) -> DeviceInfo {
     }
 }
 
+/// The manager the cases build on a store.
 pub type Manager<S> = SessionManager<S, TestUsers>;
 
+/// A manager on `store` and `users` with [`keys`].
 pub fn manager<S: SessionStore>(store: S, users: &TestUsers, settings: Settings) -> Manager<S> {
     SessionManager::new(settings, keys(), store, users.clone())
 }
@@ -664,9 +670,9 @@ pub async fn manager_access_token_session_check<S: SessionStore + Clone>(store: 
 /// claim and opens no session, and a rotation fails before the store is touched, so the
 /// session keeps its current token, which still rotates and logs out.
 pub async fn finding_10_manager_refuses_tokens_over_the_size_limit<S: SessionStore>(store: S) {
-    use jwt_allauth::keys::MAX_TOKEN_BYTES;
-    use jwt_allauth::tokens::MAX_COOKIE_BYTES;
-    use jwt_allauth::{TokenTooLarge, TokenType};
+    use crate::keys::MAX_TOKEN_BYTES;
+    use crate::tokens::MAX_COOKIE_BYTES;
+    use crate::{TokenTooLarge, TokenType};
 
     let users = TestUsers::with(TestUser::new("1"));
     let mut settings = Settings::default();
