@@ -29,12 +29,13 @@
 //!
 //! # Example
 //!
-//! Log in, rotate, detect a replayed refresh token and revoke, on in-memory SQLite:
+//! Log in, rotate, detect a replayed refresh token and revoke, on the in-memory store
+//! (`jwt-allauth-sqlx` brings SQLite and PostgreSQL):
 //!
 //! ```
 //! use jwt_allauth::keys::{Algorithm, KeyRing};
 //! use jwt_allauth::{DeviceInfo, RotationOutcome, SessionManager, Settings, User, UserStore, UserStoreError};
-//! use jwt_allauth_sqlx::SqliteStore;
+//! use jwt_allauth::memory::MemoryStore;
 //! use time::OffsetDateTime;
 //!
 //! struct Account { id: u64 }
@@ -57,8 +58,7 @@
 //!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let store = SqliteStore::connect("sqlite::memory:").await?;
-//! store.migrate().await?;
+//! let store = MemoryStore::new();
 //! let keys = KeyRing::hmac(Algorithm::HS256, b"a secret of at least thirty-two bytes")?;
 //! let manager = SessionManager::new(Settings::default(), keys, store, Accounts);
 //! let now = OffsetDateTime::now_utc();

@@ -1,10 +1,14 @@
 //! The storage the library needs: the session whitelist and single-use purpose tokens.
 //!
-//! `jwt-allauth-sqlx` implements both traits for SQLite and PostgreSQL and runs one
-//! conformance suite against each; a custom store must give the same guarantees:
+//! `jwt-allauth-sqlx` implements both traits for SQLite and PostgreSQL, and
+//! [`MemoryStore`](crate::memory::MemoryStore) in memory; each runs one conformance suite
+//! (`jwt_allauth::conformance`, feature `test-util`). A custom store must give the same
+//! guarantees, and can run the same suite:
 //!
 //! - [`SessionStore::rotate_session`] is atomic per session: of concurrent calls that
-//!   present the same `jti`, exactly one returns [`RotateResult::Rotated`].
+//!   present the same `jti`, exactly one returns [`RotateResult::Rotated`]. What a
+//!   rotation does is decided by [`rotation::classify`](crate::rotation::classify), which
+//!   a store calls on the row it read under its lock.
 //! - A revocation that reports a session deleted leaves no row behind, whatever rotation
 //!   ran concurrently (update the row in place, so the database's row lock orders the two).
 //! - [`PurposeTokenStore::consume_purpose_token`] succeeds at most once per token, and at
@@ -12,6 +16,8 @@
 //! - Timestamps may be kept at whole seconds (both bundled stores do).
 //! - The reuse interval excludes its end: a retry is recognised while
 //!   `now < rotated_at + reuse_interval`.
+//!
+//! [`SessionStore`] shows a complete custom store.
 
 use std::future::Future;
 
@@ -157,6 +163,175 @@ pub struct PurposeTokenRecord {
 }
 
 /// The session whitelist: one row per live session, updated in place by rotation.
+///
+/// # A custom store
+///
+/// A complete session store in memory: one lock makes every operation atomic (a store
+/// on a database uses the database's row locks and conditional statements instead), and
+/// [`classify`](crate::rotation::classify) decides what a rotation does with the row it
+/// finds. [`MemoryStore`](crate::memory::MemoryStore) is the same with purpose tokens
+/// added, and runs the whole conformance suite.
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::{Arc, Mutex, MutexGuard};
+///
+/// use jwt_allauth::StoreError;
+/// use jwt_allauth::rotation::{Decision, LockedSession, classify};
+/// use jwt_allauth::store::{NewSession, RotateResult, Rotation, SessionRecord, SessionStore};
+/// use time::OffsetDateTime;
+///
+/// /// Sessions by id. Clones share the rows.
+/// #[derive(Clone, Default)]
+/// struct Sessions(Arc<Mutex<HashMap<String, Row>>>);
+///
+/// /// A row: the session as opened, with `jti`, payload, expiry and device kept
+/// /// current by rotation.
+/// struct Row {
+///     current: NewSession,
+///     previous_jti: Option<String>,
+///     rotated_at: Option<OffsetDateTime>,
+///     last_used: OffsetDateTime,
+/// }
+///
+/// impl Sessions {
+///     fn lock(&self) -> Result<MutexGuard<'_, HashMap<String, Row>>, StoreError> {
+///         self.0.lock().map_err(|_| StoreError::Backend("poisoned lock".into()))
+///     }
+/// }
+///
+/// impl Row {
+///     fn record(&self) -> SessionRecord {
+///         SessionRecord {
+///             session: self.current.session.clone(),
+///             user_id: self.current.user_id.clone(),
+///             enabled: self.current.enabled,
+///             created: self.current.created,
+///             last_used: self.last_used,
+///             expires_at: self.current.expires_at,
+///             device: self.current.device.clone(),
+///         }
+///     }
+/// }
+///
+/// impl SessionStore for Sessions {
+///     async fn open_session(&self, new: &NewSession) -> Result<(), StoreError> {
+///         let mut rows = self.lock()?;
+///         if rows.contains_key(&new.session) || rows.values().any(|r| r.current.jti == new.jti) {
+///             return Err(StoreError::Conflict("duplicate session id or jti".into()));
+///         }
+///         let row = Row {
+///             current: new.clone(),
+///             previous_jti: None,
+///             rotated_at: None,
+///             last_used: new.created,
+///         };
+///         rows.insert(new.session.clone(), row);
+///         Ok(())
+///     }
+///
+///     async fn rotate_session(&self, rotation: &Rotation) -> Result<RotateResult, StoreError> {
+///         let mut rows = self.lock()?;
+///         let row = rows.get_mut(&rotation.session);
+///         let locked = row.as_deref().map(|row| LockedSession {
+///             user_id: row.current.user_id.clone(),
+///             jti: row.current.jti.clone(),
+///             previous_jti: row.previous_jti.clone(),
+///             rotated_at: row.rotated_at,
+///             refresh_claims: row.current.refresh_claims.clone(),
+///             enabled: row.current.enabled,
+///         });
+///         let decision = classify(locked, rotation);
+///         match (&decision, row) {
+///             (Decision::Rotate, Some(row)) => {
+///                 let presented = std::mem::replace(&mut row.current.jti, rotation.new_jti.clone());
+///                 row.previous_jti = Some(presented);
+///                 row.rotated_at = Some(rotation.now);
+///                 row.last_used = rotation.now;
+///                 row.current.expires_at = rotation.expires_at;
+///                 row.current.refresh_claims = rotation.new_refresh_claims.clone();
+///                 row.current.device = rotation.device.clone();
+///             }
+///             (Decision::Replayed, _) => {
+///                 rows.remove(&rotation.session);
+///             }
+///             _ => {}
+///         }
+///         Ok(decision.into_result())
+///     }
+///
+///     async fn revoke_session(&self, session: &str) -> Result<bool, StoreError> {
+///         Ok(self.lock()?.remove(session).is_some())
+///     }
+///
+///     async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, StoreError> {
+///         let mut rows = self.lock()?;
+///         if rows.get(session).is_some_and(|row| row.current.user_id == user_id) {
+///             rows.remove(session);
+///             return Ok(true);
+///         }
+///         Ok(false)
+///     }
+///
+///     async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+///         let mut rows = self.lock()?;
+///         let before = rows.len();
+///         rows.retain(|_, row| row.current.user_id != user_id);
+///         Ok((before - rows.len()) as u64)
+///     }
+///
+///     async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
+///         let rows = self.lock()?;
+///         let mut records: Vec<SessionRecord> = rows
+///             .values()
+///             .filter(|row| row.current.user_id == user_id)
+///             .map(Row::record)
+///             .collect();
+///         records.sort_by(|a, b| b.created.cmp(&a.created));
+///         Ok(records)
+///     }
+///
+///     async fn session_is_active(&self, session: &str) -> Result<bool, StoreError> {
+///         Ok(self.lock()?.contains_key(session))
+///     }
+///
+///     async fn count_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
+///         let rows = self.lock()?;
+///         Ok(rows.values().filter(|row| row.current.expires_at <= now).count() as u64)
+///     }
+///
+///     async fn delete_expired_sessions(
+///         &self,
+///         now: OffsetDateTime,
+///         limit: u32,
+///     ) -> Result<u64, StoreError> {
+///         let mut rows = self.lock()?;
+///         let mut expired: Vec<(OffsetDateTime, String)> = rows
+///             .values()
+///             .filter(|row| row.current.expires_at <= now)
+///             .map(|row| (row.current.expires_at, row.current.session.clone()))
+///             .collect();
+///         expired.sort();
+///         expired.truncate(limit as usize);
+///         for (_, session) in &expired {
+///             rows.remove(session);
+///         }
+///         Ok(expired.len() as u64)
+///     }
+/// }
+///
+/// # #[cfg(feature = "test-util")]
+/// // The rules of sessions.md through a `SessionManager` on this store, from the
+/// // conformance suite (feature `test-util`).
+/// jwt_allauth::conformance::block_on(async {
+///     use jwt_allauth::conformance;
+///     conformance::manager_rotation_and_replay(Sessions::default()).await;
+///     conformance::manager_reuse_interval(Sessions::default()).await;
+///     conformance::manager_disabled_sessions_do_not_rotate(Sessions::default()).await;
+///     conformance::manager_concurrent_rotation_strict(Sessions::default()).await;
+///     conformance::manager_revocation_beats_rotation(Sessions::default()).await;
+/// });
+/// ```
 pub trait SessionStore: Send + Sync {
     /// Inserts a new session. A duplicate session id or `jti` is
     /// [`StoreError::Conflict`].
