@@ -16,23 +16,34 @@ use sqlx::error::DatabaseError;
 /// - anything else → [`StoreError::Backend`].
 pub(crate) fn store_error(err: sqlx::Error) -> StoreError {
     match &err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => StoreError::Unavailable(Box::new(err)),
         sqlx::Error::Database(db) if db.is_unique_violation() => {
             StoreError::Conflict(Box::new(err))
         }
-        sqlx::Error::Database(db) if is_unavailable(db.as_ref()) => {
-            StoreError::Unavailable(Box::new(err))
-        }
+        _ if is_unavailable(&err) => StoreError::Unavailable(Box::new(err)),
         _ => StoreError::Backend(Box::new(err)),
     }
 }
 
-/// Whether a database error says "cannot serve now" rather than "this request is wrong".
-fn is_unavailable(db: &dyn DatabaseError) -> bool {
+/// Whether a sqlx error says "the database cannot serve now" rather than "this request
+/// is wrong": the pool timed out or is closed, I/O or TLS failed, a connection-class or
+/// resource SQLSTATE on PostgreSQL (`08...`, `53...`, `57P01`-`57P03`), or `SQLITE_BUSY`,
+/// `SQLITE_LOCKED` (after the busy timeout), `SQLITE_READONLY` (a database file the
+/// server may read but not write) or `SQLITE_CANTOPEN` on SQLite. Servers answer such
+/// errors with 503.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_) => true,
+        sqlx::Error::Database(db) => is_unavailable_code(db.as_ref()),
+        _ => false,
+    }
+}
+
+/// [`is_unavailable`] for an error the database itself reported, by its code.
+fn is_unavailable_code(db: &dyn DatabaseError) -> bool {
     #[cfg(feature = "postgres")]
     if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
         let code = pg.code();

@@ -3,19 +3,25 @@
 //! ([`PurposeTokenStore`](jwt_allauth::store::PurposeTokenStore)).
 //!
 //! - `SqliteStore` (feature `sqlite`, on by default): timestamps as INTEGER epoch
-//!   seconds, write transactions with `BEGIN IMMEDIATE`, WAL mode for database files.
+//!   seconds, write transactions with `BEGIN IMMEDIATE`, WAL mode for database files,
+//!   purges in small batches that give the single writer back between them.
 //! - `PostgresStore` (feature `postgres`, on by default): `timestamptz` columns, row
 //!   locks (`SELECT ... FOR UPDATE`) to classify replays, purges that skip locked rows.
 //!
-//! Both run the same conformance suite (including concurrency stress tests), rotate a
-//! session with one conditional `UPDATE` of its row, and use runtime queries only: no
+//! Both are one implementation over two dialects, `SqlxStore<sqlx::Sqlite>` and
+//! `SqlxStore<sqlx::Postgres>`: the logic and the statements both backends run to the
+//! letter are written once, and each backend contributes only the SQL text, timestamp
+//! conversion and purge pacing in which it differs. Both run the
+//! conformance suite of `jwt_allauth::conformance` (including concurrency stress tests),
+//! rotate a session with one conditional `UPDATE` of its row, decide a rotation that
+//! missed with [`jwt_allauth::rotation::classify`], and use runtime queries only: no
 //! database is needed to build. The migrations are embedded and recorded in the table
 //! [`MIGRATIONS_TABLE`] (`_jwt_allauth_migrations`), so they never mix with an
 //! application's own `_sqlx_migrations`.
 //!
 //! Database errors map to [`StoreError`](jwt_allauth::StoreError) by kind: unreachable,
-//! busy or read-only → `Unavailable`, unique violation → `Conflict`, anything else →
-//! `Backend`, always with the sqlx error as the source.
+//! busy or read-only → `Unavailable` (see `is_unavailable`), unique violation →
+//! `Conflict`, anything else → `Backend`, always with the sqlx error as the source.
 //!
 //! # Example
 //!
@@ -43,17 +49,27 @@
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod device;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod dialect;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod error;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sql;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod store;
 
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use error::is_unavailable;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::SqliteStore;
+pub use sqlite::{SqliteStore, is_memory_url};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use store::SqlxStore;
 
 /// The sqlx version this crate is built with, for pool and option types.
 pub use sqlx;
