@@ -54,15 +54,9 @@ impl Users {
             return Ok(PasswordChange::WrongOldPassword);
         }
         let new_hash = self.passwords.hash(new_password).await?;
-        let swapped = match &self.db {
-            crate::db::Database::Sqlite(pool) => {
-                super::sqlite::set_password_hash_if(pool, id, &user.password_hash, &new_hash).await
-            }
-            crate::db::Database::Postgres(pool) => {
-                super::postgres::set_password_hash_if(pool, id, &user.password_hash, &new_hash)
-                    .await
-            }
-        }?;
+        let swapped = self
+            .set_password_hash_if(id, &user.password_hash, &new_hash)
+            .await?;
         Ok(if swapped {
             PasswordChange::Changed
         } else if self.find_by_id(id).await?.is_some() {

@@ -11,10 +11,30 @@
 //! stored as argon2id PHC strings, hashed and verified off the async runtime by
 //! [`Passwords`].
 
+/// Runs `$table.$call` on the users table of `$db`, whichever its backend: the one
+/// place where the `Database` enum meets the generic `Table`. Defined before the
+/// modules so that they can use it too.
+macro_rules! on_table {
+    ($db:expr, $table:ident => $call:expr) => {
+        match $db {
+            crate::db::Database::Sqlite(pool) => {
+                let $table = crate::users::table::Table(pool);
+                $call.await
+            }
+            crate::db::Database::Postgres(pool) => {
+                let $table = crate::users::table::Table(pool);
+                $call.await
+            }
+        }
+    };
+}
+
 mod account;
+mod dialect;
 mod email_keys;
 mod postgres;
 mod sqlite;
+mod table;
 mod user;
 
 pub(crate) use email_keys::refold_email_keys;
@@ -255,15 +275,6 @@ pub struct Users {
     passwords: Passwords,
 }
 
-macro_rules! dispatch {
-    ($self:ident, $function:ident ( $($arg:expr),* )) => {
-        match &$self.db {
-            Database::Sqlite(pool) => sqlite::$function(pool, $($arg),*).await,
-            Database::Postgres(pool) => postgres::$function(pool, $($arg),*).await,
-        }
-    };
-}
-
 impl Users {
     /// The users table of `db` (migrated by [`Database::migrate`]), hashing with
     /// `passwords`.
@@ -310,12 +321,12 @@ impl Users {
             profile: Value::Object(new.profile.clone()).to_string(),
             date_joined: now,
         };
-        dispatch!(self, insert(&row))
+        on_table!(&self.db, table => table.insert(&row))
     }
 
     /// The user with this id.
     pub async fn find_by_id(&self, id: i64) -> Result<Option<ServerUser>, UsersError> {
-        dispatch!(self, by_id(id))
+        on_table!(&self.db, table => table.by_id(id))
     }
 
     /// The user with this e-mail address, compared regardless of case. An address that
@@ -324,7 +335,7 @@ impl Users {
         let Ok((_, email_lower)) = normalize_email(email) else {
             return Ok(None);
         };
-        dispatch!(self, by_email(&email_lower))
+        on_table!(&self.db, table => table.by_email(&email_lower))
     }
 
     /// Sets the user's own role (`None`: derive it from staff/superuser). The updated
@@ -334,7 +345,7 @@ impl Users {
         id: i64,
         role: Option<i64>,
     ) -> Result<Option<ServerUser>, UsersError> {
-        dispatch!(self, set_role(id, role))
+        on_table!(&self.db, table => table.set_role(id, role))
     }
 
     /// Activates or deactivates the user. The updated user, or `None` if there is no such
@@ -345,14 +356,14 @@ impl Users {
         id: i64,
         active: bool,
     ) -> Result<Option<ServerUser>, UsersError> {
-        dispatch!(self, set_active(id, active))
+        on_table!(&self.db, table => table.set_active(id, active))
     }
 
     /// Deletes the user. The deleted user, or `None` if there is no such user. Their
     /// sessions and purpose tokens are not in this table: a refresh or a route that
     /// loads the user ends them, or call `SessionManager::revoke_credentials`.
     pub async fn delete(&self, id: i64) -> Result<Option<ServerUser>, UsersError> {
-        dispatch!(self, delete(id))
+        on_table!(&self.db, table => table.delete(id))
     }
 
     /// Marks the e-mail address confirmed or not. The updated user, or `None`.
@@ -361,7 +372,7 @@ impl Users {
         id: i64,
         verified: bool,
     ) -> Result<Option<ServerUser>, UsersError> {
-        dispatch!(self, set_email_verified(id, verified))
+        on_table!(&self.db, table => table.set_email_verified(id, verified))
     }
 
     /// Replaces the user's profile. The updated user, or `None`.
@@ -372,7 +383,7 @@ impl Users {
         profile: &Map<String, Value>,
     ) -> Result<Option<ServerUser>, UsersError> {
         refuse_nul_profile(profile)?;
-        dispatch!(self, set_profile(id, profile))
+        on_table!(&self.db, table => table.set_profile(id, profile))
     }
 
     /// Updates the names given (`None` keeps the current one). The updated user, or
@@ -385,7 +396,7 @@ impl Users {
     ) -> Result<Option<ServerUser>, UsersError> {
         refuse_nul("first name", first_name.unwrap_or_default())?;
         refuse_nul("last name", last_name.unwrap_or_default())?;
-        dispatch!(self, update_names(id, first_name, last_name))
+        on_table!(&self.db, table => table.update_names(id, first_name, last_name))
     }
 
     /// Sets a new password without checking the old one (administration, password
@@ -396,7 +407,7 @@ impl Users {
             return Err(UsersError::EmptyPassword);
         }
         let hash = self.passwords.hash(password).await?;
-        dispatch!(self, set_password_hash(id, &hash))
+        on_table!(&self.db, table => table.set_password_hash(id, &hash))
     }
 
     /// Records a successful login at `now`. Whether the user exists.
@@ -405,7 +416,17 @@ impl Users {
         id: i64,
         now: OffsetDateTime,
     ) -> Result<bool, UsersError> {
-        dispatch!(self, record_login(id, now))
+        on_table!(&self.db, table => table.record_login(id, now))
+    }
+
+    /// Replaces the password hash only if it is still `old_hash`. Whether it was replaced.
+    async fn set_password_hash_if(
+        &self,
+        id: i64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, UsersError> {
+        on_table!(&self.db, table => table.set_password_hash_if(id, old_hash, new_hash))
     }
 }
 

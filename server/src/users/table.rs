@@ -1,0 +1,278 @@
+//! The users table's statements and logic, written once for both [`Dialect`]s.
+
+use serde_json::{Map, Value};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Pool, Type};
+use time::OffsetDateTime;
+
+use super::dialect::Dialect;
+use super::{ServerUser, StoredUser, UsersError};
+
+/// The columns of a user row, in [`UserRow`]'s order. The profile is read as text on
+/// both backends: PostgreSQL stores it as `jsonb`, which the cast turns into its text;
+/// SQLite already stores text.
+macro_rules! columns {
+    () => {
+        "id, email, password_hash, first_name, last_name, role, is_active, is_staff, \
+         is_superuser, email_verified, CAST(profile AS TEXT) AS profile, date_joined, \
+         last_login"
+    };
+}
+pub(super) use columns;
+
+/// [`Dialect::INSERT`] with the placeholder of the profile, the one part that differs.
+macro_rules! insert_user {
+    ($profile:literal) => {
+        concat!(
+            "INSERT INTO jwt_allauth_users (email, email_lower, password_hash, first_name, \
+             last_name, role, is_active, is_staff, is_superuser, email_verified, profile, \
+             date_joined) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, ",
+            $profile,
+            ", $12) RETURNING ",
+            $crate::users::table::columns!()
+        )
+    };
+}
+pub(super) use insert_user;
+
+/// [`Dialect::SET_PROFILE`] with the placeholder of the profile.
+macro_rules! set_profile {
+    ($profile:literal) => {
+        concat!(
+            "UPDATE jwt_allauth_users SET profile = ",
+            $profile,
+            " WHERE id = $2 RETURNING ",
+            $crate::users::table::columns!()
+        )
+    };
+}
+pub(super) use set_profile;
+
+const BY_ID: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM jwt_allauth_users WHERE id = $1"
+);
+const BY_EMAIL: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM jwt_allauth_users WHERE email_lower = $1"
+);
+const SET_ROLE: &str = concat!(
+    "UPDATE jwt_allauth_users SET role = $1 WHERE id = $2 RETURNING ",
+    columns!()
+);
+const DELETE: &str = concat!(
+    "DELETE FROM jwt_allauth_users WHERE id = $1 RETURNING ",
+    columns!()
+);
+const SET_ACTIVE: &str = concat!(
+    "UPDATE jwt_allauth_users SET is_active = $1 WHERE id = $2 RETURNING ",
+    columns!()
+);
+const SET_EMAIL_VERIFIED: &str = concat!(
+    "UPDATE jwt_allauth_users SET email_verified = $1 WHERE id = $2 RETURNING ",
+    columns!()
+);
+const UPDATE_NAMES: &str = concat!(
+    "UPDATE jwt_allauth_users SET first_name = COALESCE($1, first_name), \
+     last_name = COALESCE($2, last_name) WHERE id = $3 RETURNING ",
+    columns!()
+);
+const SET_PASSWORD_HASH: &str = "UPDATE jwt_allauth_users SET password_hash = $1 WHERE id = $2";
+const SET_PASSWORD_HASH_IF: &str =
+    "UPDATE jwt_allauth_users SET password_hash = $1 WHERE id = $2 AND password_hash = $3";
+const RECORD_LOGIN: &str = "UPDATE jwt_allauth_users SET last_login = $1 WHERE id = $2";
+
+/// A row of [`columns!`], timestamps as the dialect stores them.
+#[derive(sqlx::FromRow)]
+struct UserRow<T> {
+    id: i64,
+    email: String,
+    password_hash: String,
+    first_name: String,
+    last_name: String,
+    role: Option<i64>,
+    is_active: bool,
+    is_staff: bool,
+    is_superuser: bool,
+    email_verified: bool,
+    profile: String,
+    date_joined: T,
+    last_login: Option<T>,
+}
+
+impl<T> UserRow<T> {
+    fn into_user<D: Dialect<Time = T>>(self) -> Result<ServerUser, UsersError> {
+        Ok(ServerUser {
+            id: self.id,
+            email: self.email,
+            first_name: self.first_name,
+            last_name: self.last_name,
+            role: self.role,
+            is_active: self.is_active,
+            is_staff: self.is_staff,
+            is_superuser: self.is_superuser,
+            email_verified: self.email_verified,
+            profile: super::parse_profile(&self.profile)?,
+            date_joined: D::decode_time(self.date_joined)?,
+            last_login: self.last_login.map(D::decode_time).transpose()?,
+            password_hash: self.password_hash,
+        })
+    }
+}
+
+/// The users table on a pool of dialect `D`.
+pub(super) struct Table<'p, D: Database>(pub(super) &'p Pool<D>);
+
+// The bounds say that the driver binds and reads the columns' types, as both sqlx
+// drivers do; they are spelled out because Rust does not infer them from `Dialect`.
+impl<D> Table<'_, D>
+where
+    D: Dialect,
+    for<'c> &'c mut D::Connection: Executor<'c, Database = D>,
+    for<'a> &'a str: ColumnIndex<D::Row> + Encode<'a, D> + Type<D>,
+    for<'q> Option<&'q str>: Encode<'q, D> + Type<D>,
+    Option<i64>: for<'q> Encode<'q, D> + Type<D>,
+    usize: ColumnIndex<D::Row>,
+    i64: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
+    bool: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
+    String: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
+{
+    /// Runs a statement returning at most one user row.
+    async fn fetch_user(
+        &self,
+        query: sqlx::query::QueryAs<'_, D, UserRow<D::Time>, D::Arguments>,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        let row = query
+            .fetch_optional(self.0)
+            .await
+            .map_err(UsersError::from_sqlx)?;
+        row.map(UserRow::into_user::<D>).transpose()
+    }
+
+    /// Runs a statement; whether it changed a row.
+    async fn execute(
+        &self,
+        query: sqlx::query::Query<'_, D, D::Arguments>,
+    ) -> Result<bool, UsersError> {
+        let done = query.execute(self.0).await.map_err(UsersError::from_sqlx)?;
+        Ok(D::rows_affected(&done) > 0)
+    }
+
+    pub(super) async fn insert(&self, user: &StoredUser<'_>) -> Result<ServerUser, UsersError> {
+        let row: UserRow<D::Time> = sqlx::query_as(D::INSERT)
+            .bind(user.email)
+            .bind(user.email_lower.as_str())
+            .bind(user.password_hash.as_str())
+            .bind(user.first_name)
+            .bind(user.last_name)
+            .bind(user.role)
+            .bind(user.is_active)
+            .bind(user.is_staff)
+            .bind(user.is_superuser)
+            .bind(user.email_verified)
+            .bind(user.profile.as_str())
+            .bind(D::encode_time(user.date_joined))
+            .fetch_one(self.0)
+            .await
+            .map_err(|err| super::insert_error(err, user.email))?;
+        row.into_user::<D>()
+    }
+
+    pub(super) async fn by_id(&self, id: i64) -> Result<Option<ServerUser>, UsersError> {
+        self.fetch_user(sqlx::query_as(BY_ID).bind(id)).await
+    }
+
+    pub(super) async fn by_email(
+        &self,
+        email_lower: &str,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        self.fetch_user(sqlx::query_as(BY_EMAIL).bind(email_lower))
+            .await
+    }
+
+    pub(super) async fn set_role(
+        &self,
+        id: i64,
+        role: Option<i64>,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        self.fetch_user(sqlx::query_as(SET_ROLE).bind(role).bind(id))
+            .await
+    }
+
+    pub(super) async fn delete(&self, id: i64) -> Result<Option<ServerUser>, UsersError> {
+        self.fetch_user(sqlx::query_as(DELETE).bind(id)).await
+    }
+
+    pub(super) async fn set_active(
+        &self,
+        id: i64,
+        active: bool,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        self.fetch_user(sqlx::query_as(SET_ACTIVE).bind(active).bind(id))
+            .await
+    }
+
+    pub(super) async fn set_email_verified(
+        &self,
+        id: i64,
+        verified: bool,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        self.fetch_user(sqlx::query_as(SET_EMAIL_VERIFIED).bind(verified).bind(id))
+            .await
+    }
+
+    pub(super) async fn set_profile(
+        &self,
+        id: i64,
+        profile: &Map<String, Value>,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        let text = Value::Object(profile.clone()).to_string();
+        self.fetch_user(sqlx::query_as(D::SET_PROFILE).bind(text).bind(id))
+            .await
+    }
+
+    pub(super) async fn update_names(
+        &self,
+        id: i64,
+        first_name: Option<&str>,
+        last_name: Option<&str>,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        let query = sqlx::query_as(UPDATE_NAMES)
+            .bind(first_name)
+            .bind(last_name)
+            .bind(id);
+        self.fetch_user(query).await
+    }
+
+    pub(super) async fn set_password_hash(
+        &self,
+        id: i64,
+        password_hash: &str,
+    ) -> Result<bool, UsersError> {
+        self.execute(sqlx::query(SET_PASSWORD_HASH).bind(password_hash).bind(id))
+            .await
+    }
+
+    pub(super) async fn set_password_hash_if(
+        &self,
+        id: i64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, UsersError> {
+        let query = sqlx::query(SET_PASSWORD_HASH_IF)
+            .bind(new_hash)
+            .bind(id)
+            .bind(old_hash);
+        self.execute(query).await
+    }
+
+    pub(super) async fn record_login(
+        &self,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> Result<bool, UsersError> {
+        self.execute(sqlx::query(RECORD_LOGIN).bind(D::encode_time(now)).bind(id))
+            .await
+    }
+}
