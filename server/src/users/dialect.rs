@@ -36,4 +36,8 @@ pub(super) trait Dialect: Database<Arguments: IntoArguments<Self>> {
 
     /// Replaces the profile and returns the row: binds profile (JSON text), id.
     const SET_PROFILE: &'static str;
+
+    /// The users whose e-mail key is not ASCII (only those can fold differently):
+    /// `(id, email, email_lower)`.
+    const NON_ASCII_KEYS: &'static str;
 }

@@ -30,4 +30,8 @@ impl Dialect for Postgres {
     const INSERT: &'static str = insert_user!("$11::jsonb");
 
     const SET_PROFILE: &'static str = set_profile!("$1::jsonb");
+
+    // A POSIX class: any character outside printable ASCII.
+    const NON_ASCII_KEYS: &'static str =
+        "SELECT id, email, email_lower FROM jwt_allauth_users WHERE email_lower ~ '[^ -~]'";
 }

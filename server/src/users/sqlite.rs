@@ -29,4 +29,8 @@ impl Dialect for Sqlite {
     const INSERT: &'static str = insert_user!("$11");
 
     const SET_PROFILE: &'static str = set_profile!("$1");
+
+    // GLOB's class: any character outside printable ASCII.
+    const NON_ASCII_KEYS: &'static str =
+        "SELECT id, email, email_lower FROM jwt_allauth_users WHERE email_lower GLOB '*[^ -~]*'";
 }

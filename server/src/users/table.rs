@@ -82,6 +82,7 @@ const SET_PASSWORD_HASH: &str = "UPDATE jwt_allauth_users SET password_hash = $1
 const SET_PASSWORD_HASH_IF: &str =
     "UPDATE jwt_allauth_users SET password_hash = $1 WHERE id = $2 AND password_hash = $3";
 const RECORD_LOGIN: &str = "UPDATE jwt_allauth_users SET last_login = $1 WHERE id = $2";
+const SET_EMAIL_KEY: &str = "UPDATE jwt_allauth_users SET email_lower = $1 WHERE id = $2";
 
 /// A row of [`columns!`], timestamps as the dialect stores them.
 #[derive(sqlx::FromRow)]
@@ -274,5 +275,21 @@ where
     ) -> Result<bool, UsersError> {
         self.execute(sqlx::query(RECORD_LOGIN).bind(D::encode_time(now)).bind(id))
             .await
+    }
+
+    /// `(id, email, email_lower)` of the users whose key is not ASCII.
+    pub(super) async fn non_ascii_keys(&self) -> Result<Vec<(i64, String, String)>, sqlx::Error> {
+        sqlx::query_as(D::NON_ASCII_KEYS).fetch_all(self.0).await
+    }
+
+    /// Sets the user's e-mail key. The driver's error as is: the caller tells a unique
+    /// violation from the rest.
+    pub(super) async fn set_email_key(&self, id: i64, key: &str) -> Result<(), sqlx::Error> {
+        sqlx::query(SET_EMAIL_KEY)
+            .bind(key)
+            .bind(id)
+            .execute(self.0)
+            .await
+            .map(drop)
     }
 }
