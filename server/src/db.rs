@@ -125,7 +125,7 @@ impl Database {
         let Some(parsed) = url.postgres() else {
             let text = url.expose();
             let options = SqliteStore::connect_options(text).map_err(connect_error)?;
-            let pool = SqliteStore::pool_options(is_memory_url(text))
+            let pool = SqliteStore::pool_options(jwt_allauth_sqlx::is_memory_url(text))
                 .acquire_timeout(CONNECT_TIMEOUT)
                 .connect_with(options)
                 .await
@@ -231,19 +231,11 @@ impl From<MigrateError> for DbError {
 /// The file of a SQLite database URL, `None` for an in-memory database or another
 /// backend.
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {
-    if Backend::from_url(url).ok()? != Backend::Sqlite || is_memory_url(url) {
+    if Backend::from_url(url).ok()? != Backend::Sqlite || jwt_allauth_sqlx::is_memory_url(url) {
         return None;
     }
     let options: SqliteConnectOptions = url.parse().ok()?;
     Some(options.get_filename().to_path_buf())
-}
-
-/// Whether a SQLite URL names an in-memory database.
-fn is_memory_url(url: &str) -> bool {
-    let rest = url.strip_prefix("sqlite:").unwrap_or(url);
-    let rest = rest.trim_start_matches('/');
-    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
-    path == ":memory:" || query.split('&').any(|pair| pair == "mode=memory")
 }
 
 /// The library's store on either backend: [`SessionStore`] and [`PurposeTokenStore`]

@@ -45,7 +45,6 @@ pub use user::{NewUser, ServerUser};
 use jwt_allauth::email::email_key;
 use jwt_allauth::{UserStore, UserStoreError};
 use serde_json::{Map, Value};
-use sqlx::error::DatabaseError;
 use time::OffsetDateTime;
 
 use crate::db::Database;
@@ -90,7 +89,7 @@ impl UsersError {
     /// [`Unavailable`]: UsersError::Unavailable
     /// [`Database`]: UsersError::Database
     pub(crate) fn from_sqlx(err: sqlx::Error) -> Self {
-        if is_unavailable(&err) {
+        if jwt_allauth_sqlx::is_unavailable(&err) {
             UsersError::Unavailable(err)
         } else {
             UsersError::Database(err)
@@ -100,37 +99,6 @@ impl UsersError {
     /// Whether the database could not be reached: servers answer 503.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, UsersError::Unavailable(_))
-    }
-}
-
-/// Whether a sqlx error says "the database cannot serve now".
-pub(crate) fn is_unavailable(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::PoolTimedOut
-        | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed
-        | sqlx::Error::Io(_)
-        | sqlx::Error::Tls(_) => true,
-        sqlx::Error::Database(db) => {
-            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
-                let code = pg.code();
-                return code.starts_with("08")
-                    || code.starts_with("53")
-                    || matches!(code, "57P01" | "57P02" | "57P03");
-            }
-            if let Some(sqlite) = db.try_downcast_ref::<sqlx::sqlite::SqliteError>() {
-                // Extended result code; the low byte is the primary code:
-                // SQLITE_BUSY 5, SQLITE_LOCKED 6, SQLITE_READONLY 8 (a file the server
-                // may read but not write), SQLITE_CANTOPEN 14.
-                let primary = sqlite
-                    .code()
-                    .and_then(|code| code.parse::<i64>().ok())
-                    .map(|code| code & 0xff);
-                return matches!(primary, Some(5 | 6 | 8 | 14));
-            }
-            false
-        }
-        _ => false,
     }
 }
 
