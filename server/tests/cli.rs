@@ -247,7 +247,7 @@ async fn sessions_flow(db: &TestDb) {
     ]));
     let pool = db.connect().await;
     let users = users(&pool);
-    let keys = KeyRing::hmac(Algorithm::HS256, b"a test secret of enough length").unwrap();
+    let keys = KeyRing::hmac(Algorithm::HS256, b"a test secret of enough length, 32+").unwrap();
     let manager = SessionManager::new(
         Settings::default(),
         keys,

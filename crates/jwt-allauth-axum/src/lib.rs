@@ -119,7 +119,7 @@
 //!
 //! async fn app() -> Result<Router, jwt_allauth::BoxError> {
 //!     let mut settings = Settings::default();
-//!     settings.secret_key = Some(Secret::new("a long random secret"));
+//!     settings.secret_key = Some(Secret::new("a long random secret, 32 bytes or more"));
 //!     settings.collect_user_agent = false;
 //!     let store = SqliteStore::connect("sqlite::memory:").await?;
 //!     store.migrate().await?;

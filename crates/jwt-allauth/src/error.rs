@@ -114,6 +114,15 @@ pub enum KeyError {
     /// An HMAC secret is empty.
     #[error("the HMAC secret is empty")]
     EmptySecret,
+    /// An HMAC secret shorter than [`MIN_HMAC_SECRET_BYTES`](crate::keys::MIN_HMAC_SECRET_BYTES)
+    /// without a `dangerous_` constructor (or `DEVELOPMENT_MODE`).
+    #[error("the HMAC secret is {len} bytes long; at least {min} are required")]
+    ShortSecret {
+        /// The secret's length in bytes (never the secret).
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
     /// A key file could not be read.
     #[error("cannot read key file {path}")]
     File {

@@ -117,6 +117,21 @@ fn invalid_key(algorithm: Algorithm) -> impl FnOnce(jsonwebtoken::errors::Error)
     }
 }
 
+/// The shortest HMAC secret accepted without a `dangerous_` constructor: 32 bytes (256
+/// bits, the output size of HS256), as RFC 7518 §3.2 requires for HS256.
+pub const MIN_HMAC_SECRET_BYTES: usize = 32;
+
+/// [`KeyError::ShortSecret`] for a secret under [`MIN_HMAC_SECRET_BYTES`].
+fn long_enough(secret: &[u8]) -> Result<(), KeyError> {
+    if secret.len() < MIN_HMAC_SECRET_BYTES {
+        return Err(KeyError::ShortSecret {
+            len: secret.len(),
+            min: MIN_HMAC_SECRET_BYTES,
+        });
+    }
+    Ok(())
+}
+
 /// A key that signs tokens. Its `Debug` output shows the algorithm and `kid` only.
 #[derive(Clone)]
 pub struct SigningKey {
@@ -126,8 +141,20 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    /// An HMAC secret for HS256, HS384 or HS512.
+    /// An HMAC secret for HS256, HS384 or HS512, at least [`MIN_HMAC_SECRET_BYTES`]
+    /// long ([`KeyError::ShortSecret`] otherwise).
     pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        long_enough(secret)?;
+        Self::dangerous_hmac_short_secret(algorithm, secret)
+    }
+
+    /// An HMAC secret of any non-empty length. A secret under
+    /// [`MIN_HMAC_SECRET_BYTES`] can be found by brute force from one token, and then
+    /// any token can be forged: for development only.
+    pub fn dangerous_hmac_short_secret(
+        algorithm: Algorithm,
+        secret: &[u8],
+    ) -> Result<Self, KeyError> {
         hmac_only(algorithm)?;
         if secret.is_empty() {
             return Err(KeyError::EmptySecret);
@@ -285,8 +312,20 @@ fn mac_matches<M: Mac + Clone>(keyed: &M, message: &[u8], tag: &[u8]) -> bool {
 }
 
 impl VerifyingKey {
-    /// An HMAC secret for HS256, HS384 or HS512.
+    /// An HMAC secret for HS256, HS384 or HS512, at least [`MIN_HMAC_SECRET_BYTES`]
+    /// long ([`KeyError::ShortSecret`] otherwise).
     pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        long_enough(secret)?;
+        Self::dangerous_hmac_short_secret(algorithm, secret)
+    }
+
+    /// An HMAC secret of any non-empty length: whoever finds a short secret by brute
+    /// force can forge tokens this key accepts. For a previous key still needed while a
+    /// rotation away from it finishes, or for development.
+    pub fn dangerous_hmac_short_secret(
+        algorithm: Algorithm,
+        secret: &[u8],
+    ) -> Result<Self, KeyError> {
         hmac_only(algorithm)?;
         if secret.is_empty() {
             return Err(KeyError::EmptySecret);
@@ -429,11 +468,21 @@ impl KeyRing {
         Ok(ring)
     }
 
-    /// A ring with one HMAC secret.
+    /// A ring with one HMAC secret, at least [`MIN_HMAC_SECRET_BYTES`] long.
     pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
+        long_enough(secret)?;
+        Self::dangerous_hmac_short_secret(algorithm, secret)
+    }
+
+    /// A ring with one HMAC secret of any non-empty length: for development only (see
+    /// [`SigningKey::dangerous_hmac_short_secret`]).
+    pub fn dangerous_hmac_short_secret(
+        algorithm: Algorithm,
+        secret: &[u8],
+    ) -> Result<Self, KeyError> {
         Self::new(
-            SigningKey::hmac(algorithm, secret)?,
-            VerifyingKey::hmac(algorithm, secret)?,
+            SigningKey::dangerous_hmac_short_secret(algorithm, secret)?,
+            VerifyingKey::dangerous_hmac_short_secret(algorithm, secret)?,
         )
     }
 
@@ -453,6 +502,11 @@ impl KeyRing {
     /// `PRIVATE_KEY_FILE` and `PUBLIC_KEY_FILE`; `KEY_ID` when set. During a key
     /// rotation, the previous key (`PREVIOUS_SECRET_KEY` or `PREVIOUS_PUBLIC_KEY_FILE`,
     /// `PREVIOUS_ALGORITHM`, `PREVIOUS_KEY_ID`) is added as a key that only verifies.
+    ///
+    /// A `SECRET_KEY` under [`MIN_HMAC_SECRET_BYTES`] is refused unless
+    /// `DEVELOPMENT_MODE` is on. A short `PREVIOUS_SECRET_KEY` is accepted, so that a
+    /// rotation away from a weak secret can finish without logging everyone out (the
+    /// server warns about it).
     pub fn from_settings(settings: &Settings) -> Result<Self, KeyError> {
         let algorithm = settings.algorithm;
         let (signing, verifying) = if algorithm.is_hmac() {
@@ -461,9 +515,12 @@ impl KeyRing {
                 .as_ref()
                 .ok_or(KeyError::MissingSetting("SECRET_KEY"))?;
             let secret = secret.expose().as_bytes();
+            if !settings.development_mode {
+                long_enough(secret)?;
+            }
             (
-                SigningKey::hmac(algorithm, secret)?,
-                VerifyingKey::hmac(algorithm, secret)?,
+                SigningKey::dangerous_hmac_short_secret(algorithm, secret)?,
+                VerifyingKey::dangerous_hmac_short_secret(algorithm, secret)?,
             )
         } else {
             let private = read_key_file(settings.private_key_file.as_ref(), "PRIVATE_KEY_FILE")?;
@@ -750,7 +807,7 @@ fn previous_verifying_key(settings: &Settings) -> Result<Option<VerifyingKey>, K
             .previous_secret_key
             .as_ref()
             .ok_or(KeyError::MissingSetting("PREVIOUS_SECRET_KEY"))?;
-        VerifyingKey::hmac(algorithm, secret.expose().as_bytes())?
+        VerifyingKey::dangerous_hmac_short_secret(algorithm, secret.expose().as_bytes())?
     } else {
         let public = read_key_file(
             settings.previous_public_key_file.as_ref(),

@@ -521,6 +521,43 @@ fn mismatched_key_pair_fails_when_the_ring_is_built() {
 }
 
 #[test]
+fn hmac_secrets_under_32_bytes_need_a_dangerous_constructor() {
+    let short = b"thirty-one bytes, one too short";
+    assert_eq!(short.len(), 31);
+    let refused = |result: Result<(), jwt_allauth::KeyError>| {
+        assert!(
+            matches!(
+                result,
+                Err(jwt_allauth::KeyError::ShortSecret { len: 31, min: 32 })
+            ),
+            "{result:?}"
+        );
+    };
+    refused(KeyRing::hmac(Algorithm::HS256, short).map(drop));
+    refused(SigningKey::hmac(Algorithm::HS384, short).map(drop));
+    refused(VerifyingKey::hmac(Algorithm::HS512, short).map(drop));
+    let mut settings = Settings::default();
+    settings.secret_key = Some(jwt_allauth::Secret::new(
+        std::str::from_utf8(short).unwrap(),
+    ));
+    refused(KeyRing::from_settings(&settings).map(drop));
+    // The error names the length, never the secret.
+    let message = KeyRing::hmac(Algorithm::HS256, short)
+        .unwrap_err()
+        .to_string();
+    assert!(!message.contains("thirty-one"), "{message}");
+
+    // Opting in: a dangerous constructor, or DEVELOPMENT_MODE for the settings.
+    let ring = KeyRing::dangerous_hmac_short_secret(Algorithm::HS256, short).unwrap();
+    let codec = codec_with(ring, &Settings::default());
+    let token = codec.encode(&claims(TokenType::Access)).unwrap();
+    assert!(codec.decode(&token, TokenType::Access, now()).is_ok());
+    settings.development_mode = true;
+    assert!(KeyRing::from_settings(&settings).is_ok());
+    assert!(KeyRing::hmac(Algorithm::HS256, &[7; 32]).is_ok());
+}
+
+#[test]
 fn issuer_and_audience_are_set_and_required_when_configured() {
     let mut settings = Settings::default();
     settings.issuer = Some("https://auth.example".into());
