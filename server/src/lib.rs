@@ -84,7 +84,7 @@ impl AppState {
     /// The state for `settings` on `db`, with the key ring the settings describe
     /// ([`SessionManager::from_settings`]): an HMAC algorithm needs `SECRET_KEY` (see
     /// [`config::ensure_signing_key`]). The database must be migrated. Building the
-    /// User-Agent parser takes ≈ 140 ms when `COLLECT_USER_AGENT` is on.
+    /// User-Agent parser is slow when `COLLECT_USER_AGENT` is on.
     pub fn new(settings: Settings, db: Database, passwords: Passwords) -> Result<Self, StateError> {
         // The routers hand out turns at password checks fairly between clients, as many
         // at a time as the hashing pool runs.

@@ -1,7 +1,8 @@
 //! Password hashing with argon2id, off the async runtime, in bounded memory.
 //!
-//! Hashing and verifying cost ≈ 16 ms of CPU each (argon2 0.6 defaults: argon2id,
-//! m = 19 MiB, t = 2, p = 1, the OWASP recommendation). Run on the async runtime they
+//! Hashing and verifying take milliseconds of CPU each, on purpose (argon2 0.6 defaults:
+//! argon2id, m = 19 MiB, t = 2, p = 1, the OWASP recommendation; the cost here is in
+//! BENCHMARKS.md, "Login under load"). Run on the async runtime they
 //! would stall every other request, so [`Passwords`] runs them with
 //! [`tokio::task::spawn_blocking`], at most one per core at a time (a
 //! [`tokio::sync::Semaphore`] with [`std::thread::available_parallelism`] permits, held

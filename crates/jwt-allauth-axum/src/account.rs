@@ -45,7 +45,7 @@ pub enum PasswordChange {
 /// The application's accounts: credentials and profiles. The server implements it for
 /// its users table.
 ///
-/// Password hashing is slow on purpose (argon2: ≈ 16 ms): implementations should run it
+/// Password hashing is slow on purpose (argon2): implementations should run it
 /// in `tokio::task::spawn_blocking`, behind a semaphore of about the core count, so that
 /// logins do not stall other requests.
 ///

@@ -96,7 +96,7 @@ where
     E: ClaimsExtension<A::User> + 'static,
 {
     /// The state for `manager`, configured from its settings: a User-Agent parser when
-    /// `COLLECT_USER_AGENT` is on (building it takes ≈ 140 ms and fails only if the
+    /// `COLLECT_USER_AGENT` is on (slow to build, so built once; it fails only if the
     /// vendored rules are broken), the client-IP resolver of `TRUSTED_PROXIES`, the
     /// login throttle of `LOGIN_FAILURES_PER_*`, the refresh cookie of `COOKIE_*`, and
     /// the system clock. Fails too when the settings do not hold together

@@ -106,10 +106,10 @@ pub(crate) const STORE_NAME: PerDialect<&str> = PerDialect {
 /// How many rows one purge statement deletes at most.
 pub(crate) const PURGE_BATCH_SIZE: PerDialect<u32> = PerDialect {
     // Deleting a session updates five B-trees, two of them (`session`, `jti`) at random
-    // pages, so each row writes about 2.6 pages to the WAL: ≈ 50–70 µs of CPU per row,
-    // ≈ 100 µs or more on a busy machine. A batch of 50 rows holds the single write lock
-    // for a few milliseconds, well under a rotation's p99; a batch of 1,000
-    // (`jwt_allauth::PURGE_BATCH_SIZE`) held it for ≈ 180 ms.
+    // pages, so each row writes several pages to the WAL. A batch of 50 rows holds the
+    // single write lock well under a rotation's p99; a batch of
+    // `jwt_allauth::PURGE_BATCH_SIZE` held it many times longer (figures: BENCHMARKS.md,
+    // "Scale of cost").
     sqlite: 50,
     postgres: jwt_allauth::PURGE_BATCH_SIZE,
 };
@@ -139,7 +139,7 @@ pub(crate) const PURGE_PACING: PerDialect<Option<PurgePacing>> = PerDialect {
     // The checkpoint (`PASSIVE`: it copies the WAL's pages that no reader still needs
     // into the database file and waits for nobody) writes the pages the batch changed
     // back in the purge's own time. Without it the WAL soon grows past the
-    // auto-checkpoint threshold (1,000 pages; a batch of 50 sessions adds ≈ 130), and the
+    // auto-checkpoint threshold (1,000 pages; a batch of 50 sessions adds over 100), and the
     // connection whose commit crosses it, often a rotation's, copies the WAL into the
     // database file and syncs before it answers. On a database without a WAL (in memory)
     // the checkpoint does nothing.

@@ -3,7 +3,8 @@
 //! An argon2id computation with the default parameters needs a 19 MiB matrix. Allocated
 //! and freed per computation, those matrices end up in glibc's heap arenas (its dynamic
 //! mmap threshold rises to their size after the first one is freed) and stay resident:
-//! ≈ 19.5 MiB more per concurrent login, hundreds of MiB under load. A [`MemoryPool`]
+//! one matrix more per concurrent login, hundreds of MiB under load (BENCHMARKS.md,
+//! "Memory"). A [`MemoryPool`]
 //! instead allocates at most `capacity` matrices of one size, once, and hands them out
 //! again and again, so the memory argon2 keeps is bounded by the number of computations
 //! allowed at a time.

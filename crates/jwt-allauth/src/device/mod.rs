@@ -114,7 +114,7 @@ fn truncate_chars(mut value: String) -> String {
     value
 }
 
-/// The parser shared by the tests of this module (building one takes ≈ 140 ms).
+/// The parser shared by the tests of this module (building one is slow).
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 pub(crate) fn test_parser() -> &'static UserAgentParser {

@@ -55,7 +55,8 @@ pub struct UserAgentInfo {
     pub is_bot: bool,
 }
 
-/// A User-Agent parser built once from the vendored regexes (≈ 140 ms); share it.
+/// A User-Agent parser built once from the vendored regexes (slow to build and large:
+/// BENCHMARKS.md, "Memory"); share it.
 pub struct UserAgentParser {
     extractor: Extractor<'static>,
 }
