@@ -34,7 +34,7 @@ use axum::http::header::{
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use jwt_allauth::{BoxError, KeyError, NoClaimsExtension, SessionManager, Settings};
+use jwt_allauth::{BoxError, KeyError, SessionManager, Settings};
 use jwt_allauth_axum::{AuthState, PasswordPermits};
 use serde_json::json;
 use tower_http::sensitive_headers::{
@@ -139,8 +139,7 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 /// [`REQUEST_TIMEOUT`].
 pub async fn app(state: AppState) -> Router {
     let sensitive: Arc<[HeaderName]> = Arc::new(SENSITIVE_HEADERS);
-    let api = jwt_allauth_axum::router::<DbStore, Users, NoClaimsExtension, AppState>()
-        .with_state(state.clone());
+    let api = state.auth.router();
     let mut router = health::router(state.db.clone())
         .merge(openapi::openapi_router())
         .merge(api)

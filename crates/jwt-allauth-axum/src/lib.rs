@@ -92,13 +92,6 @@
 //!     greeting: Arc<str>,
 //! }
 //!
-//! // For the library's routes.
-//! impl FromRef<AppState> for Auth {
-//!     fn from_ref(state: &AppState) -> Self {
-//!         state.auth.clone()
-//!     }
-//! }
-//!
 //! // For `AuthUser`, `Option<AuthUser>` and `RequireRole`.
 //! impl FromRef<AppState> for Authenticator {
 //!     fn from_ref(state: &AppState) -> Self {
@@ -130,7 +123,7 @@
 //!     };
 //!     Ok(Router::new()
 //!         .route("/hello", get(hello))
-//!         .nest("/auth", jwt_allauth_axum::router::<SqliteStore, Accounts, _, AppState>())
+//!         .nest("/auth", state.auth.router())
 //!         .with_state(state))
 //!     // Serve it with `axum::serve(listener,
 //!     // app.into_make_service_with_connect_info::<std::net::SocketAddr>())` so that the

@@ -4,14 +4,16 @@ use std::fmt;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use axum::Router;
 use axum::extract::FromRef;
-use jwt_allauth::store::SessionStore;
+use jwt_allauth::store::{PurposeTokenStore, SessionStore};
 use jwt_allauth::{
     BoxError, ClaimsExtension, ClientIpResolver, DeviceInfo, NoClaimsExtension, SessionManager,
     Settings, UserAgentParser, UserStore,
 };
 use time::OffsetDateTime;
 
+use crate::account::AccountStore;
 use crate::authenticator::Authenticator;
 use crate::client::ClientInfo;
 use crate::clock::Clock;
@@ -235,6 +237,35 @@ where
     /// The user loader of [`LoadUser`](crate::LoadUser).
     pub fn user_loader(&self) -> UserLoader<A::User> {
         UserLoader::new(self.authenticator(), Arc::clone(&self.inner.manager))
+    }
+}
+
+impl<S, A, E> AuthState<S, A, E>
+where
+    S: SessionStore + PurposeTokenStore + 'static,
+    A: AccountStore + 'static,
+    E: ClaimsExtension<A::User> + 'static,
+{
+    /// Every route of the wire contract ([`router`](crate::router())) with this state
+    /// already given, ready to merge or nest into an application's router whatever its
+    /// state: no type parameters to spell and no `FromRef` for the routes.
+    ///
+    /// ```no_run
+    /// # use axum::Router;
+    /// # fn app<S, A, E>(auth: jwt_allauth_axum::AuthState<S, A, E>) -> Router
+    /// # where
+    /// #     S: jwt_allauth::store::SessionStore + jwt_allauth::store::PurposeTokenStore + 'static,
+    /// #     A: jwt_allauth_axum::AccountStore + 'static,
+    /// #     E: jwt_allauth::ClaimsExtension<A::User> + 'static,
+    /// # {
+    /// Router::new().nest("/auth", auth.router())
+    /// # }
+    /// ```
+    pub fn router<AppState>(&self) -> Router<AppState>
+    where
+        AppState: Clone + Send + Sync + 'static,
+    {
+        crate::routes::router::<S, A, E, Self>().with_state(self.clone())
     }
 }
 

@@ -24,7 +24,7 @@ use axum::extract::{FromRef, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use jwt_allauth::claims::ROLE_STAFF;
-use jwt_allauth::{BoxError, NoClaimsExtension, Secret, SessionManager, Settings};
+use jwt_allauth::{BoxError, Secret, SessionManager, Settings};
 use jwt_allauth_axum::{AuthState, AuthUser, Authenticator, LoadUser, RequireRole, UserLoader};
 use jwt_allauth_sqlx::SqliteStore;
 use serde_json::{Value, json};
@@ -47,14 +47,7 @@ pub struct AppState {
     pub app_name: Arc<str>,
 }
 
-// The library's routes take their `AuthState` from the application state...
-impl FromRef<AppState> for Auth {
-    fn from_ref(state: &AppState) -> Self {
-        state.auth.clone()
-    }
-}
-
-// ...`AuthUser`, `Option<AuthUser>` and `RequireRole` take an `Authenticator`...
+// `AuthUser`, `Option<AuthUser>` and `RequireRole` take an `Authenticator`...
 impl FromRef<AppState> for Authenticator {
     fn from_ref(state: &AppState) -> Self {
         state.auth.authenticator()
@@ -101,7 +94,7 @@ pub fn local_settings(secret: Secret) -> Settings {
 
 /// The application: its own routes and the library's routes under `/auth`.
 pub fn app(state: AppState) -> Router {
-    let auth_routes = jwt_allauth_axum::router::<SqliteStore, Accounts, NoClaimsExtension, _>();
+    let auth_routes = state.auth.router();
     Router::new()
         .route("/hello", get(hello))
         .route("/me", get(me))
