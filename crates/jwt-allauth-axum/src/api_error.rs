@@ -3,7 +3,7 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::error_response::{ServerFault, detail, detail_code, internal, unavailable};
+use crate::error_response::{ServerFault, error_response, internal};
 use crate::fields::{BodyRejection, FieldErrors};
 use crate::payloads::ErrorCode;
 use crate::rejection::{AuthRejection, PermissionDenied, RefreshRejection};
@@ -82,42 +82,54 @@ impl From<ServerFault> for ApiError {
     }
 }
 
+impl ApiError {
+    /// The status and the `code` of the answers built here, whose `detail` is the
+    /// `Display` text; `None` for the wrapped rejections and field errors, which answer
+    /// for themselves.
+    fn status_and_code(&self) -> Option<(StatusCode, Option<ErrorCode>)> {
+        Some(match self {
+            ApiError::IncorrectCredentials => (
+                StatusCode::UNAUTHORIZED,
+                Some(ErrorCode::IncorrectCredentials),
+            ),
+            ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, Some(ErrorCode::Throttled)),
+            ApiError::CsrfFailed => (StatusCode::FORBIDDEN, Some(ErrorCode::CsrfFailed)),
+            ApiError::RefreshCookieNotFound | ApiError::InvalidToken => {
+                (StatusCode::BAD_REQUEST, None)
+            }
+            ApiError::NotFound => (StatusCode::NOT_FOUND, None),
+            ApiError::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(ErrorCode::ServiceUnavailable),
+            ),
+            ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, None),
+            ApiError::Auth(_)
+            | ApiError::PermissionDenied(_)
+            | ApiError::Body(_)
+            | ApiError::Fields(_)
+            | ApiError::Refresh(_) => return None,
+        })
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        match self {
-            ApiError::Auth(rejection) => rejection.into_response(),
-            ApiError::PermissionDenied(rejection) => rejection.into_response(),
-            ApiError::Body(rejection) => rejection.into_response(),
-            ApiError::Fields(errors) => errors.into_response(),
-            ApiError::IncorrectCredentials => detail_code(
-                StatusCode::UNAUTHORIZED,
-                "Incorrect credentials",
-                ErrorCode::IncorrectCredentials,
-            ),
-            ApiError::Throttled(Throttled { retry_after }) => {
-                let mut response = detail_code(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "Too many failed login attempts. Try again later.",
-                    ErrorCode::Throttled,
-                );
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-                response
-            }
-            ApiError::Refresh(rejection) => rejection.into_response(),
-            ApiError::CsrfFailed => detail_code(
-                StatusCode::FORBIDDEN,
-                "CSRF check failed: cross-site request.",
-                ErrorCode::CsrfFailed,
-            ),
-            ApiError::RefreshCookieNotFound => {
-                detail(StatusCode::BAD_REQUEST, "Refresh token cookie not found.")
-            }
-            ApiError::InvalidToken => detail(StatusCode::BAD_REQUEST, "Invalid token."),
-            ApiError::NotFound => detail(StatusCode::NOT_FOUND, "Not found."),
-            ApiError::Unavailable => unavailable(),
-            ApiError::Internal => internal(),
+        let Some((status, code)) = self.status_and_code() else {
+            return match self {
+                ApiError::Auth(rejection) => rejection.into_response(),
+                ApiError::PermissionDenied(rejection) => rejection.into_response(),
+                ApiError::Body(rejection) => rejection.into_response(),
+                ApiError::Fields(errors) => errors.into_response(),
+                ApiError::Refresh(rejection) => rejection.into_response(),
+                _ => internal(),
+            };
+        };
+        let mut response = error_response(status, &self.to_string(), code);
+        if let ApiError::Throttled(Throttled { retry_after }) = self {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
         }
+        response
     }
 }

@@ -37,6 +37,18 @@ pub(crate) fn detail_code(status: StatusCode, detail: &str, code: ErrorCode) -> 
     json_response(status, ErrorBody::new(detail, code))
 }
 
+/// `{"detail": detail, "code": code}`, or `{"detail": detail}` without a code.
+pub(crate) fn error_response(
+    status: StatusCode,
+    detail: &str,
+    code: Option<ErrorCode>,
+) -> Response {
+    match code {
+        Some(code) => detail_code(status, detail, code),
+        None => self::detail(status, detail),
+    }
+}
+
 /// 503 `{"detail":"Database unavailable.","code":"service_unavailable"}`.
 pub(crate) fn unavailable() -> Response {
     json_response(StatusCode::SERVICE_UNAVAILABLE, ErrorBody::unavailable())

@@ -5,9 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::TokenError;
 
-use crate::error_response::{
-    ServerFault, detail, detail_code, internal, json_response, unavailable,
-};
+use crate::error_response::{ServerFault, detail, detail_code, error_response, json_response};
 use crate::payloads::{ErrorCode, TokenErrorBody};
 
 /// Why [`AuthUser`](crate::AuthUser), [`LoadUser`](crate::LoadUser) or
@@ -53,36 +51,40 @@ impl From<ServerFault> for AuthRejection {
     }
 }
 
+impl AuthRejection {
+    /// The status and the `code` of this answer; its `detail` is the `Display` text.
+    fn status_and_code(self) -> (StatusCode, Option<ErrorCode>) {
+        match self {
+            AuthRejection::MissingCredentials => (StatusCode::UNAUTHORIZED, None),
+            AuthRejection::BadAuthorizationHeader => (
+                StatusCode::UNAUTHORIZED,
+                Some(ErrorCode::BadAuthorizationHeader),
+            ),
+            AuthRejection::InvalidToken(_)
+            | AuthRejection::SessionInactive
+            | AuthRejection::UserInactive => {
+                (StatusCode::UNAUTHORIZED, Some(ErrorCode::TokenNotValid))
+            }
+            AuthRejection::Unavailable => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Some(ErrorCode::ServiceUnavailable),
+            ),
+            AuthRejection::Internal => (StatusCode::INTERNAL_SERVER_ERROR, None),
+        }
+    }
+}
+
 impl IntoResponse for AuthRejection {
     fn into_response(self) -> Response {
-        let unauthorized = StatusCode::UNAUTHORIZED;
-        match self {
-            AuthRejection::MissingCredentials => detail(
-                unauthorized,
-                "Authentication credentials were not provided.",
-            ),
-            AuthRejection::BadAuthorizationHeader => detail_code(
-                unauthorized,
-                "Authorization header must contain two space-delimited values",
-                ErrorCode::BadAuthorizationHeader,
-            ),
-            AuthRejection::InvalidToken(error) => json_response(
-                unauthorized,
+        if let AuthRejection::InvalidToken(error) = self {
+            // simplejwt's body: the token class and the reason under `messages`.
+            return json_response(
+                StatusCode::UNAUTHORIZED,
                 TokenErrorBody::access_token(error.to_string()),
-            ),
-            AuthRejection::SessionInactive => detail_code(
-                unauthorized,
-                "Session is no longer active.",
-                ErrorCode::TokenNotValid,
-            ),
-            AuthRejection::UserInactive => detail_code(
-                unauthorized,
-                "Token is invalid or expired",
-                ErrorCode::TokenNotValid,
-            ),
-            AuthRejection::Unavailable => unavailable(),
-            AuthRejection::Internal => internal(),
+            );
         }
+        let (status, code) = self.status_and_code();
+        error_response(status, &self.to_string(), code)
     }
 }
 
@@ -94,10 +96,7 @@ pub struct PermissionDenied;
 
 impl IntoResponse for PermissionDenied {
     fn into_response(self) -> Response {
-        detail(
-            StatusCode::FORBIDDEN,
-            "You do not have permission to perform this action.",
-        )
+        detail(StatusCode::FORBIDDEN, &self.to_string())
     }
 }
 
@@ -148,26 +147,13 @@ pub enum RefreshRejection {
 
 impl IntoResponse for RefreshRejection {
     fn into_response(self) -> Response {
-        let unauthorized = StatusCode::UNAUTHORIZED;
-        match self {
-            RefreshRejection::Token(error) => {
-                detail_code(unauthorized, &error.to_string(), ErrorCode::TokenNotValid)
+        let code = match self {
+            RefreshRejection::Token(_) | RefreshRejection::InvalidOrExpired => {
+                ErrorCode::TokenNotValid
             }
-            RefreshRejection::InvalidOrExpired => detail_code(
-                unauthorized,
-                "Token is invalid or expired",
-                ErrorCode::TokenNotValid,
-            ),
-            RefreshRejection::EmailNotVerified => detail_code(
-                unauthorized,
-                "E-mail is not verified.",
-                ErrorCode::EmailNotVerified,
-            ),
-            RefreshRejection::SessionExpired => detail_code(
-                unauthorized,
-                "Session has expired.",
-                ErrorCode::SessionExpired,
-            ),
-        }
+            RefreshRejection::EmailNotVerified => ErrorCode::EmailNotVerified,
+            RefreshRejection::SessionExpired => ErrorCode::SessionExpired,
+        };
+        detail_code(StatusCode::UNAUTHORIZED, &self.to_string(), code)
     }
 }
