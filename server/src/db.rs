@@ -1,7 +1,7 @@
 //! The database: SQLite or PostgreSQL, chosen by the URL's scheme.
 //!
-//! [`Database`] holds the pool; [`DbStore`] is the library's session and purpose-token
-//! store on it ([`SqliteStore`] or [`PostgresStore`]). Connecting fails within
+//! [`Database`] holds the pool; [`Database::session_store`] is the library's session and
+//! purpose-token store on it ([`SqliteStore`] or [`PostgresStore`]). Connecting fails within
 //! [`CONNECT_TIMEOUT`] when the database does not answer.
 
 mod database_url;
@@ -9,17 +9,12 @@ mod database_url;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use jwt_allauth::StoreError;
-use jwt_allauth::store::{
-    NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
-    SessionRecord, SessionStore,
-};
+use jwt_allauth::DynStore;
 use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
-use time::OffsetDateTime;
 
 pub use self::database_url::{Backend, DatabaseUrl, UrlError, redact_url};
 
@@ -204,11 +199,12 @@ impl Database {
         }
     }
 
-    /// The library's session and purpose-token store on this pool.
-    pub fn session_store(&self) -> DbStore {
+    /// The library's session and purpose-token store on this pool ([`SqliteStore`] or
+    /// [`PostgresStore`]), erased.
+    pub fn session_store(&self) -> DynStore {
         match self {
-            Database::Sqlite(pool) => DbStore::Sqlite(SqliteStore::new(pool.clone())),
-            Database::Postgres(pool) => DbStore::Postgres(PostgresStore::new(pool.clone())),
+            Database::Sqlite(pool) => DynStore::new(SqliteStore::new(pool.clone())),
+            Database::Postgres(pool) => DynStore::new(PostgresStore::new(pool.clone())),
         }
     }
 
@@ -238,122 +234,10 @@ pub fn sqlite_file(url: &str) -> Option<PathBuf> {
     Some(options.get_filename().to_path_buf())
 }
 
-/// The library's store on either backend: [`SessionStore`] and [`PurposeTokenStore`]
-/// delegated to [`SqliteStore`] or [`PostgresStore`].
-#[derive(Debug, Clone)]
-pub enum DbStore {
-    /// On SQLite.
-    Sqlite(SqliteStore),
-    /// On PostgreSQL.
-    Postgres(PostgresStore),
-}
-
-macro_rules! delegate {
-    ($self:ident, $store:ident => $call:expr) => {
-        match $self {
-            DbStore::Sqlite($store) => $call.await,
-            DbStore::Postgres($store) => $call.await,
-        }
-    };
-}
-
-impl SessionStore for DbStore {
-    async fn open_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        delegate!(self, store => store.open_session(session))
-    }
-
-    async fn rotate_session(&self, rotation: &Rotation) -> Result<RotateResult, StoreError> {
-        delegate!(self, store => store.rotate_session(rotation))
-    }
-
-    async fn revoke_session(&self, session: &str) -> Result<bool, StoreError> {
-        delegate!(self, store => store.revoke_session(session))
-    }
-
-    async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, StoreError> {
-        delegate!(self, store => store.revoke_user_session(user_id, session))
-    }
-
-    async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
-        delegate!(self, store => store.revoke_user_sessions(user_id))
-    }
-
-    async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
-        delegate!(self, store => store.list_user_sessions(user_id))
-    }
-
-    async fn session_is_active(&self, session: &str) -> Result<bool, StoreError> {
-        delegate!(self, store => store.session_is_active(session))
-    }
-
-    async fn count_expired_sessions(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        delegate!(self, store => store.count_expired_sessions(now))
-    }
-
-    async fn delete_expired_sessions(
-        &self,
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> Result<u64, StoreError> {
-        delegate!(self, store => store.delete_expired_sessions(now, limit))
-    }
-
-    fn expired_sessions_batch_size(&self) -> u32 {
-        match self {
-            DbStore::Sqlite(store) => store.expired_sessions_batch_size(),
-            DbStore::Postgres(store) => store.expired_sessions_batch_size(),
-        }
-    }
-}
-
-impl PurposeTokenStore for DbStore {
-    async fn replace_purpose_token(&self, token: &NewPurposeToken) -> Result<(), StoreError> {
-        delegate!(self, store => store.replace_purpose_token(token))
-    }
-
-    async fn consume_purpose_token(
-        &self,
-        user_id: &str,
-        purpose: &str,
-        token_hash: &[u8; 32],
-        now: OffsetDateTime,
-    ) -> Result<Option<PurposeTokenRecord>, StoreError> {
-        delegate!(self, store => store.consume_purpose_token(user_id, purpose, token_hash, now))
-    }
-
-    async fn list_user_purpose_tokens(
-        &self,
-        user_id: &str,
-    ) -> Result<Vec<PurposeTokenRecord>, StoreError> {
-        delegate!(self, store => store.list_user_purpose_tokens(user_id))
-    }
-
-    async fn revoke_user_purpose_tokens(&self, user_id: &str) -> Result<u64, StoreError> {
-        delegate!(self, store => store.revoke_user_purpose_tokens(user_id))
-    }
-
-    async fn count_expired_purpose_tokens(&self, now: OffsetDateTime) -> Result<u64, StoreError> {
-        delegate!(self, store => store.count_expired_purpose_tokens(now))
-    }
-
-    async fn delete_expired_purpose_tokens(
-        &self,
-        now: OffsetDateTime,
-        limit: u32,
-    ) -> Result<u64, StoreError> {
-        delegate!(self, store => store.delete_expired_purpose_tokens(now, limit))
-    }
-
-    fn expired_purpose_tokens_batch_size(&self) -> u32 {
-        match self {
-            DbStore::Sqlite(store) => store.expired_purpose_tokens_batch_size(),
-            DbStore::Postgres(store) => store.expired_purpose_tokens_batch_size(),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use jwt_allauth::store::{PurposeTokenStore, SessionStore};
+
     use super::*;
 
     #[test]
@@ -378,9 +262,10 @@ mod tests {
             .await
             .expect("in-memory SQLite");
         let store = db.session_store();
-        let DbStore::Sqlite(sqlite) = &store else {
+        let Database::Sqlite(pool) = &db else {
             panic!("not SQLite");
         };
+        let sqlite = SqliteStore::new(pool.clone());
         assert_eq!(
             store.expired_sessions_batch_size(),
             sqlite.expired_sessions_batch_size()

@@ -31,7 +31,7 @@ use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, COOKIE, PROXY_AUTHORIZATION, REFERRER_POLICY, SET_COOKIE,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::{BoxError, KeyError, SessionManager, Settings};
@@ -44,7 +44,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::db::{Database, DbStore};
+use crate::db::Database;
 pub use crate::limits::HEADER_LIMIT;
 pub use crate::openapi::{OPENAPI_PATH, openapi};
 use crate::passwords::Passwords;
@@ -52,10 +52,10 @@ use crate::users::Users;
 
 /// The session manager of the server: the library's store on the server's database, and
 /// the built-in users table.
-pub type Manager = SessionManager<DbStore, Users>;
+pub type Manager = SessionManager<Users>;
 
 /// The state of the axum crate's routes and extractors, for the server's store and users.
-pub type Auth = AuthState<DbStore, Users>;
+pub type Auth = AuthState<Users>;
 
 /// Why the application state could not be built.
 #[derive(Debug, thiserror::Error)]
@@ -148,6 +148,7 @@ pub async fn app(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     router = limits::with_header_limit(router, HEADER_LIMIT);
     router = with_timeout(router, REQUEST_TIMEOUT);
+    router = with_close_after_refused_body(router);
     for (name, value) in SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             name,
@@ -173,6 +174,34 @@ pub async fn app(state: AppState) -> Router {
         )
         // Outermost: marks Authorization and Cookie before anything can log them.
         .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
+}
+
+/// `router` adding `Connection: close` to an error answer to a request that carries a
+/// body.
+///
+/// Such an answer may come before the body was read (413 over [`BODY_LIMIT`], 401 before
+/// the body is parsed), and then the connection cannot serve another request: hyper
+/// closes it after the answer. Said in the answer, the client knows not to send its next
+/// request on it; unsaid, a client that reuses the connection meanwhile sees its request
+/// fail with a broken pipe.
+fn with_close_after_refused_body(router: Router) -> Router {
+    router.layer(middleware::from_fn(
+        |request: Request<Body>, next: Next| async move {
+            let has_body = request
+                .headers()
+                .get(header::CONTENT_LENGTH)
+                .is_some_and(|length| length.as_bytes() != b"0")
+                || request.headers().contains_key(header::TRANSFER_ENCODING);
+            let mut response = next.run(request).await;
+            let status = response.status();
+            if has_body && (status.is_client_error() || status.is_server_error()) {
+                response
+                    .headers_mut()
+                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            }
+            response
+        },
+    ))
 }
 
 /// `router` answering 503 `{"detail":"Request timed out."}` to a request that takes over

@@ -108,6 +108,32 @@ async fn a_body_over_the_limit_is_413() {
     assert_ne!(status, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
+/// An error answer to a request with a body says `Connection: close` (the body may be
+/// unread, so the connection cannot be reused); a success keeps the connection.
+#[tokio::test]
+async fn an_error_answer_to_a_request_with_a_body_closes_the_connection() {
+    let router = router().await;
+    let connection = |response: &axum::response::Response| {
+        response
+            .headers()
+            .get(header::CONNECTION)
+            .map(|value| value.to_str().unwrap().to_owned())
+    };
+    let body = json!({"email": "a@example.com", "password": "x".repeat(BODY_LIMIT)}).to_string();
+    let mut request = login(Body::from(body.clone()));
+    request
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, body.len().into());
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(connection(&response).as_deref(), Some("close"));
+
+    let health = Request::get("/health/").body(Body::empty()).unwrap();
+    let response = router.clone().oneshot(health).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(connection(&response), None);
+}
+
 /// A body of unknown length: `text` in 1 KiB chunks.
 fn futures_stream(text: String) -> Body {
     let chunks: Vec<Result<axum::body::Bytes, std::convert::Infallible>> = text

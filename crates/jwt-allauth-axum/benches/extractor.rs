@@ -80,7 +80,7 @@ impl UserStore for NoUsers {
     }
 }
 
-type State = AuthState<SqliteStore, NoUsers>;
+type State = AuthState<NoUsers>;
 
 /// Access-token claims as a login makes them, valid for a day.
 fn access_claims(now: OffsetDateTime) -> Claims {

@@ -7,10 +7,8 @@ use std::sync::Arc;
 
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
-use jwt_allauth::store::SessionStore;
 use jwt_allauth::{
-    AccessToken, Claims, ClaimsExtension, Error, SessionManager, TokenCodec, TokenError, TokenType,
-    UserStore,
+    AccessToken, Claims, Error, SessionManager, TokenCodec, TokenError, TokenType, UserStore,
 };
 use time::OffsetDateTime;
 
@@ -38,11 +36,9 @@ pub(crate) trait VerifyAccess: Send + Sync {
     fn verify<'a>(&'a self, token: &'a str, now: OffsetDateTime) -> Verification<'a>;
 }
 
-impl<S, U, E> VerifyAccess for SessionManager<S, U, E>
+impl<U> VerifyAccess for SessionManager<U>
 where
-    S: SessionStore,
     U: UserStore,
-    E: ClaimsExtension<U::User>,
 {
     fn verify<'a>(&'a self, token: &'a str, now: OffsetDateTime) -> Verification<'a> {
         if self.settings().access_token_session_check {
@@ -103,11 +99,9 @@ struct Verified(AuthUser);
 
 impl Authenticator {
     /// A verifier over `manager`, reading the time from `clock`.
-    pub fn new<S, U, E>(manager: Arc<SessionManager<S, U, E>>, clock: Clock) -> Self
+    pub fn new<U>(manager: Arc<SessionManager<U>>, clock: Clock) -> Self
     where
-        S: SessionStore + 'static,
         U: UserStore + 'static,
-        E: ClaimsExtension<U::User> + 'static,
     {
         Self {
             shared: Arc::new(Shared {

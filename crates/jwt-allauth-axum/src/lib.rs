@@ -84,7 +84,7 @@
 //! #     }
 //! # }
 //!
-//! type Auth = AuthState<SqliteStore, Accounts>;
+//! type Auth = AuthState<Accounts>;
 //!
 //! #[derive(Clone)]
 //! struct AppState {

@@ -6,10 +6,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use jwt_allauth::store::{PurposeTokenStore, SessionStore};
 use jwt_allauth::{
-    BoxError, ClaimsExtension, ClientIpResolver, DeviceInfo, NoClaimsExtension, SessionManager,
-    Settings, UserAgentParser, UserStore,
+    BoxError, ClientIpResolver, DeviceInfo, SessionManager, Settings, UserAgentParser, UserStore,
 };
 use time::OffsetDateTime;
 
@@ -30,12 +28,12 @@ use crate::throttle::LoginThrottle;
 /// [`Authenticator`] (and [`UserLoader`] when handlers use [`LoadUser`](crate::LoadUser)),
 /// as the crate documentation shows. `AuthState` itself provides all of them, so it can
 /// also be the whole state.
-pub struct AuthState<S, A, E = NoClaimsExtension> {
-    inner: Arc<Inner<S, A, E>>,
+pub struct AuthState<A: UserStore> {
+    inner: Arc<Inner<A>>,
 }
 
-struct Inner<S, A, E> {
-    manager: Arc<SessionManager<S, A, E>>,
+struct Inner<A: UserStore> {
+    manager: Arc<SessionManager<A>>,
     user_agent_parser: Option<Arc<UserAgentParser>>,
     client_ip: ClientIpResolver,
     throttle: Arc<LoginThrottle>,
@@ -46,7 +44,7 @@ struct Inner<S, A, E> {
     authenticator: Authenticator,
 }
 
-impl<S, A, E> Clone for Inner<S, A, E> {
+impl<A: UserStore> Clone for Inner<A> {
     fn clone(&self) -> Self {
         Self {
             manager: Arc::clone(&self.manager),
@@ -61,7 +59,7 @@ impl<S, A, E> Clone for Inner<S, A, E> {
     }
 }
 
-impl<S, A, E> Clone for AuthState<S, A, E> {
+impl<A: UserStore> Clone for AuthState<A> {
     fn clone(&self) -> Self {
         Self {
             inner: Arc::clone(&self.inner),
@@ -69,11 +67,9 @@ impl<S, A, E> Clone for AuthState<S, A, E> {
     }
 }
 
-impl<S, A, E> fmt::Debug for AuthState<S, A, E>
+impl<A> fmt::Debug for AuthState<A>
 where
-    S: SessionStore,
     A: UserStore,
-    E: ClaimsExtension<A::User>,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthState")
@@ -91,11 +87,9 @@ where
     }
 }
 
-impl<S, A, E> AuthState<S, A, E>
+impl<A> AuthState<A>
 where
-    S: SessionStore + 'static,
     A: UserStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     /// The state for `manager`, configured from its settings: a User-Agent parser when
     /// `COLLECT_USER_AGENT` is on (slow to build, so built once; it fails only if the
@@ -104,7 +98,7 @@ where
     /// the system clock. Fails too when the settings do not hold together
     /// ([`Settings::validate`](jwt_allauth::Settings::validate): a refresh cookie browsers
     /// would drop).
-    pub fn new(manager: SessionManager<S, A, E>) -> Result<Self, BoxError> {
+    pub fn new(manager: SessionManager<A>) -> Result<Self, BoxError> {
         manager.settings().validate()?;
         let parser = if manager.settings().collect_user_agent {
             Some(Arc::new(UserAgentParser::new()?))
@@ -118,7 +112,7 @@ where
     /// User-Agent fields whatever `COLLECT_USER_AGENT` says), so that several states can
     /// share one. The settings are not validated here.
     pub fn with_user_agent_parser(
-        manager: Arc<SessionManager<S, A, E>>,
+        manager: Arc<SessionManager<A>>,
         parser: Option<Arc<UserAgentParser>>,
     ) -> Self {
         let settings = manager.settings();
@@ -164,18 +158,18 @@ where
         self.map_inner(|inner| inner.password_permits = permits)
     }
 
-    fn map_inner(mut self, change: impl FnOnce(&mut Inner<S, A, E>)) -> Self {
+    fn map_inner(mut self, change: impl FnOnce(&mut Inner<A>)) -> Self {
         change(Arc::make_mut(&mut self.inner));
         self
     }
 
     /// The session manager.
-    pub fn manager(&self) -> &SessionManager<S, A, E> {
+    pub fn manager(&self) -> &SessionManager<A> {
         &self.inner.manager
     }
 
     /// The session manager, shared.
-    pub fn manager_arc(&self) -> &Arc<SessionManager<S, A, E>> {
+    pub fn manager_arc(&self) -> &Arc<SessionManager<A>> {
         &self.inner.manager
     }
 
@@ -240,11 +234,9 @@ where
     }
 }
 
-impl<S, A, E> AuthState<S, A, E>
+impl<A> AuthState<A>
 where
-    S: SessionStore + PurposeTokenStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     /// Every route of the wire contract ([`router`](crate::router())) with this state
     /// already given, ready to merge or nest into an application's router whatever its
@@ -252,12 +244,9 @@ where
     ///
     /// ```no_run
     /// # use axum::Router;
-    /// # fn app<S, A, E>(auth: jwt_allauth_axum::AuthState<S, A, E>) -> Router
-    /// # where
-    /// #     S: jwt_allauth::store::SessionStore + jwt_allauth::store::PurposeTokenStore + 'static,
-    /// #     A: jwt_allauth_axum::AccountStore + 'static,
-    /// #     E: jwt_allauth::ClaimsExtension<A::User> + 'static,
-    /// # {
+    /// # fn app<A: jwt_allauth_axum::AccountStore + 'static>(
+    /// #     auth: jwt_allauth_axum::AuthState<A>,
+    /// # ) -> Router {
     /// Router::new().nest("/auth", auth.router())
     /// # }
     /// ```
@@ -265,28 +254,24 @@ where
     where
         AppState: Clone + Send + Sync + 'static,
     {
-        crate::routes::router::<S, A, E, Self>().with_state(self.clone())
+        crate::routes::router::<A, Self>().with_state(self.clone())
     }
 }
 
-impl<S, A, E> FromRef<AuthState<S, A, E>> for Authenticator
+impl<A> FromRef<AuthState<A>> for Authenticator
 where
-    S: SessionStore + 'static,
     A: UserStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
-    fn from_ref(state: &AuthState<S, A, E>) -> Self {
+    fn from_ref(state: &AuthState<A>) -> Self {
         state.authenticator()
     }
 }
 
-impl<S, A, E> FromRef<AuthState<S, A, E>> for UserLoader<A::User>
+impl<A> FromRef<AuthState<A>> for UserLoader<A::User>
 where
-    S: SessionStore + 'static,
     A: UserStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
-    fn from_ref(state: &AuthState<S, A, E>) -> Self {
+    fn from_ref(state: &AuthState<A>) -> Self {
         state.user_loader()
     }
 }

@@ -193,7 +193,7 @@ async fn purge_pauses_between_batches_and_lets_writers_in() {
         let now = conformance::at(60);
 
         let users = conformance::rules::TestUsers::default();
-        let manager = conformance::rules::manager(store.clone(), &users, Settings::default());
+        let manager = conformance::rules::full_manager(store.clone(), &users, Settings::default());
         let started = Instant::now();
         let purge = tokio::spawn(async move {
             let report = manager.purge(now, false).await;

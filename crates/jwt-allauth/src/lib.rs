@@ -96,6 +96,7 @@ pub mod claims;
 #[cfg_attr(docsrs, doc(cfg(feature = "test-util")))]
 pub mod conformance;
 pub mod device;
+mod dyn_store;
 pub mod email;
 pub mod error;
 pub mod keys;
@@ -111,6 +112,7 @@ pub mod user;
 pub use attributes::UserAttributes;
 pub use claims::{Claims, ExtraClaims, TokenType};
 pub use device::{ClientIpResolver, DeviceInfo, UserAgentParser};
+pub use dyn_store::DynStore;
 pub use error::{
     BoxError, Error, KeyError, ReservedClaimError, StoreError, TokenError, TokenTooLarge,
     UserStoreError,

@@ -1,9 +1,13 @@
 //! The session manager: login, rotation, revocation and purpose tokens over a store.
 
+use std::fmt;
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
 use crate::claims::ExtraClaims;
 use crate::device::DeviceInfo;
+use crate::dyn_store::DynStore;
 use crate::error::{Error, KeyError, TokenError};
 use crate::keys::KeyRing;
 use crate::random::hex_id;
@@ -93,60 +97,69 @@ pub struct RevokedCredentials {
 /// Mints, rotates and revokes sessions over a [`SessionStore`], reading users from a
 /// [`UserStore`]. Build it once and share it (e.g. in an `Arc`).
 ///
+/// The store (held as a [`DynStore`]) and the claims extension are erased: the manager's
+/// type names only the user store, `SessionManager<U>`.
+///
 /// Every operation takes the current time, so that tests control the clock.
-#[derive(Debug)]
-pub struct SessionManager<S, U, E = NoClaimsExtension> {
+pub struct SessionManager<U: UserStore> {
     settings: Settings,
     codec: TokenCodec,
-    store: S,
+    store: DynStore,
     users: U,
-    extension: E,
+    extension: Arc<dyn ClaimsExtension<U::User>>,
 }
 
-impl<S, U> SessionManager<S, U>
-where
-    S: SessionStore,
-    U: UserStore,
-{
+impl<U: UserStore + fmt::Debug> fmt::Debug for SessionManager<U> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SessionManager")
+            .field("settings", &self.settings)
+            .field("codec", &self.codec)
+            .field("store", &self.store)
+            .field("users", &self.users)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<U: UserStore> SessionManager<U> {
     /// A manager with the key ring the settings describe (see
     /// [`KeyRing::from_settings`]); fails when the keys are missing or unusable.
-    pub fn from_settings(settings: Settings, store: S, users: U) -> Result<Self, KeyError> {
+    pub fn from_settings<S>(settings: Settings, store: S, users: U) -> Result<Self, KeyError>
+    where
+        S: SessionStore + PurposeTokenStore + 'static,
+    {
         let keys = KeyRing::from_settings(&settings)?;
         Ok(Self::new(settings, keys, store, users))
     }
 
     /// A manager with an explicit key ring.
-    pub fn new(settings: Settings, keys: KeyRing, store: S, users: U) -> Self {
+    pub fn new<S>(settings: Settings, keys: KeyRing, store: S, users: U) -> Self
+    where
+        S: SessionStore + PurposeTokenStore + 'static,
+    {
+        Self::with_dyn_store(settings, keys, DynStore::new(store), users)
+    }
+
+    /// A manager over a store already erased, for example one that keeps sessions only
+    /// ([`DynStore::sessions_only`]; its purpose-token operations then fail).
+    pub fn with_dyn_store(settings: Settings, keys: KeyRing, store: DynStore, users: U) -> Self {
         let codec = TokenCodec::new(keys, &settings);
         Self {
             settings,
             codec,
             store,
             users,
-            extension: NoClaimsExtension,
+            extension: Arc::new(NoClaimsExtension),
         }
     }
-}
 
-impl<S, U, E> SessionManager<S, U, E>
-where
-    S: SessionStore,
-    U: UserStore,
-    E: ClaimsExtension<U::User>,
-{
     /// Adds application claims to every refresh (and so access) token, at login and at
-    /// every rotation.
-    pub fn with_claims_extension<E2: ClaimsExtension<U::User>>(
-        self,
-        extension: E2,
-    ) -> SessionManager<S, U, E2> {
-        SessionManager {
-            settings: self.settings,
-            codec: self.codec,
-            store: self.store,
-            users: self.users,
-            extension,
-        }
+    /// every rotation. Defaults to [`NoClaimsExtension`].
+    pub fn with_claims_extension(
+        mut self,
+        extension: impl ClaimsExtension<U::User> + 'static,
+    ) -> Self {
+        self.extension = Arc::new(extension);
+        self
     }
 
     /// The settings.
@@ -160,7 +173,7 @@ where
     }
 
     /// The session store.
-    pub fn store(&self) -> &S {
+    pub fn store(&self) -> &DynStore {
         &self.store
     }
 
@@ -385,12 +398,7 @@ where
     }
 }
 
-impl<S, U, E> SessionManager<S, U, E>
-where
-    S: SessionStore + PurposeTokenStore,
-    U: UserStore,
-    E: ClaimsExtension<U::User>,
-{
+impl<U: UserStore> SessionManager<U> {
     /// Makes a single-use token for `(user_id, purpose)`, replacing the user's older
     /// tokens for that purpose. Its lifetime is the purpose's (`PURPOSE_TOKEN_LIFETIMES`,
     /// else `PURPOSE_TOKEN_LIFETIME`).

@@ -32,7 +32,7 @@ use serde_json::{Value, json};
 pub use accounts::{Account, Accounts, DEMO_STAFF, DEMO_USER};
 
 /// The library's state for this application: sessions in SQLite, users in [`Accounts`].
-pub type Auth = AuthState<SqliteStore, Accounts>;
+pub type Auth = AuthState<Accounts>;
 
 /// A secret for trying the example out. Demo only: anyone who reads this file can mint
 /// tokens. Set `JWT_ALLAUTH_SECRET_KEY` instead.

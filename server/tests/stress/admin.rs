@@ -8,8 +8,9 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use jwt_allauth::DynStore;
 use jwt_allauth::store::SessionStore;
-use jwt_allauth_server::db::{Database, DbStore};
+use jwt_allauth_server::db::Database;
 
 use super::history::{
     AdminVia, Call, History, Record, Reply, SessionId, SessionRow, UNKNOWN_USER, UserIx,
@@ -22,7 +23,7 @@ use crate::common::{TestDb, command_in};
 #[derive(Debug)]
 pub struct Admin {
     db: Database,
-    store: DbStore,
+    store: DynStore,
     dir: PathBuf,
     url: String,
     /// `user_id` claim of each user, by index.

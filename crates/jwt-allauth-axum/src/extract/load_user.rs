@@ -6,8 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
-use jwt_allauth::store::SessionStore;
-use jwt_allauth::{ClaimsExtension, Error, SessionManager, User, UserStore, UserStoreError};
+use jwt_allauth::{Error, SessionManager, User, UserStore, UserStoreError};
 
 use crate::authenticator::{Authenticator, BoxFuture};
 use crate::error_response::{server_fault, user_store_fault};
@@ -55,11 +54,9 @@ pub(crate) trait LoadUserDyn<U>: Send + Sync {
     fn revoke_all<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<u64, Error>>;
 }
 
-impl<S, A, E> LoadUserDyn<A::User> for SessionManager<S, A, E>
+impl<A> LoadUserDyn<A::User> for SessionManager<A>
 where
-    S: SessionStore,
     A: UserStore,
-    E: ClaimsExtension<A::User>,
 {
     fn load<'a>(
         &'a self,
@@ -100,11 +97,9 @@ impl<U> fmt::Debug for UserLoader<U> {
 
 impl<U: User + 'static> UserLoader<U> {
     /// A loader over `manager`'s user store, verifying tokens with `authenticator`.
-    pub fn new<S, A, E>(authenticator: Authenticator, manager: Arc<SessionManager<S, A, E>>) -> Self
+    pub fn new<A>(authenticator: Authenticator, manager: Arc<SessionManager<A>>) -> Self
     where
-        S: SessionStore + 'static,
         A: UserStore<User = U> + 'static,
-        E: ClaimsExtension<U> + 'static,
     {
         Self {
             authenticator,

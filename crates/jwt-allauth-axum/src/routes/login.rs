@@ -2,9 +2,8 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use jwt_allauth::User;
 use jwt_allauth::email::MAX_EMAIL_CHARS;
-use jwt_allauth::store::SessionStore;
-use jwt_allauth::{ClaimsExtension, User};
 
 use super::tokens_response;
 use crate::account::AccountStore;
@@ -59,15 +58,13 @@ use crate::throttle::ClientBucket;
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn login<S, A, E>(
-    State(state): State<AuthState<S, A, E>>,
+pub(crate) async fn login<A>(
+    State(state): State<AuthState<A>>,
     client: ClientInfo,
     fields: Fields,
 ) -> Result<Response, ApiError>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     let mut errors = FieldErrors::new();
     let email_rules = CharField::required().max_length(MAX_EMAIL_CHARS);

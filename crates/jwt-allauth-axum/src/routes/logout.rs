@@ -3,8 +3,7 @@
 use axum::Json;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use jwt_allauth::store::SessionStore;
-use jwt_allauth::{ClaimsExtension, Error};
+use jwt_allauth::Error;
 
 use super::{Account, check_csrf, clear_cookie, refresh_request};
 use crate::account::AccountStore;
@@ -53,15 +52,13 @@ use crate::state::AuthState;
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn logout<S, A, E>(
-    State(state): State<AuthState<S, A, E>>,
-    account: Account<S, A, E>,
+pub(crate) async fn logout<A>(
+    State(state): State<AuthState<A>>,
+    account: Account<A>,
     request: Request,
 ) -> Result<Response, ApiError>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     let token = if state.settings().refresh_token_as_cookie {
         let token = state
@@ -105,14 +102,12 @@ where
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn logout_all<S, A, E>(
-    State(state): State<AuthState<S, A, E>>,
-    account: Account<S, A, E>,
+pub(crate) async fn logout_all<A>(
+    State(state): State<AuthState<A>>,
+    account: Account<A>,
 ) -> Result<Response, ApiError>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     state
         .manager()

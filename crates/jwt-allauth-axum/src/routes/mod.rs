@@ -17,8 +17,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use jwt_allauth::store::{PurposeTokenStore, SessionStore};
-use jwt_allauth::{ClaimsExtension, TokenPair};
+use jwt_allauth::TokenPair;
 use serde::Serialize;
 use time::OffsetDateTime;
 
@@ -51,91 +50,80 @@ pub(crate) const SESSION: &str = "/sessions/{session}/";
 /// allowed."}` with an `Allow` header. Bodies may be JSON or form-encoded (see
 /// [`Fields`](crate::Fields)). The refresh token travels in the cookie
 /// (`REFRESH_TOKEN_AS_COOKIE`, the default) or in the bodies (`refresh`).
-pub fn router<S, A, E, AppState>() -> Router<AppState>
+pub fn router<A, AppState>() -> Router<AppState>
 where
-    S: SessionStore + PurposeTokenStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
-    AuthState<S, A, E>: FromRef<AppState>,
+    AuthState<A>: FromRef<AppState>,
     AppState: Clone + Send + Sync + 'static,
 {
-    token_routes::<S, A, E, AppState>()
-        .merge(account_routes::<S, A, E, AppState>())
-        .merge(session_routes::<S, A, E, AppState>())
+    token_routes::<A, AppState>()
+        .merge(account_routes::<A, AppState>())
+        .merge(session_routes::<A, AppState>())
 }
 
 /// `POST /login/`, `POST /refresh/`, `POST /logout/` and `POST /logout-all/`.
-pub fn token_routes<S, A, E, AppState>() -> Router<AppState>
+pub fn token_routes<A, AppState>() -> Router<AppState>
 where
-    S: SessionStore + PurposeTokenStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
-    AuthState<S, A, E>: FromRef<AppState>,
+    AuthState<A>: FromRef<AppState>,
     AppState: Clone + Send + Sync + 'static,
 {
     Router::new()
-        .route(
-            LOGIN,
-            post(login::login::<S, A, E>).fallback(method_not_allowed),
-        )
+        .route(LOGIN, post(login::login::<A>).fallback(method_not_allowed))
         .route(
             REFRESH,
-            post(refresh::refresh::<S, A, E>).fallback(method_not_allowed),
+            post(refresh::refresh::<A>).fallback(method_not_allowed),
         )
         .route(
             LOGOUT,
-            post(logout::logout::<S, A, E>).fallback(method_not_allowed),
+            post(logout::logout::<A>).fallback(method_not_allowed),
         )
         .route(
             LOGOUT_ALL,
-            post(logout::logout_all::<S, A, E>).fallback(method_not_allowed),
+            post(logout::logout_all::<A>).fallback(method_not_allowed),
         )
 }
 
 /// `GET|PATCH|PUT /user/`, `POST /password/change/` and `GET /whoami/`.
-pub fn account_routes<S, A, E, AppState>() -> Router<AppState>
+pub fn account_routes<A, AppState>() -> Router<AppState>
 where
-    S: SessionStore + PurposeTokenStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
-    AuthState<S, A, E>: FromRef<AppState>,
+    AuthState<A>: FromRef<AppState>,
     AppState: Clone + Send + Sync + 'static,
 {
     Router::new()
         .route(
             USER,
-            get(user::get_user::<S, A, E>)
-                .patch(user::update_user::<S, A, E>)
-                .put(user::update_user::<S, A, E>)
+            get(user::get_user::<A>)
+                .patch(user::update_user::<A>)
+                .put(user::update_user::<A>)
                 .fallback(method_not_allowed),
         )
         .route(
             PASSWORD_CHANGE,
-            post(password::change_password::<S, A, E>).fallback(method_not_allowed),
+            post(password::change_password::<A>).fallback(method_not_allowed),
         )
         .route(
             WHOAMI,
-            get(whoami::whoami::<S, A, E>).fallback(method_not_allowed),
+            get(whoami::whoami::<A>).fallback(method_not_allowed),
         )
 }
 
 /// `GET /sessions/` and `DELETE /sessions/{session}/`.
-pub fn session_routes<S, A, E, AppState>() -> Router<AppState>
+pub fn session_routes<A, AppState>() -> Router<AppState>
 where
-    S: SessionStore + PurposeTokenStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
-    AuthState<S, A, E>: FromRef<AppState>,
+    AuthState<A>: FromRef<AppState>,
     AppState: Clone + Send + Sync + 'static,
 {
     Router::new()
         .route(
             SESSIONS,
-            get(sessions::list_sessions::<S, A, E>).fallback(method_not_allowed),
+            get(sessions::list_sessions::<A>).fallback(method_not_allowed),
         )
         .route(
             SESSION,
-            delete(sessions::delete_session::<S, A, E>).fallback(method_not_allowed),
+            delete(sessions::delete_session::<A>).fallback(method_not_allowed),
         )
 }
 
@@ -147,21 +135,19 @@ pub async fn method_not_allowed(method: Method) -> Response {
     )
 }
 
-/// Marks which `AuthState<S, A, E>` an internal extractor reads, without owning one.
-type Backend<S, A, E> = PhantomData<fn() -> (S, A, E)>;
+/// Marks which `AuthState<A>` an internal extractor reads, without owning one.
+type Backend<A> = PhantomData<fn() -> (A,)>;
 
-/// The caller of a route, authenticated with the `AuthState<S, A, E>` of the state.
-pub(crate) struct Caller<S, A, E> {
+/// The caller of a route, authenticated with the `AuthState<A>` of the state.
+pub(crate) struct Caller<A> {
     pub(crate) user: AuthUser,
-    _backend: Backend<S, A, E>,
+    _backend: Backend<A>,
 }
 
-impl<S, A, E, AppState> FromRequestParts<AppState> for Caller<S, A, E>
+impl<A, AppState> FromRequestParts<AppState> for Caller<A>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
-    AuthState<S, A, E>: FromRef<AppState>,
+    AuthState<A>: FromRef<AppState>,
     AppState: Send + Sync,
 {
     type Rejection = AuthRejection;
@@ -170,7 +156,7 @@ where
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let user = AuthState::<S, A, E>::from_ref(state)
+        let user = AuthState::<A>::from_ref(state)
             .authenticator()
             .authenticate_parts(parts)
             .await?
@@ -182,18 +168,16 @@ where
     }
 }
 
-/// The caller of a route and their user, loaded with the `AuthState<S, A, E>`.
-pub(crate) struct Account<S, A: AccountStore, E> {
+/// The caller of a route and their user, loaded with the `AuthState<A>`.
+pub(crate) struct Account<A: AccountStore> {
     pub(crate) loaded: LoadUser<A::User>,
-    _backend: Backend<S, A, E>,
+    _backend: Backend<A>,
 }
 
-impl<S, A, E, AppState> FromRequestParts<AppState> for Account<S, A, E>
+impl<A, AppState> FromRequestParts<AppState> for Account<A>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
-    AuthState<S, A, E>: FromRef<AppState>,
+    AuthState<A>: FromRef<AppState>,
     AppState: Send + Sync,
 {
     type Rejection = AuthRejection;
@@ -202,7 +186,7 @@ where
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let loaded = AuthState::<S, A, E>::from_ref(state)
+        let loaded = AuthState::<A>::from_ref(state)
             .user_loader()
             .load_parts(parts)
             .await?;
@@ -216,16 +200,14 @@ where
 /// The answer of a login, rotation or password change: the body `make` builds from the
 /// [`Tokens`] (`{"access"}` and the refresh cookie, or in body mode
 /// `{"access","refresh"}`), with `Cache-Control: no-store`.
-pub(crate) fn tokens_response<S, A, E, B>(
-    state: &AuthState<S, A, E>,
+pub(crate) fn tokens_response<A, B>(
+    state: &AuthState<A>,
     pair: &TokenPair,
     now: OffsetDateTime,
     make: impl FnOnce(Tokens) -> B,
 ) -> Result<Response, ApiError>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
     B: Serialize,
 {
     let in_cookie = state.settings().refresh_token_as_cookie;
@@ -266,14 +248,9 @@ pub(crate) async fn refresh_request(request: Request) -> Result<RefreshRequest, 
 
 /// The CSRF check of a request whose refresh token came from the cookie: 403
 /// `csrf_failed` for a cross-site browser request (see the crate documentation).
-pub(crate) fn check_csrf<S, A, E>(
-    state: &AuthState<S, A, E>,
-    headers: &HeaderMap,
-) -> Result<(), ApiError>
+pub(crate) fn check_csrf<A>(state: &AuthState<A>, headers: &HeaderMap) -> Result<(), ApiError>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     if crate::csrf::allows(headers, &state.settings().csrf_trusted_origins) {
         Ok(())
@@ -284,11 +261,9 @@ where
 }
 
 /// `response` with the refresh cookie cleared, in cookie mode.
-pub(crate) fn clear_cookie<S, A, E>(state: &AuthState<S, A, E>, mut response: Response) -> Response
+pub(crate) fn clear_cookie<A>(state: &AuthState<A>, mut response: Response) -> Response
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     if state.settings().refresh_token_as_cookie
         && let Some(cookie) = set_cookie_header(&state.cookie().clear())

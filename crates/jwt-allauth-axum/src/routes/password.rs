@@ -2,8 +2,6 @@
 
 use axum::extract::State;
 use axum::response::Response;
-use jwt_allauth::ClaimsExtension;
-use jwt_allauth::store::{PurposeTokenStore, SessionStore};
 
 use super::{Account, tokens_response};
 use crate::account::{AccountStore, PasswordChange};
@@ -69,16 +67,14 @@ const MISMATCH: &str = "The two password fields didn't match.";
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn change_password<S, A, E>(
-    State(state): State<AuthState<S, A, E>>,
-    account: Account<S, A, E>,
+pub(crate) async fn change_password<A>(
+    State(state): State<AuthState<A>>,
+    account: Account<A>,
     client: ClientInfo,
     fields: Fields,
 ) -> Result<Response, ApiError>
 where
-    S: SessionStore + PurposeTokenStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     let rules = CharField::password().max_length(PASSWORD_MAX_LENGTH);
     let mut errors = FieldErrors::new();

@@ -2,8 +2,7 @@
 
 use axum::extract::{Request, State};
 use axum::response::Response;
-use jwt_allauth::store::SessionStore;
-use jwt_allauth::{ClaimsExtension, Error, RotationOutcome};
+use jwt_allauth::{Error, RotationOutcome};
 
 use super::{check_csrf, refresh_request, tokens_response};
 use crate::account::AccountStore;
@@ -57,15 +56,13 @@ use crate::state::AuthState;
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn refresh<S, A, E>(
-    State(state): State<AuthState<S, A, E>>,
+pub(crate) async fn refresh<A>(
+    State(state): State<AuthState<A>>,
     client: ClientInfo,
     request: Request,
 ) -> Result<Response, ApiError>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     let token = if state.settings().refresh_token_as_cookie {
         let token = state

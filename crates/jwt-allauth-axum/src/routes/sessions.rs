@@ -5,8 +5,6 @@ use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use jwt_allauth::ClaimsExtension;
-use jwt_allauth::store::SessionStore;
 
 use super::Account;
 use crate::account::AccountStore;
@@ -35,14 +33,12 @@ use crate::state::AuthState;
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn list_sessions<S, A, E>(
-    State(state): State<AuthState<S, A, E>>,
-    account: Account<S, A, E>,
+pub(crate) async fn list_sessions<A>(
+    State(state): State<AuthState<A>>,
+    account: Account<A>,
 ) -> Result<Response, ApiError>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     let sessions = state
         .manager()
@@ -80,15 +76,13 @@ where
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn delete_session<S, A, E>(
-    State(state): State<AuthState<S, A, E>>,
-    account: Account<S, A, E>,
+pub(crate) async fn delete_session<A>(
+    State(state): State<AuthState<A>>,
+    account: Account<A>,
     session: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     // An id that does not decode to UTF-8, or holds a NUL (which PostgreSQL cannot
     // compare), is none of the caller's sessions: 404 without asking the store.

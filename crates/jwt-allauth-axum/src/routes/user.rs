@@ -3,8 +3,6 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
-use jwt_allauth::ClaimsExtension;
-use jwt_allauth::store::SessionStore;
 
 use super::Account;
 #[cfg(feature = "openapi")]
@@ -38,14 +36,9 @@ const NAME_MAX_LENGTH: usize = 150;
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn get_user<S, A, E>(
-    State(state): State<AuthState<S, A, E>>,
-    account: Account<S, A, E>,
-) -> Response
+pub(crate) async fn get_user<A>(State(state): State<AuthState<A>>, account: Account<A>) -> Response
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     Json(state.manager().users().profile(&account.loaded.user)).into_response()
 }
@@ -80,15 +73,13 @@ where
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn update_user<S, A, E>(
-    State(state): State<AuthState<S, A, E>>,
-    account: Account<S, A, E>,
+pub(crate) async fn update_user<A>(
+    State(state): State<AuthState<A>>,
+    account: Account<A>,
     fields: Fields,
 ) -> Result<Response, ApiError>
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     let rules = CharField::optional().max_length(NAME_MAX_LENGTH);
     let mut errors = FieldErrors::new();

@@ -2,8 +2,6 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use jwt_allauth::ClaimsExtension;
-use jwt_allauth::store::SessionStore;
 
 use super::Caller;
 use crate::account::AccountStore;
@@ -29,11 +27,9 @@ use crate::payloads::{Detail, ErrorBody};
         (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
     ),
 ))]
-pub(crate) async fn whoami<S, A, E>(caller: Caller<S, A, E>) -> Response
+pub(crate) async fn whoami<A>(caller: Caller<A>) -> Response
 where
-    S: SessionStore + 'static,
     A: AccountStore + 'static,
-    E: ClaimsExtension<A::User> + 'static,
 {
     Json(caller.user.into_claims()).into_response()
 }

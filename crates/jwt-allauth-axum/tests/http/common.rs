@@ -13,8 +13,7 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderMap, Method, Request, StatusCode, header};
 use http_body_util::BodyExt;
 use jwt_allauth::{
-    NoClaimsExtension, Secret, SessionManager, Settings, StoreError, User, UserAgentParser,
-    UserStore, UserStoreError,
+    Secret, SessionManager, Settings, StoreError, User, UserAgentParser, UserStore, UserStoreError,
 };
 use jwt_allauth_axum::{
     AccountStore, AuthState, PasswordChange, Profile, ProfileUpdate, WWW_AUTHENTICATE,
@@ -265,7 +264,7 @@ impl AccountStore for Accounts {
 // ----------------------------------------------------------------------------------------
 // App
 
-pub type State = AuthState<SqliteStore, Accounts, NoClaimsExtension>;
+pub type State = AuthState<Accounts>;
 
 pub fn parser() -> Arc<UserAgentParser> {
     static PARSER: OnceLock<Arc<UserAgentParser>> = OnceLock::new();
@@ -319,8 +318,7 @@ impl TestApp {
         let time = Arc::clone(&clock);
         let state = AuthState::with_user_agent_parser(Arc::new(manager), parser)
             .with_clock(move || at(time.load(Ordering::SeqCst)));
-        let router = jwt_allauth_axum::router::<SqliteStore, Accounts, NoClaimsExtension, State>()
-            .with_state(state.clone());
+        let router = jwt_allauth_axum::router::<Accounts, State>().with_state(state.clone());
         Self {
             router,
             state,

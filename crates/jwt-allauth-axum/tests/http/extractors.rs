@@ -75,7 +75,7 @@ async fn app() -> (TestApp, Router) {
         .route("/profile", get(profile))
         .route("/staff", get(staff))
         .route("/roles", get(admins_or_users))
-        .merge(jwt_allauth_axum::router::<_, _, _, AppState>())
+        .merge(jwt_allauth_axum::router::<_, AppState>())
         .with_state(state);
     (test, router)
 }

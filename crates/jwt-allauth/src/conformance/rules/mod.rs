@@ -12,8 +12,8 @@ use std::time::Duration as StdDuration;
 use crate::keys::{Algorithm, KeyRing};
 use crate::store::{PurposeTokenStore, SessionStore};
 use crate::{
-    AccessToken, Claims, DeviceInfo, Error, RotationOutcome, SessionManager, Settings, TokenCodec,
-    TokenError, TokenPair, UserAttributes,
+    AccessToken, Claims, DeviceInfo, DynStore, Error, RotationOutcome, SessionManager, Settings,
+    TokenCodec, TokenError, TokenPair, UserAttributes,
 };
 use time::{Duration, OffsetDateTime};
 
@@ -46,10 +46,28 @@ pub fn device(browser: &str) -> DeviceInfo {
 }
 
 /// The manager the cases build on a store.
-pub type Manager<S> = SessionManager<S, TestUsers>;
+pub type Manager = SessionManager<TestUsers>;
 
 /// A manager on `store` and `users` with [`keys`].
-pub fn manager<S: SessionStore>(store: S, users: &TestUsers, settings: Settings) -> Manager<S> {
+pub fn manager<S: SessionStore + 'static>(
+    store: S,
+    users: &TestUsers,
+    settings: Settings,
+) -> Manager {
+    SessionManager::with_dyn_store(
+        settings,
+        keys(),
+        DynStore::sessions_only(store),
+        users.clone(),
+    )
+}
+
+/// A manager over `store`, purpose tokens included.
+pub fn full_manager<S: SessionStore + PurposeTokenStore + 'static>(
+    store: S,
+    users: &TestUsers,
+    settings: Settings,
+) -> Manager {
     SessionManager::new(settings, keys(), store, users.clone())
 }
 
@@ -60,7 +78,7 @@ fn rotated(outcome: RotationOutcome) -> TokenPair {
     }
 }
 
-async fn live_sessions<S: SessionStore>(m: &Manager<S>, user_id: &str) -> Vec<String> {
+async fn live_sessions(m: &Manager, user_id: &str) -> Vec<String> {
     m.list_sessions(user_id)
         .await
         .unwrap()
@@ -70,7 +88,7 @@ async fn live_sessions<S: SessionStore>(m: &Manager<S>, user_id: &str) -> Vec<St
 }
 
 /// Login opens a whitelisted session whose tokens carry the contract's claims.
-pub async fn manager_login_opens_a_session_with_claims<S: SessionStore>(store: S) {
+pub async fn manager_login_opens_a_session_with_claims<S: SessionStore + 'static>(store: S) {
     let users = TestUsers::with(
         TestUser::new("1")
             .staff()
@@ -108,7 +126,7 @@ pub async fn manager_login_opens_a_session_with_claims<S: SessionStore>(store: S
 /// Rotation keeps `session` and `session_iat`, changes `jti`/`iat`/`exp`, records the
 /// new device; rule 2: a replay deletes the whole session (the successor dies too) but
 /// not the user's other sessions.
-pub async fn manager_rotation_and_replay<S: SessionStore>(store: S) {
+pub async fn manager_rotation_and_replay<S: SessionStore + 'static>(store: S) {
     let users = TestUsers::with(TestUser::new("1"));
     let m = manager(store, &users, Settings::default());
     let first = m
@@ -180,7 +198,7 @@ pub async fn manager_rotation_and_replay<S: SessionStore>(store: S) {
 
 /// Rule 3: inside the reuse interval the predecessor gets the byte-identical successor;
 /// after it, or for an older token, it is a replay.
-pub async fn manager_reuse_interval<S: SessionStore>(store: S) {
+pub async fn manager_reuse_interval<S: SessionStore + 'static>(store: S) {
     let users = TestUsers::with(TestUser::new("1"));
     let mut settings = Settings::default();
     settings.reuse_interval = StdDuration::from_secs(10);
@@ -351,7 +369,7 @@ async fn manager_concurrent_rotation<S: SessionStore + Clone + 'static>(store: S
 }
 
 /// Rule 5: absolute session lifetime.
-pub async fn manager_absolute_session_lifetime<S: SessionStore + Clone>(store: S) {
+pub async fn manager_absolute_session_lifetime<S: SessionStore + Clone + 'static>(store: S) {
     let users = TestUsers::with(TestUser::new("1"));
     let mut settings = Settings::default();
     settings.session_lifetime = Some(StdDuration::from_secs(3600));
@@ -418,7 +436,9 @@ pub async fn manager_absolute_session_lifetime<S: SessionStore + Clone>(store: S
 }
 
 /// Rule 5, last sentence: a token without `session_iat` is anchored at its first rotation.
-pub async fn manager_session_without_session_iat_is_anchored_at_first_rotation<S: SessionStore>(
+pub async fn manager_session_without_session_iat_is_anchored_at_first_rotation<
+    S: SessionStore + 'static,
+>(
     store: S,
 ) {
     let users = TestUsers::with(TestUser::new("1"));
@@ -449,7 +469,9 @@ pub async fn manager_session_without_session_iat_is_anchored_at_first_rotation<S
 
 /// Rule 6: claims are re-read at every rotation; an inactive or deleted user loses every
 /// session.
-pub async fn manager_claims_are_reread_and_inactive_users_are_cut_off<S: SessionStore>(store: S) {
+pub async fn manager_claims_are_reread_and_inactive_users_are_cut_off<S: SessionStore + 'static>(
+    store: S,
+) {
     let users = TestUsers::with(TestUser::new("1"));
     let mut settings = Settings::default();
     settings.user_attributes = UserAttributes::from_paths(["profile.plan"]).unwrap();
@@ -519,7 +541,7 @@ pub async fn manager_claims_are_reread_and_inactive_users_are_cut_off<S: Session
 }
 
 /// Rule 7: disabled sessions do not rotate and nothing is deleted.
-pub async fn manager_disabled_sessions_do_not_rotate<S: SessionStore>(store: S) {
+pub async fn manager_disabled_sessions_do_not_rotate<S: SessionStore + 'static>(store: S) {
     let users = TestUsers::with(TestUser::new("1").unverified());
     let m = manager(store, &users, Settings::default());
     let pair = m
@@ -561,7 +583,7 @@ pub async fn manager_disabled_sessions_do_not_rotate<S: SessionStore>(store: S) 
 }
 
 /// Rule 8: cheap rejections never reach the store and revoke nothing.
-pub async fn manager_cheap_rejections_touch_nothing<S: SessionStore>(store: S) {
+pub async fn manager_cheap_rejections_touch_nothing<S: SessionStore + 'static>(store: S) {
     let users = TestUsers::with(TestUser::new("1"));
     let store = CountingStore::new(store);
     let calls = store.calls.clone();
@@ -634,7 +656,7 @@ pub async fn manager_cheap_rejections_touch_nothing<S: SessionStore>(store: S) {
 }
 
 /// Rule 9: access tokens are stateless unless the session check is on.
-pub async fn manager_access_token_session_check<S: SessionStore + Clone>(store: S) {
+pub async fn manager_access_token_session_check<S: SessionStore + Clone + 'static>(store: S) {
     let users = TestUsers::with(TestUser::new("1"));
     let stateless = manager(store.clone(), &users, Settings::default());
     let mut settings = Settings::default();
@@ -669,7 +691,9 @@ pub async fn manager_access_token_session_check<S: SessionStore + Clone>(store: 
 /// mode, what fits a browser's cookie) is never minted: login fails naming the largest
 /// claim and opens no session, and a rotation fails before the store is touched, so the
 /// session keeps its current token, which still rotates and logs out.
-pub async fn finding_10_manager_refuses_tokens_over_the_size_limit<S: SessionStore>(store: S) {
+pub async fn finding_10_manager_refuses_tokens_over_the_size_limit<S: SessionStore + 'static>(
+    store: S,
+) {
     use crate::keys::MAX_TOKEN_BYTES;
     use crate::tokens::MAX_COOKIE_BYTES;
     use crate::{TokenTooLarge, TokenType};
@@ -756,7 +780,7 @@ pub async fn finding_10_manager_refuses_tokens_over_the_size_limit<S: SessionSto
 
 /// Logout closes the session of any of the caller's own refresh tokens (even a rotated
 /// one); a token of another user or one that does not verify deletes nothing.
-pub async fn manager_logout_rules<S: SessionStore>(store: S) {
+pub async fn manager_logout_rules<S: SessionStore + 'static>(store: S) {
     let users = TestUsers::with(TestUser::new("1"));
     users.insert(TestUser::new("2"));
     let m = manager(store, &users, Settings::default());
@@ -798,12 +822,12 @@ pub async fn manager_logout_rules<S: SessionStore>(store: S) {
 }
 
 /// Rule 10: purge deletes what can no longer be presented, in batches; dry run counts.
-pub async fn manager_purge<S: SessionStore + PurposeTokenStore>(store: S) {
+pub async fn manager_purge<S: SessionStore + PurposeTokenStore + 'static>(store: S) {
     let users = TestUsers::with(TestUser::new("1"));
     let mut settings = Settings::default();
     settings.refresh_token_lifetime = StdDuration::from_secs(60);
     settings.purpose_token_lifetime = StdDuration::from_secs(60);
-    let m = manager(store, &users, settings);
+    let m = full_manager(store, &users, settings);
     for _ in 0..3 {
         m.open_session(&users.get("1"), &device("Firefox"), t0())
             .await
@@ -841,7 +865,7 @@ pub async fn manager_purge<S: SessionStore + PurposeTokenStore>(store: S) {
 /// comes back short (an exact multiple ends with an empty one), and deletes every expired
 /// row and no live one.
 pub async fn manager_purge_uses_the_store_batch_size<
-    S: SessionStore + PurposeTokenStore + Clone,
+    S: SessionStore + PurposeTokenStore + Clone + 'static,
 >(
     store: S,
 ) {
@@ -852,7 +876,7 @@ pub async fn manager_purge_uses_the_store_batch_size<
     let mut settings = Settings::default();
     settings.refresh_token_lifetime = StdDuration::from_secs(60);
     settings.purpose_token_lifetime = StdDuration::from_secs(60);
-    let m = manager(recording, &users, settings);
+    let m = full_manager(recording, &users, settings);
     let later = t0() + Duration::minutes(10);
     for _ in 0..12 {
         m.open_session(&users.get("1"), &device("Firefox"), t0())
@@ -904,7 +928,9 @@ pub async fn manager_purge_uses_the_store_batch_size<
 
 /// Purpose tokens: single use, replaced per (user, purpose), hashed at rest, per-purpose
 /// lifetimes; a credential change deletes sessions and purpose tokens.
-pub async fn manager_purpose_tokens_and_credential_change<S: SessionStore + PurposeTokenStore>(
+pub async fn manager_purpose_tokens_and_credential_change<
+    S: SessionStore + PurposeTokenStore + 'static,
+>(
     store: S,
 ) {
     let users = TestUsers::with(TestUser::new("1"));
@@ -912,7 +938,7 @@ pub async fn manager_purpose_tokens_and_credential_change<S: SessionStore + Purp
     settings
         .purpose_token_lifetimes
         .insert("email_confirmation".into(), StdDuration::from_secs(7200));
-    let m = manager(store, &users, settings);
+    let m = full_manager(store, &users, settings);
     let reset = m
         .make_purpose_token("1", "password_reset", &device("Firefox"), t0())
         .await
