@@ -12,9 +12,12 @@
 #   authenticated   GET /bench/authenticated/  the same behind the AuthUser extractor
 #   floor           GET /bench/floor/          the same after a hand-written HS256 check
 #                   (HMAC, base64, serde: the least any verification must do)
-#                   (these three alternate PAIR_ROUNDS times, default 3)
-#   /health/        GET /health/               fixed JSON inside the server's middleware
 #   /user/          GET /user/                 Bearer token, loads the user
+#   pgbench user    (PostgreSQL) pgbench reading a user by primary key
+#                   (bench/sql/user_by_id.sql), CONNECTIONS clients
+#                   (these alternate PAIR_ROUNDS times, default 3; /user/ is printed
+#                   against its floor, 1 / (1/plain + 1/pgbench user) of its round)
+#   /health/        GET /health/               fixed JSON inside the server's middleware
 #   /refresh/       POST /refresh/             chained rotations: one wrk thread and one
 #                                              connection per chain (bench/lua/refresh.lua)
 #   /login/         POST /login/               argon2id verification + a new session
@@ -51,6 +54,8 @@ AUTH_RATIO_MIN=0.9
 PG_REFRESH_RATIO_MIN=0.6
 SQLITE_REFRESH_MIN=2000
 PEAK_RSS_MAX_MIB=64
+# Target of issue 11, item 8.
+USER_FLOOR_RATIO_MIN=0.75
 
 # `bench_backend BACKEND`: every case on a fresh database and server.
 bench_backend() {
@@ -65,23 +70,39 @@ bench_backend() {
     local bearer="Authorization: Bearer $ACCESS_TOKEN"
     local get=(-t "$THREADS" -c "$CONNECTIONS" -d "$DURATION" -s "$LUA_DIR/report.lua")
 
-    local round ratios=() floor_ratios=()
+    local round ratios=() floor_ratios=() user_ratios=() user_floor
     for round in $(seq 1 "$PAIR_ROUNDS"); do
         run_wrk "$backend.plain.$round" "${get[@]}" "$SERVER_URL/bench/plain/"
         run_wrk "$backend.authenticated.$round" "${get[@]}" -H "$bearer" \
             "$SERVER_URL/bench/authenticated/"
         run_wrk "$backend.floor.$round" "${get[@]}" -H "$bearer" "$SERVER_URL/bench/floor/"
+        run_wrk "$backend.user.$round" "${get[@]}" -H "$bearer" "$SERVER_URL/user/"
         floor_ratios+=("$(calc "$(result "$backend.authenticated.$round" rps) / $(result "$backend.floor.$round" rps)")")
         ratios+=("$(calc "$(result "$backend.authenticated.$round" rps) / $(result "$backend.plain.$round" rps)") $round")
+        if [[ "$backend" == postgres ]]; then
+            run_pgbench_user_by_id "$backend.pgbench_user.$round" "$CONNECTIONS" "$DB_URL"
+            user_floor="$(calc "1 / (1 / $(result "$backend.plain.$round" rps) + 1 / $(result "$backend.pgbench_user.$round" rps))")"
+            RESULT["$backend.user_floor.$round"]=$user_floor
+            user_ratios+=("$(calc "$(result "$backend.user.$round" rps) / $user_floor") $round")
+        fi
     done
-    round="$(printf '%s\n' "${ratios[@]}" | sort -n | awk -v n="$PAIR_ROUNDS" 'NR == int((n + 1) / 2) { print $2 }')"
+    round="$(median_round "${ratios[@]}")"
     copy_result "$backend.plain.$round" "$backend.plain"
     copy_result "$backend.authenticated.$round" "$backend.authenticated"
     copy_result "$backend.floor.$round" "$backend.floor"
     RESULT["$backend.floor_ratios"]="$(printf '%s\n' "${floor_ratios[@]}" | sort -n | paste -sd ' ')"
     RESULT["$backend.pair_ratios"]="$(printf '%s\n' "${ratios[@]}" | cut -d ' ' -f 1 | sort -n | paste -sd ' ')"
+    if [[ "$backend" == postgres ]]; then
+        # /user/ of the round with the median ratio to its floor, and that round's floor.
+        round="$(median_round "${user_ratios[@]}")"
+        RESULT["$backend.user_ratios"]="$(printf '%s\n' "${user_ratios[@]}" | cut -d ' ' -f 1 | sort -n | paste -sd ' ')"
+        RESULT["$backend.user_plain"]="$(result "$backend.plain.$round" rps)"
+        RESULT["$backend.user_floor"]=${RESULT["$backend.user_floor.$round"]}
+        copy_result "$backend.pgbench_user.$round" "$backend.pgbench_user"
+        RESULT["$backend.pgbench_user.latency_ms"]="$(result "$backend.pgbench_user.$round" latency_ms)"
+    fi
+    copy_result "$backend.user.$round" "$backend.user"
     run_wrk "$backend.health" "${get[@]}" "$SERVER_URL/health/"
-    run_wrk "$backend.user" "${get[@]}" -H "$bearer" "$SERVER_URL/user/"
     BENCH_TOKENS="$tokens" run_wrk "$backend.refresh" -t "$CONNECTIONS" -c "$CONNECTIONS" \
         -d "$DURATION" -s "$LUA_DIR/refresh.lua" "$SERVER_URL/refresh/"
     RESULT["$backend.rss_before_login"]="$(rss_mib VmHWM)"
@@ -90,6 +111,12 @@ bench_backend() {
     RESULT["$backend.rss_peak"]="$(rss_mib VmHWM)"
     log "$backend: RSS ${RESULT["$backend.rss_start"]} MiB at start; peak ${RESULT["$backend.rss_after_logins"]} MiB after $CONNECTIONS logins, ${RESULT["$backend.rss_before_login"]} MiB before the /login/ case, ${RESULT["$backend.rss_peak"]} MiB at the end"
     stop_server
+}
+
+# `median_round "RATIO ROUND"...`: the round whose ratio is the median (the lower
+# middle one of an even count).
+median_round() {
+    printf '%s\n' "$@" | sort -n | awk -v n="$#" 'NR == int((n + 1) / 2) { print $2 }'
 }
 
 # `case_row BACKEND CASE LABEL [FIGURE TARGET RESULT]`: a wrk case's row.
@@ -114,7 +141,18 @@ print_table() {
         case_row "$backend" floor "GET /bench/floor/ (hand-written HS256 check)" \
             "$ratio × plain; authenticated ÷ floor $(calc "$(result "$backend.authenticated" rps) / $(result "$backend.floor" rps)") (all rounds: ${RESULT["$backend.floor_ratios"]})"
         case_row "$backend" health "GET /health/ (middleware)"
-        case_row "$backend" user "GET /user/"
+        if [[ "$backend" == postgres ]]; then
+            ratio="$(calc "$(result postgres.user rps) / ${RESULT[postgres.user_floor]}")"
+            case_row postgres user "GET /user/" \
+                "$ratio × floor $(printf '%.1f' "${RESULT[postgres.user_floor]}") = 1 / (1/plain + 1/pgbench) with plain ${RESULT[postgres.user_plain]} of its round (median of $PAIR_ROUNDS: ${RESULT[postgres.user_ratios]})" \
+                "≥ $USER_FLOOR_RATIO_MIN × floor" "$(pass_fail at_least "$ratio" "$USER_FLOOR_RATIO_MIN")"
+            row postgres "pgbench user by id (bench/sql/user_by_id.sql)" \
+                "$(result postgres.pgbench_user rps)" \
+                "$(result postgres.pgbench_user latency_ms) (mean)" "" "$(errors postgres.pgbench_user)" \
+                "" "" ""
+        else
+            case_row "$backend" user "GET /user/" "no pgbench floor on SQLite"
+        fi
         if [[ "$backend" == postgres ]]; then
             ratio="$(calc "$(result postgres.refresh rps) / $(result postgres.pgbench rps)")"
             case_row postgres refresh "POST /refresh/ (chained)" "$ratio × pgbench" \
