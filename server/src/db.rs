@@ -29,6 +29,17 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Connections of a PostgreSQL pool.
 const PG_MAX_CONNECTIONS: u32 = 10;
 
+/// How long a PostgreSQL connection may sit idle in the pool and still be handed out
+/// without a ping first.
+///
+/// sqlx pings a connection (a `Sync` round trip) when it goes back to the pool, and by
+/// default again when it is taken out: with the query itself, three round trips to the
+/// database for a one-statement request such as `GET /user/`. The ping on release stays;
+/// the one on acquire is skipped for a connection that passed it less than this long
+/// ago, which under load is every connection. One idle longer (a quiet server, or
+/// PostgreSQL restarted since) is pinged as before, and a broken one replaced.
+const PG_PING_IDLE_AFTER: Duration = Duration::from_secs(1);
+
 /// The table in which the server records the migrations of its own tables (the users
 /// table), apart from the library's `_jwt_allauth_migrations` and an application's
 /// `_sqlx_migrations`.
@@ -144,6 +155,15 @@ impl Database {
         }
         let pool = PgPoolOptions::new()
             .max_connections(PG_MAX_CONNECTIONS)
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PG_PING_IDLE_AFTER {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .acquire_timeout(CONNECT_TIMEOUT)
             .connect_with(options)
             .await
