@@ -117,6 +117,25 @@ async fn finding_1_concurrent_guesses_are_verified_at_most_up_to_the_limits() {
     assert_eq!(count(&statuses, 429), 90, "{statuses:?}");
 }
 
+/// Attempts in flight count until they settle, yet a burst of correct logins from one
+/// client (an office behind one address) is not refused for it: a refused login waits
+/// for the attempts ahead to give their places back.
+#[tokio::test]
+async fn finding_1_a_burst_of_correct_logins_from_one_client_is_not_refused() {
+    let (_db, server) = server_with_owner().await;
+    let client = reqwest::Client::new();
+    let logins = (0..30).map(|_| {
+        let (client, server) = (&client, &server);
+        async move {
+            login_as(client, server, "203.0.113.7", "owner@example.com", PASSWORD)
+                .await
+                .0
+        }
+    });
+    let statuses = futures::future::join_all(logins).await;
+    assert_eq!(count(&statuses, 200), 30, "{statuses:?}");
+}
+
 /// A state whose login throttle is off (so a flood is all verified) with one hashing
 /// permit, and the password counter of its user store.
 async fn unthrottled_state() -> (AppState, Passwords) {

@@ -15,7 +15,7 @@ use crate::payloads::LoginRequest;
 #[cfg(feature = "openapi")]
 use crate::payloads::{Detail, ErrorBody, Tokens};
 use crate::state::AuthState;
-use crate::throttle::ClientBucket;
+use crate::throttle::{ClientBucket, THROTTLE_WAIT};
 
 /// Log in with an e-mail address and a password.
 ///
@@ -77,7 +77,10 @@ where
 
     let now = state.now();
     let ip = state.client_ip(&client);
-    let attempt = state.throttle().begin(ip, &request.email, now)?;
+    let attempt = state
+        .throttle()
+        .begin_or_wait(ip, &request.email, || state.now(), THROTTLE_WAIT)
+        .await?;
     let accounts = state.manager().users();
     let authenticated = {
         let _turn = state

@@ -14,7 +14,7 @@ use crate::payloads::{Detail, ErrorBody};
 use crate::payloads::{PasswordChangeRequest, PasswordChanged};
 use crate::rejection::AuthRejection;
 use crate::state::AuthState;
-use crate::throttle::ClientBucket;
+use crate::throttle::{ClientBucket, THROTTLE_WAIT};
 
 /// Longest password field, as dj-rest-auth's serializer.
 const PASSWORD_MAX_LENGTH: usize = 128;
@@ -97,7 +97,10 @@ where
     // and of the client, so a stolen access token cannot guess its way to the password.
     let email = accounts.profile(user).email;
     let ip = state.client_ip(&client);
-    let attempt = state.throttle().begin(ip, &email, state.now())?;
+    let attempt = state
+        .throttle()
+        .begin_or_wait(ip, &email, || state.now(), THROTTLE_WAIT)
+        .await?;
     let turn = state
         .password_permits()
         .acquire(ip.map(ClientBucket::of))

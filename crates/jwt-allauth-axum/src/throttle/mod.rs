@@ -7,11 +7,13 @@ use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use jwt_allauth::Settings;
 use jwt_allauth::email::email_key;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
+use tokio::sync::Notify;
 
 pub use self::client_bucket::ClientBucket;
 
@@ -19,6 +21,10 @@ pub use self::client_bucket::ClientBucket;
 pub const IP_WINDOW_SECONDS: i64 = 60;
 /// The window of `LOGIN_FAILURES_PER_EMAIL`, in seconds.
 pub const EMAIL_WINDOW_SECONDS: i64 = 300;
+/// How long the routes let a login or password change wait for attempts in flight
+/// before answering 429 ([`LoginThrottle::begin_or_wait`]): well under the server's 30 s
+/// request timeout.
+pub const THROTTLE_WAIT: Duration = Duration::from_secs(10);
 /// Most keys each counter tracks at once by default.
 pub const DEFAULT_MAX_TRACKED: usize = 100_000;
 
@@ -76,6 +82,8 @@ pub struct LoginThrottle {
     per_email: u32,
     max_tracked: usize,
     counters: Mutex<Counters>,
+    /// Woken whenever an attempt is settled, for [`begin_or_wait`](Self::begin_or_wait).
+    settled: Notify,
 }
 
 /// The SHA-256 of an address's [`email_key`].
@@ -87,6 +95,8 @@ struct Counters {
     per_email: HashMap<EmailDigest, Attempts>,
     per_client_email: HashMap<(EmailDigest, Option<ClientBucket>), Attempts>,
     last_sweep: i64,
+    /// Attempts begun and not settled yet.
+    in_flight: usize,
 }
 
 /// Start times of counted attempts, oldest first.
@@ -101,6 +111,7 @@ impl LoginThrottle {
             per_email,
             max_tracked: DEFAULT_MAX_TRACKED,
             counters: Mutex::new(Counters::default()),
+            settled: Notify::new(),
         }
     }
 
@@ -155,12 +166,48 @@ impl LoginThrottle {
             self.per_email,
             max,
         );
+        counters.in_flight += 1;
         Ok(LoginAttempt {
             throttle: self,
             client,
             email,
             started: now,
         })
+    }
+
+    /// Like [`begin`](Self::begin), but a refusal while other attempts are still in
+    /// flight waits for them to settle (at most `max_wait`, at the time `now` tells) and
+    /// tries again.
+    ///
+    /// An attempt in flight counts as a failure until it settles, so a burst of correct
+    /// logins from one client (an office behind one address) could otherwise be refused
+    /// only because the others had not finished yet. Waiting keeps the guarantee (no
+    /// more verifications than the limits per window) without that refusal: once the
+    /// attempts ahead have settled, successes have given their places back and failures
+    /// are counted, and the answer is what it would have been one after the other.
+    pub async fn begin_or_wait(
+        &self,
+        ip: Option<IpAddr>,
+        email: &str,
+        now: impl Fn() -> OffsetDateTime,
+        max_wait: Duration,
+    ) -> Result<LoginAttempt<'_>, Throttled> {
+        let deadline = tokio::time::Instant::now() + max_wait;
+        loop {
+            let settled = self.settled.notified();
+            tokio::pin!(settled);
+            // Registered before the check, so that a settlement in between is not missed.
+            settled.as_mut().enable();
+            let refused = match self.begin(ip, email, now()) {
+                Ok(attempt) => return Ok(attempt),
+                Err(refused) => refused,
+            };
+            if self.lock().in_flight == 0
+                || tokio::time::timeout_at(deadline, settled).await.is_err()
+            {
+                return Err(refused);
+            }
+        }
     }
 
     /// How many client buckets and how many addresses are tracked now (for tests and
@@ -248,6 +295,15 @@ impl LoginAttempt<'_> {
     /// counted.
     pub fn abandoned(self) {
         self.throttle.give_back(&self, false);
+    }
+}
+
+impl Drop for LoginAttempt<'_> {
+    fn drop(&mut self) {
+        let mut counters = self.throttle.lock();
+        counters.in_flight = counters.in_flight.saturating_sub(1);
+        drop(counters);
+        self.throttle.settled.notify_waiters();
     }
 }
 
@@ -402,6 +458,55 @@ mod tests {
         fail(&throttle, ip(2), "a@x.io", 2, 1);
         assert!(throttle.begin(ip(2), "a@x.io", at(3)).is_err());
         assert!(throttle.begin(ip(1), "a@x.io", at(3)).is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_refusal_while_attempts_are_in_flight_waits_for_them() {
+        let throttle = std::sync::Arc::new(LoginThrottle::new(1, 0));
+        let wait = std::time::Duration::from_secs(10);
+        // The only place of the client is taken by an attempt in flight.
+        let first = throttle.begin(ip(1), "a@x.io", at(0)).unwrap();
+        let waiting = {
+            let throttle = std::sync::Arc::clone(&throttle);
+            tokio::spawn(async move {
+                let attempt = throttle
+                    .begin_or_wait(ip(1), "b@x.io", || at(1), wait)
+                    .await;
+                attempt.map(LoginAttempt::failed).is_ok()
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(!waiting.is_finished(), "waits while the first is in flight");
+        first.succeeded();
+        assert!(
+            waiting.await.unwrap(),
+            "let in once the first gave its place back"
+        );
+
+        // A failure ahead keeps its place: the waiter is then refused.
+        let throttle = std::sync::Arc::new(LoginThrottle::new(1, 0));
+        let first = throttle.begin(ip(1), "a@x.io", at(0)).unwrap();
+        let waiting = {
+            let throttle = std::sync::Arc::clone(&throttle);
+            tokio::spawn(async move {
+                throttle
+                    .begin_or_wait(ip(1), "b@x.io", || at(1), wait)
+                    .await
+                    .map(LoginAttempt::failed)
+            })
+        };
+        tokio::task::yield_now().await;
+        first.failed();
+        assert_eq!(waiting.await.unwrap(), Err(Throttled { retry_after: 59 }));
+        // With nothing in flight, a refusal is at once.
+        let started = std::time::Instant::now();
+        assert!(
+            throttle
+                .begin_or_wait(ip(1), "c@x.io", || at(2), wait)
+                .await
+                .is_err()
+        );
+        assert!(started.elapsed() < wait);
     }
 
     #[test]
