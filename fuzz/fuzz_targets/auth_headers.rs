@@ -20,7 +20,7 @@
 use std::sync::{Arc, LazyLock};
 
 use http::{HeaderMap, header};
-use jwt_allauth::{Claims, SessionManager, Settings, TokenError, TokenType};
+use jwt_allauth::{Claims, DynStore, SessionManager, Settings, TokenError, TokenType};
 use jwt_allauth_axum::{AuthRejection, Authenticator, Clock, RefreshCookie};
 use jwt_allauth_fuzz::empty_store::{EmptyStore, NoUsers};
 use jwt_allauth_fuzz::header_map;
@@ -38,10 +38,10 @@ struct Verifier {
 impl Verifier {
     fn new(mut ring: Ring, session_check: bool) -> Self {
         ring.settings.access_token_session_check = session_check;
-        let manager = SessionManager::new(
+        let manager = SessionManager::with_dyn_store(
             ring.settings.clone(),
             ring.keys.clone(),
-            EmptyStore,
+            DynStore::sessions_only(EmptyStore),
             NoUsers,
         );
         let authenticator = Authenticator::new(Arc::new(manager), Clock::fixed(rings::now()));
