@@ -3,6 +3,7 @@
 
 mod client_bucket;
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
@@ -95,8 +96,10 @@ struct Counters {
     per_email: HashMap<EmailDigest, Attempts>,
     per_client_email: HashMap<(EmailDigest, Option<ClientBucket>), Attempts>,
     last_sweep: i64,
-    /// Attempts begun and not settled yet.
-    in_flight: usize,
+    /// Attempts begun and not settled yet, per client and per address: what a refused
+    /// attempt may wait for.
+    in_flight_per_client: HashMap<Option<ClientBucket>, usize>,
+    in_flight_per_email: HashMap<EmailDigest, usize>,
 }
 
 /// Start times of counted attempts, oldest first.
@@ -166,7 +169,8 @@ impl LoginThrottle {
             self.per_email,
             max,
         );
-        counters.in_flight += 1;
+        *counters.in_flight_per_client.entry(client).or_default() += 1;
+        *counters.in_flight_per_email.entry(email).or_default() += 1;
         Ok(LoginAttempt {
             throttle: self,
             client,
@@ -175,9 +179,9 @@ impl LoginThrottle {
         })
     }
 
-    /// Like [`begin`](Self::begin), but a refusal while other attempts are still in
-    /// flight waits for them to settle (at most `max_wait`, at the time `now` tells) and
-    /// tries again.
+    /// Like [`begin`](Self::begin), but a refusal while other attempts of the same client
+    /// or for the same address are still in flight waits for them to settle (at most
+    /// `max_wait`, at the time `now` tells) and tries again.
     ///
     /// An attempt in flight counts as a failure until it settles, so a burst of correct
     /// logins from one client (an office behind one address) could otherwise be refused
@@ -202,7 +206,9 @@ impl LoginThrottle {
                 Ok(attempt) => return Ok(attempt),
                 Err(refused) => refused,
             };
-            if self.lock().in_flight == 0
+            if !self
+                .lock()
+                .in_flight_for(ip.map(ClientBucket::of), &email_digest(email))
                 || tokio::time::timeout_at(deadline, settled).await.is_err()
             {
                 return Err(refused);
@@ -301,13 +307,21 @@ impl LoginAttempt<'_> {
 impl Drop for LoginAttempt<'_> {
     fn drop(&mut self) {
         let mut counters = self.throttle.lock();
-        counters.in_flight = counters.in_flight.saturating_sub(1);
+        settle_one(&mut counters.in_flight_per_client, self.client);
+        settle_one(&mut counters.in_flight_per_email, self.email);
         drop(counters);
         self.throttle.settled.notify_waiters();
     }
 }
 
 impl Counters {
+    /// Whether attempts of this client, or for this address, are in flight: then a
+    /// refusal may turn into a place once they settle.
+    fn in_flight_for(&self, client: Option<ClientBucket>, email: &EmailDigest) -> bool {
+        self.in_flight_per_client.contains_key(&client)
+            || self.in_flight_per_email.contains_key(email)
+    }
+
     /// Drops expired keys, at most once a minute.
     fn sweep_if_due(&mut self, now: i64) {
         if now.saturating_sub(self.last_sweep) < IP_WINDOW_SECONDS {
@@ -317,6 +331,16 @@ impl Counters {
         retain_live(&mut self.per_client, now, IP_WINDOW_SECONDS);
         retain_live(&mut self.per_email, now, EMAIL_WINDOW_SECONDS);
         retain_live(&mut self.per_client_email, now, EMAIL_WINDOW_SECONDS);
+    }
+}
+
+/// One attempt of `key` settled; the key goes when none is left in flight.
+fn settle_one<K: Eq + Hash>(in_flight: &mut HashMap<K, usize>, key: K) {
+    if let Entry::Occupied(mut entry) = in_flight.entry(key) {
+        *entry.get_mut() -= 1;
+        if *entry.get() == 0 {
+            entry.remove();
+        }
     }
 }
 
