@@ -20,8 +20,8 @@
 use std::sync::{Arc, LazyLock};
 
 use http::{HeaderMap, header};
-use jwt_allauth::{Claims, DynStore, SessionManager, Settings, TokenError, TokenType};
-use jwt_allauth_axum::{AuthRejection, Authenticator, Clock, RefreshCookie};
+use jwt_allauth::{Claims, DynStore, SessionManager, TokenError, TokenType};
+use jwt_allauth_axum::{AuthRejection, Authenticator, Clock, HttpSettings, RefreshCookie};
 use jwt_allauth_fuzz::empty_store::{EmptyStore, NoUsers};
 use jwt_allauth_fuzz::header_map;
 use jwt_allauth_fuzz::ready::now_or_panic;
@@ -93,10 +93,10 @@ static VERIFIERS: LazyLock<Vec<Verifier>> = LazyLock::new(|| {
 });
 
 static COOKIES: LazyLock<Vec<RefreshCookie>> = LazyLock::new(|| {
-    let mut host_only = Settings::default();
+    let mut host_only = HttpSettings::default();
     host_only.cookie_name = "__Host-rt".to_owned();
     vec![
-        RefreshCookie::from_settings(&Settings::default()),
+        RefreshCookie::from_settings(&HttpSettings::default()),
         RefreshCookie::from_settings(&host_only),
     ]
 });

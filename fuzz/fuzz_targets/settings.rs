@@ -1,5 +1,5 @@
-//! Configuration parsing: `Settings::from_toml_str`, then `Settings::apply_env_vars`,
-//! with arbitrary documents and variables.
+//! Configuration parsing: the server's `Config::from_toml_str`, then
+//! `Config::apply_env_vars`, with arbitrary documents and variables.
 //!
 //! The input's first line is the text of the secrets; then comes a TOML document, then
 //! optionally a line `%%env` followed by `NAME=value` variables, one per line. The target
@@ -20,7 +20,7 @@
 use std::error::Error;
 use std::fmt::Write;
 
-use jwt_allauth::Settings;
+use jwt_allauth_server::config::Config;
 use libfuzzer_sys::fuzz_target;
 
 /// The marker that starts every secret.
@@ -94,10 +94,10 @@ fn load(input: &Input<'_>, marker: &str) -> Vec<String> {
     );
 
     let mut texts = Vec::new();
-    let settings = match Settings::from_toml_str(&document) {
+    let settings = match Config::from_toml_str(&document) {
         Ok(settings) => {
             assert_eq!(
-                settings.secret_key.as_ref().map(|s| s.expose()),
+                settings.tokens.secret_key.as_ref().map(|s| s.expose()),
                 Some(toml_secret.as_str()),
                 "the document's secret"
             );
@@ -106,7 +106,7 @@ fn load(input: &Input<'_>, marker: &str) -> Vec<String> {
         }
         Err(error) => {
             error_texts(&error, &mut texts);
-            Settings::default()
+            Config::default()
         }
     };
 
@@ -117,7 +117,7 @@ fn load(input: &Input<'_>, marker: &str) -> Vec<String> {
     match applied.apply_env_vars(variables) {
         Ok(()) => {
             assert_eq!(
-                applied.secret_key.as_ref().map(|s| s.expose()),
+                applied.tokens.secret_key.as_ref().map(|s| s.expose()),
                 Some(env_secret.as_str()),
                 "the variables' secret"
             );

@@ -32,6 +32,7 @@ use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use crate::config::ServerSettings;
 use axum::Router;
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::ConnectInfo;
@@ -40,7 +41,6 @@ use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use jwt_allauth::Settings;
 use jwt_allauth_axum::{ErrorBody, ErrorCode};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
@@ -92,7 +92,7 @@ pub struct ConnectionLimits {
 impl ConnectionLimits {
     /// The limits of `settings`, the cap fitted under the soft open-file limit
     /// `open_files` ([`connection_cap`]; `None` is unlimited).
-    pub fn new(settings: &Settings, open_files: Option<u64>) -> Self {
+    pub fn new(settings: &ServerSettings, open_files: Option<u64>) -> Self {
         Self {
             header_read_timeout: settings.header_read_timeout,
             idle_timeout: settings.idle_timeout,

@@ -5,7 +5,6 @@ use std::io;
 use std::net::SocketAddr;
 
 use jwt_allauth::KeyError;
-use jwt_allauth::settings::SettingsError;
 
 use crate::db::DbError;
 use crate::keyfile::KeyFileError;
@@ -16,7 +15,7 @@ use crate::users::UsersError;
 pub enum CommandError {
     /// The settings are invalid (the message names the setting).
     #[error(transparent)]
-    Settings(#[from] SettingsError),
+    Settings(#[from] crate::config::ConfigError),
     /// The database cannot be opened or migrated.
     #[error(transparent)]
     Database(#[from] DbError),

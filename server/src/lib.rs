@@ -34,7 +34,7 @@ use axum::http::header::{
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use jwt_allauth::{BoxError, KeyError, SessionManager, Settings};
+use jwt_allauth::{BoxError, KeyError, SessionManager};
 use jwt_allauth_axum::{AuthState, PasswordPermits};
 use serde_json::json;
 use tower_http::sensitive_headers::{
@@ -44,6 +44,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::config::Config;
 use crate::db::Database;
 pub use crate::limits::HEADER_LIMIT;
 pub use crate::openapi::{OPENAPI_PATH, openapi};
@@ -81,18 +82,18 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// The state for `settings` on `db`, with the key ring the settings describe
-    /// ([`SessionManager::from_settings`]): an HMAC algorithm needs `SECRET_KEY` (see
+    /// The state for `config` on `db`, with the key ring the settings describe
+    /// ([`config::signing_keys`]): an HMAC algorithm needs `SECRET_KEY` (see
     /// [`config::ensure_signing_key`]). The database must be migrated. Building the
     /// User-Agent parser is slow when `COLLECT_USER_AGENT` is on.
-    pub fn new(settings: Settings, db: Database, passwords: Passwords) -> Result<Self, StateError> {
+    pub fn new(config: Config, db: Database, passwords: Passwords) -> Result<Self, StateError> {
         // The routers hand out turns at password checks fairly between clients, as many
         // at a time as the hashing pool runs.
         let turns = PasswordPermits::new(passwords.permits());
         let users = Users::new(db.clone(), passwords);
-        let manager = SessionManager::from_settings(settings, db.session_store(), users.clone())
-            .map_err(StateError::Keys)?;
-        let auth = AuthState::new(manager)
+        let keys = config::signing_keys(&config).map_err(StateError::Keys)?;
+        let manager = SessionManager::new(config.tokens, keys, db.session_store(), users.clone());
+        let auth = AuthState::new(manager, config.http)
             .map_err(StateError::UserAgentParser)?
             .with_password_permits(turns);
         Ok(Self { db, users, auth })

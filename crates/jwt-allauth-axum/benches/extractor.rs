@@ -20,7 +20,6 @@
 #![allow(missing_docs, clippy::unwrap_used)]
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Router;
@@ -35,7 +34,7 @@ use jwt_allauth::{
     AccessToken, Claims, ExtraClaims, SessionManager, Settings, TokenType, User, UserStore,
     UserStoreError,
 };
-use jwt_allauth_axum::{AuthState, AuthUser};
+use jwt_allauth_axum::{AuthState, AuthUser, HttpSettings};
 use jwt_allauth_sqlx::SqliteStore;
 use time::OffsetDateTime;
 use tokio::runtime::Runtime;
@@ -182,17 +181,18 @@ fn extractor(c: &mut Criterion) {
     let settings = Settings::default();
     assert!(!settings.access_token_session_check);
     let keys = KeyRing::hmac(Algorithm::HS256, SECRET).unwrap();
-    let manager = Arc::new(SessionManager::new(settings, keys, store, NoUsers));
+    let manager = SessionManager::new(settings, keys, store, NoUsers);
     let token = manager
         .codec()
         .encode(&access_claims(OffsetDateTime::now_utc()))
         .unwrap();
     let authorization = format!("Bearer {token}");
-    let state: State = AuthState::with_user_agent_parser(Arc::clone(&manager), None);
+    let state: State =
+        AuthState::with_user_agent_parser(manager, HttpSettings::default(), None).unwrap();
     let router = Router::new()
         .route("/plain", get(plain))
         .route("/authenticated", get(authenticated))
-        .with_state(state);
+        .with_state(state.clone());
 
     // Both routes answer the request; the extractor accepts the token and rejects none.
     assert_eq!(
@@ -207,7 +207,7 @@ fn extractor(c: &mut Criterion) {
         call(&runtime, &router, "/authenticated", "Bearer garbage"),
         StatusCode::UNAUTHORIZED
     );
-    let codec = manager.codec();
+    let codec = state.manager().codec();
     let decode = || AccessToken::decode(codec, black_box(&token), OffsetDateTime::now_utc());
     assert_eq!(decode().unwrap().user_id(), "7");
 

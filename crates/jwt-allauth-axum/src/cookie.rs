@@ -3,8 +3,9 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use jwt_allauth::RefreshToken;
-use jwt_allauth::settings::{SameSite as SameSiteSetting, Settings};
 use time::{Duration, OffsetDateTime};
+
+use crate::http_settings::{HttpSettings, SameSite as SameSiteSetting};
 
 /// The refresh cookie of cookie mode (`REFRESH_TOKEN_AS_COOKIE`, the default):
 /// `refresh_token=<R>; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=<seconds until
@@ -24,7 +25,7 @@ pub struct RefreshCookie {
 
 impl RefreshCookie {
     /// The cookie the settings describe.
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub fn from_settings(settings: &HttpSettings) -> Self {
         Self {
             name: settings.cookie_name.clone(),
             secure: settings.cookie_secure,
@@ -107,7 +108,7 @@ mod tests {
 
     #[test]
     fn reads_the_first_non_empty_cookie_of_its_name() {
-        let cookie = RefreshCookie::from_settings(&Settings::default());
+        let cookie = RefreshCookie::from_settings(&HttpSettings::default());
         let mut headers = HeaderMap::new();
         assert_eq!(cookie.read(&headers), None);
         headers.append(
@@ -128,9 +129,11 @@ mod tests {
 
     #[test]
     fn clear_renders_max_age_zero_with_the_same_scope() {
-        let mut settings = Settings::default();
-        settings.cookie_domain = Some("example.com".into());
-        settings.cookie_path = "/api/".into();
+        let settings = HttpSettings {
+            cookie_domain: Some("example.com".into()),
+            cookie_path: "/api/".into(),
+            ..HttpSettings::default()
+        };
         let text = RefreshCookie::from_settings(&settings).clear().to_string();
         assert_eq!(
             text,
@@ -141,8 +144,10 @@ mod tests {
 
     #[test]
     fn same_site_none_and_insecure_development_cookies() {
-        let mut settings = Settings::default();
-        settings.cookie_samesite = SameSiteSetting::None;
+        let mut settings = HttpSettings {
+            cookie_samesite: SameSiteSetting::None,
+            ..HttpSettings::default()
+        };
         let text = RefreshCookie::from_settings(&settings).clear().to_string();
         assert!(text.contains("SameSite=None; Secure"), "{text}");
         // Browsers drop SameSite=None without Secure: the settings refuse the pair.

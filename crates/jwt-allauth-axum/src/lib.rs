@@ -2,7 +2,7 @@
 //! the routers of the wire contract.
 //!
 //! - [`AuthState`] holds the [`SessionManager`](jwt_allauth::SessionManager), the
-//!   User-Agent parser, the client-IP resolver, the [`LoginThrottle`], the
+//!   [`HttpSettings`] (cookie, CSRF, client IP, throttle), the User-Agent parser, the client-IP resolver, the [`LoginThrottle`], the
 //!   [`RefreshCookie`] and a [`Clock`]. Applications embed it in their own state.
 //! - Extractors: [`AuthUser`] (stateless, from the Bearer access token),
 //!   `Option<AuthUser>` (routes open to everyone), [`LoadUser`] (also loads the user)
@@ -56,7 +56,7 @@
 //! use axum::routing::get;
 //! use axum::Router;
 //! use jwt_allauth::{Secret, SessionManager, Settings};
-//! use jwt_allauth_axum::{AuthState, AuthUser, Authenticator, UserLoader};
+//! use jwt_allauth_axum::{AuthState, AuthUser, Authenticator, HttpSettings, UserLoader};
 //! use jwt_allauth_sqlx::SqliteStore;
 //! # use jwt_allauth::{User, UserStore, UserStoreError};
 //! # use jwt_allauth_axum::{AccountStore, PasswordChange, Profile, ProfileUpdate};
@@ -113,12 +113,13 @@
 //! async fn app() -> Result<Router, jwt_allauth::BoxError> {
 //!     let mut settings = Settings::default();
 //!     settings.secret_key = Some(Secret::new("a long random secret, 32 bytes or more"));
-//!     settings.collect_user_agent = false;
+//!     let mut http = HttpSettings::default();
+//!     http.collect_user_agent = false;
 //!     let store = SqliteStore::connect("sqlite::memory:").await?;
 //!     store.migrate().await?;
 //!     let manager = SessionManager::from_settings(settings, store, Accounts)?;
 //!     let state = AppState {
-//!         auth: AuthState::new(manager)?,
+//!         auth: AuthState::new(manager, http)?,
 //!         greeting: "hello".into(),
 //!     };
 //!     Ok(Router::new()
@@ -155,6 +156,7 @@ mod csrf;
 mod error_response;
 mod extract;
 mod fields;
+pub mod http_settings;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod password_permits;
@@ -173,6 +175,7 @@ pub use cookie::RefreshCookie;
 pub use error_response::WWW_AUTHENTICATE;
 pub use extract::{AuthUser, CurrentUser, LoadUser, RequireRole, UserLoader};
 pub use fields::{BodyRejection, CharField, FieldErrors, Fields};
+pub use http_settings::HttpSettings;
 #[cfg(feature = "openapi")]
 pub use openapi::{BEARER_SCHEME, openapi};
 pub use password_permits::{PasswordPermit, PasswordPermits};

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
+use jwt_allauth::settings::SettingsError;
+use jwt_allauth::tokens::MAX_COOKIE_BYTES;
 use jwt_allauth::{
     BoxError, ClientIpResolver, DeviceInfo, SessionManager, Settings, UserAgentParser, UserStore,
 };
@@ -17,6 +19,7 @@ use crate::client::ClientInfo;
 use crate::clock::Clock;
 use crate::cookie::RefreshCookie;
 use crate::extract::UserLoader;
+use crate::http_settings::HttpSettings;
 use crate::password_permits::PasswordPermits;
 use crate::throttle::LoginThrottle;
 
@@ -34,6 +37,7 @@ pub struct AuthState<A: UserStore> {
 
 struct Inner<A: UserStore> {
     manager: Arc<SessionManager<A>>,
+    http: HttpSettings,
     user_agent_parser: Option<Arc<UserAgentParser>>,
     client_ip: ClientIpResolver,
     throttle: Arc<LoginThrottle>,
@@ -48,6 +52,7 @@ impl<A: UserStore> Clone for Inner<A> {
     fn clone(&self) -> Self {
         Self {
             manager: Arc::clone(&self.manager),
+            http: self.http.clone(),
             user_agent_parser: self.user_agent_parser.clone(),
             client_ip: self.client_ip.clone(),
             throttle: Arc::clone(&self.throttle),
@@ -74,10 +79,8 @@ where
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("AuthState")
             .field("settings", self.inner.manager.settings())
-            .field(
-                "collect_user_agent",
-                &self.inner.user_agent_parser.is_some(),
-            )
+            .field("http_settings", &self.inner.http)
+            .field("user_agent_parser", &self.inner.user_agent_parser.is_some())
             .field("client_ip", &self.inner.client_ip)
             .field("throttle", &self.inner.throttle)
             .field("password_permits", &self.inner.password_permits)
@@ -91,45 +94,57 @@ impl<A> AuthState<A>
 where
     A: UserStore + 'static,
 {
-    /// The state for `manager`, configured from its settings: a User-Agent parser when
+    /// The state for `manager` and the HTTP settings `http`: a User-Agent parser when
     /// `COLLECT_USER_AGENT` is on (slow to build, so built once; it fails only if the
     /// vendored rules are broken), the client-IP resolver of `TRUSTED_PROXIES`, the
     /// login throttle of `LOGIN_FAILURES_PER_*`, the refresh cookie of `COOKIE_*`, and
     /// the system clock. Fails too when the settings do not hold together
-    /// ([`Settings::validate`](jwt_allauth::Settings::validate): a refresh cookie browsers
-    /// would drop).
-    pub fn new(manager: SessionManager<A>) -> Result<Self, BoxError> {
-        manager.settings().validate()?;
-        let parser = if manager.settings().collect_user_agent {
+    /// ([`HttpSettings::validate`]: a refresh cookie browsers would drop).
+    pub fn new(manager: SessionManager<A>, http: HttpSettings) -> Result<Self, BoxError> {
+        let parser = if http.collect_user_agent {
             Some(Arc::new(UserAgentParser::new()?))
         } else {
             None
         };
-        Ok(Self::with_user_agent_parser(Arc::new(manager), parser))
+        Ok(Self::with_user_agent_parser(manager, http, parser)?)
     }
 
     /// Like [`new`](Self::new) with a User-Agent parser given (or none, which records no
     /// User-Agent fields whatever `COLLECT_USER_AGENT` says), so that several states can
-    /// share one. The settings are not validated here.
+    /// share one.
+    ///
+    /// In cookie mode (`REFRESH_TOKEN_AS_COOKIE`), the manager then mints no refresh
+    /// token longer than what fits in a browser's cookie with its name
+    /// ([`MAX_COOKIE_BYTES`] less the length of `COOKIE_NAME`).
     pub fn with_user_agent_parser(
-        manager: Arc<SessionManager<A>>,
+        manager: SessionManager<A>,
+        http: HttpSettings,
         parser: Option<Arc<UserAgentParser>>,
-    ) -> Self {
-        let settings = manager.settings();
+    ) -> Result<Self, SettingsError> {
+        http.validate()?;
+        let manager = if http.refresh_token_as_cookie {
+            manager.with_max_refresh_token_bytes(
+                MAX_COOKIE_BYTES.saturating_sub(http.cookie_name.len()),
+            )
+        } else {
+            manager
+        };
+        let manager = Arc::new(manager);
         let clock = Clock::system();
         let inner = Inner {
-            client_ip: ClientIpResolver::new(settings.trusted_proxies.clone()),
-            throttle: Arc::new(LoginThrottle::from_settings(settings)),
+            client_ip: ClientIpResolver::new(http.trusted_proxies.clone()),
+            throttle: Arc::new(LoginThrottle::from_settings(&http)),
             password_permits: PasswordPermits::per_core(),
-            cookie: RefreshCookie::from_settings(settings),
+            cookie: RefreshCookie::from_settings(&http),
             user_agent_parser: parser,
             authenticator: Authenticator::new(Arc::clone(&manager), clock.clone()),
             clock,
             manager,
+            http,
         };
-        Self {
+        Ok(Self {
             inner: Arc::new(inner),
-        }
+        })
     }
 
     /// The same state reading the time from `clock`. Defaults to the system clock.
@@ -173,9 +188,14 @@ where
         &self.inner.manager
     }
 
-    /// The settings.
+    /// The token and session settings (the manager's).
     pub fn settings(&self) -> &Settings {
         self.inner.manager.settings()
+    }
+
+    /// The HTTP settings.
+    pub fn http_settings(&self) -> &HttpSettings {
+        &self.inner.http
     }
 
     /// The current time of the state's clock.

@@ -503,11 +503,24 @@ impl KeyRing {
     /// rotation, the previous key (`PREVIOUS_SECRET_KEY` or `PREVIOUS_PUBLIC_KEY_FILE`,
     /// `PREVIOUS_ALGORITHM`, `PREVIOUS_KEY_ID`) is added as a key that only verifies.
     ///
-    /// A `SECRET_KEY` under [`MIN_HMAC_SECRET_BYTES`] is refused unless
-    /// `DEVELOPMENT_MODE` is on. A short `PREVIOUS_SECRET_KEY` is accepted, so that a
-    /// rotation away from a weak secret can finish without logging everyone out (the
-    /// server warns about it).
+    /// A `SECRET_KEY` under [`MIN_HMAC_SECRET_BYTES`] is refused (see
+    /// [`dangerous_from_settings_with_short_secret`](Self::dangerous_from_settings_with_short_secret)).
+    /// A short `PREVIOUS_SECRET_KEY` is accepted, so that a rotation away from a weak
+    /// secret can finish without logging everyone out (the server warns about it).
     pub fn from_settings(settings: &Settings) -> Result<Self, KeyError> {
+        Self::from_settings_checked(settings, true)
+    }
+
+    /// Like [`from_settings`](Self::from_settings), but accepts an HMAC `SECRET_KEY`
+    /// shorter than [`MIN_HMAC_SECRET_BYTES`]: tokens signed with it can be forged by
+    /// brute force. For development only (the server's `DEVELOPMENT_MODE`).
+    pub fn dangerous_from_settings_with_short_secret(
+        settings: &Settings,
+    ) -> Result<Self, KeyError> {
+        Self::from_settings_checked(settings, false)
+    }
+
+    fn from_settings_checked(settings: &Settings, check_length: bool) -> Result<Self, KeyError> {
         let algorithm = settings.algorithm;
         let (signing, verifying) = if algorithm.is_hmac() {
             let secret = settings
@@ -515,7 +528,7 @@ impl KeyRing {
                 .as_ref()
                 .ok_or(KeyError::MissingSetting("SECRET_KEY"))?;
             let secret = secret.expose().as_bytes();
-            if !settings.development_mode {
+            if check_length {
                 long_enough(secret)?;
             }
             (

@@ -162,6 +162,14 @@ impl<U: UserStore> SessionManager<U> {
         self
     }
 
+    /// The same manager minting refresh tokens of at most `bytes` (see
+    /// [`TokenCodec::with_max_refresh_token_bytes`]): the axum crate's state sets what
+    /// fits in the refresh cookie.
+    pub fn with_max_refresh_token_bytes(mut self, bytes: usize) -> Self {
+        self.codec = self.codec.with_max_refresh_token_bytes(bytes);
+        self
+    }
+
     /// The settings.
     pub fn settings(&self) -> &Settings {
         &self.settings

@@ -547,13 +547,12 @@ fn hmac_secrets_under_32_bytes_need_a_dangerous_constructor() {
         .to_string();
     assert!(!message.contains("thirty-one"), "{message}");
 
-    // Opting in: a dangerous constructor, or DEVELOPMENT_MODE for the settings.
+    // Opting in: the dangerous constructors, of a ring or from settings.
     let ring = KeyRing::dangerous_hmac_short_secret(Algorithm::HS256, short).unwrap();
     let codec = codec_with(ring, &Settings::default());
     let token = codec.encode(&claims(TokenType::Access)).unwrap();
     assert!(codec.decode(&token, TokenType::Access, now()).is_ok());
-    settings.development_mode = true;
-    assert!(KeyRing::from_settings(&settings).is_ok());
+    assert!(KeyRing::dangerous_from_settings_with_short_secret(&settings).is_ok());
     assert!(KeyRing::hmac(Algorithm::HS256, &[7; 32]).is_ok());
 }
 

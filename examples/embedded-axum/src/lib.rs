@@ -17,15 +17,17 @@
 
 pub mod accounts;
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{FromRef, State};
 use axum::routing::get;
 use axum::{Json, Router};
 use jwt_allauth::claims::ROLE_STAFF;
+use jwt_allauth::settings::{ENV_PREFIX, SettingsError, SettingsGroup};
 use jwt_allauth::{BoxError, Secret, SessionManager, Settings};
-use jwt_allauth_axum::{AuthState, AuthUser, Authenticator, LoadUser, RequireRole, UserLoader};
+use jwt_allauth_axum::{
+    AuthState, AuthUser, Authenticator, HttpSettings, LoadUser, RequireRole, UserLoader,
+};
 use jwt_allauth_sqlx::SqliteStore;
 use serde_json::{Value, json};
 
@@ -64,9 +66,11 @@ impl FromRef<AppState> for UserLoader<Account> {
 impl AppState {
     /// Opens the session store on `database_url` (`sqlite::memory:`, or
     /// `sqlite://example.db` for sessions that survive a restart), migrates it, and
-    /// builds the state from `settings`, which must name a key (`secret_key`).
+    /// builds the state from `settings`, which must name a key (`secret_key`), and the
+    /// HTTP settings `http`.
     pub async fn new(
         settings: Settings,
+        http: HttpSettings,
         database_url: &str,
         accounts: Accounts,
         app_name: &str,
@@ -75,21 +79,42 @@ impl AppState {
         store.migrate().await?;
         let manager = SessionManager::from_settings(settings, store, accounts)?;
         Ok(Self {
-            auth: AuthState::new(manager)?,
+            auth: AuthState::new(manager, http)?,
             app_name: app_name.into(),
         })
     }
 }
 
 /// The library's defaults adjusted for running locally: `secret_key` set to `secret`,
-/// `cookie_secure` off so that the refresh cookie travels over plain HTTP, and
-/// `bind` 127.0.0.1:3000.
-pub fn local_settings(secret: Secret) -> Settings {
+/// and `cookie_secure` off so that the refresh cookie travels over plain HTTP.
+pub fn local_settings(secret: Secret) -> (Settings, HttpSettings) {
     let mut settings = Settings::default();
     settings.secret_key = Some(secret);
-    settings.cookie_secure = false;
-    settings.bind = SocketAddr::from(([127, 0, 0, 1], 3000));
-    settings
+    let mut http = HttpSettings::default();
+    http.cookie_secure = false;
+    (settings, http)
+}
+
+/// Overlays the library's settings named by `JWT_ALLAUTH_<NAME>` variables among `vars`
+/// (pairs as [`std::env::vars`] gives them) on the groups that own them; other variables
+/// are ignored. Then checks the HTTP settings as a whole.
+pub fn apply_env_vars(
+    settings: &mut Settings,
+    http: &mut HttpSettings,
+    vars: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), SettingsError> {
+    for (key, value) in vars {
+        let Some(name) = key.strip_prefix(ENV_PREFIX) else {
+            continue;
+        };
+        let value = value.into();
+        if Settings::NAMES.contains(&name) {
+            settings.set(name, &value)?;
+        } else if HttpSettings::NAMES.contains(&name) {
+            http.set(name, &value)?;
+        }
+    }
+    http.validate()
 }
 
 /// The application: its own routes and the library's routes under `/auth`.

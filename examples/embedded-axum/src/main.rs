@@ -1,9 +1,10 @@
 //! Serves the embedded example: `cargo run -p jwt-allauth-example-embedded`.
 //!
-//! Settings are the library's defaults with `cookie_secure` off and `bind`
-//! 127.0.0.1:3000, overlaid with the `JWT_ALLAUTH_*` environment variables
-//! (`JWT_ALLAUTH_SECRET_KEY`, `JWT_ALLAUTH_BIND`, `DATABASE_URL`, ...). Without a secret
-//! the demo constant is used; without a database URL sessions live in memory.
+//! Settings are the library's defaults with `cookie_secure` off, overlaid with the
+//! library's `JWT_ALLAUTH_*` environment variables (`JWT_ALLAUTH_SECRET_KEY`,
+//! `JWT_ALLAUTH_ACCESS_TOKEN_LIFETIME`, ...). The example's own are `BIND` (default
+//! 127.0.0.1:3000) and `DATABASE_URL`: without it, sessions live in memory. Without a
+//! secret the demo constant is used.
 
 use std::net::SocketAddr;
 
@@ -19,8 +20,9 @@ async fn main() -> Result<(), BoxError> {
         )
         .init();
 
-    let mut settings = jwt_allauth_example_embedded::local_settings(Secret::new(DEMO_SECRET));
-    settings.apply_env()?;
+    let (mut settings, mut http) =
+        jwt_allauth_example_embedded::local_settings(Secret::new(DEMO_SECRET));
+    jwt_allauth_example_embedded::apply_env_vars(&mut settings, &mut http, std::env::vars())?;
     if settings
         .secret_key
         .as_ref()
@@ -28,15 +30,15 @@ async fn main() -> Result<(), BoxError> {
     {
         tracing::warn!("using the demo secret; set JWT_ALLAUTH_SECRET_KEY outside a demo");
     }
-    let database_url = settings
-        .database_url
-        .as_ref()
-        .map_or("sqlite::memory:", Secret::expose)
-        .to_owned();
-    let bind = settings.bind;
+    let database_url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| "sqlite::memory:".to_owned());
+    let bind: SocketAddr = match std::env::var("BIND") {
+        Ok(bind) => bind.parse()?,
+        Err(_) => SocketAddr::from(([127, 0, 0, 1], 3000)),
+    };
 
     let accounts = Accounts::seeded().await?;
-    let state = AppState::new(settings, &database_url, accounts, "embedded example").await?;
+    let state = AppState::new(settings, http, &database_url, accounts, "embedded example").await?;
     let app = jwt_allauth_example_embedded::app(state);
 
     let listener = tokio::net::TcpListener::bind(bind).await?;

@@ -14,13 +14,19 @@ use tower::ServiceExt;
 const SECRET: &str = "the secret of the embedded example's tests, 32+ bytes";
 
 async fn state_with(body_mode: bool) -> (AppState, Accounts) {
-    let mut settings = jwt_allauth_example_embedded::local_settings(Secret::new(SECRET));
-    settings.collect_user_agent = false;
-    settings.refresh_token_as_cookie = !body_mode;
+    let (settings, mut http) = jwt_allauth_example_embedded::local_settings(Secret::new(SECRET));
+    http.collect_user_agent = false;
+    http.refresh_token_as_cookie = !body_mode;
     let accounts = Accounts::seeded().await.unwrap();
-    let state = AppState::new(settings, "sqlite::memory:", accounts.clone(), "test app")
-        .await
-        .unwrap();
+    let state = AppState::new(
+        settings,
+        http,
+        "sqlite::memory:",
+        accounts.clone(),
+        "test app",
+    )
+    .await
+    .unwrap();
     (state, accounts)
 }
 
@@ -221,5 +227,34 @@ async fn me_without_a_token_is_401_with_www_authenticate() {
     assert_eq!(
         response.headers().get(header::WWW_AUTHENTICATE).unwrap(),
         "Bearer realm=\"api\""
+    );
+}
+
+/// The example's loader puts each `JWT_ALLAUTH_*` variable in the group that owns it,
+/// ignores the rest, and names the setting of a bad value.
+#[test]
+fn environment_variables_reach_their_group() {
+    let (mut settings, mut http) =
+        jwt_allauth_example_embedded::local_settings(Secret::new(SECRET));
+    let vars = [
+        ("JWT_ALLAUTH_ACCESS_TOKEN_LIFETIME", "5m"),
+        ("JWT_ALLAUTH_COOKIE_NAME", "rt"),
+        ("JWT_ALLAUTH_NOT_A_SETTING", "x"),
+        ("HOME", "/root"),
+    ]
+    .map(|(k, v)| (k.to_owned(), v.to_owned()));
+    jwt_allauth_example_embedded::apply_env_vars(&mut settings, &mut http, vars).unwrap();
+    assert_eq!(settings.access_token_lifetime.as_secs(), 300);
+    assert_eq!(http.cookie_name, "rt");
+    let bad = [(
+        "JWT_ALLAUTH_COOKIE_SAMESITE".to_owned(),
+        "sometimes".to_owned(),
+    )];
+    let err =
+        jwt_allauth_example_embedded::apply_env_vars(&mut settings, &mut http, bad).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid value for COOKIE_SAMESITE: "),
+        "{err}"
     );
 }

@@ -43,17 +43,17 @@ struct Admin {
 impl Admin {
     /// Loads the settings, connects and applies pending migrations.
     async fn open(global: &GlobalArgs) -> Result<Self, CommandError> {
-        let settings = config::load_settings(
+        let config = config::load_config(
             global.config.as_deref(),
             &Overrides {
                 database_url: global.database_url.as_deref(),
                 bind: None,
             },
         )?;
-        let db = Database::connect(config::database_url(&settings)).await?;
+        let db = Database::connect(config::database_url(&config)).await?;
         db.migrate().await?;
         let users = Users::new(db.clone(), Passwords::new());
-        let manager = admin_manager(settings, &db, &users)?;
+        let manager = admin_manager(config.tokens, &db, &users)?;
         Ok(Self { db, users, manager })
     }
 

@@ -10,7 +10,7 @@ use axum::Router;
 use tokio::net::TcpListener;
 
 use crate::cli::{GlobalArgs, ServeArgs};
-use crate::config::{self, Overrides};
+use crate::config::{self, Overrides, ServerSettings};
 use crate::connections::{self, ConnectionLimits};
 use crate::db::{Database, DatabaseUrl, DbError};
 use crate::error::CommandError;
@@ -33,6 +33,8 @@ pub struct Prepared {
     pub addr: SocketAddr,
     /// The database URL (`Display` and `Debug` without its password).
     pub database_url: DatabaseUrl,
+    /// The server's settings (connections).
+    pub server: ServerSettings,
 }
 
 /// Everything `serve` does before it listens: loads the settings (file, environment,
@@ -40,27 +42,29 @@ pub struct Prepared {
 /// migrates, loads or creates the signing key, prepares the password hasher and builds
 /// the [`AppState`].
 pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, CommandError> {
-    let mut settings = config::load_settings(
+    let mut config = config::load_config(
         global.config.as_deref(),
         &Overrides {
             database_url: global.database_url.as_deref(),
             bind: args.bind,
         },
     )?;
-    config::check_secret_strength(&settings)?;
-    let text = config::database_url(&settings);
+    config::check_secret_strength(&config)?;
+    let text = config::database_url(&config);
     let url = DatabaseUrl::parse(text).map_err(|source| DbError::invalid_url(text, source))?;
     let db = Database::connect_to(&url).await?;
     db.migrate().await?;
-    config::ensure_signing_key(&mut settings)?;
-    let addr = settings.bind;
+    config::ensure_signing_key(&mut config)?;
+    let addr = config.server.bind;
+    let server = config.server.clone();
     let passwords = Passwords::new();
     passwords.warm_up().await.map_err(CommandError::Passwords)?;
-    let state = AppState::new(settings, db, passwords).map_err(CommandError::State)?;
+    let state = AppState::new(config, db, passwords).map_err(CommandError::State)?;
     Ok(Prepared {
         state,
         addr,
         database_url: url,
+        server,
     })
 }
 
@@ -71,7 +75,7 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
 /// under the open-file limit), as [`connections::serve`] describes.
 pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandError> {
     let open_files = raise_open_file_limit();
-    let settings = prepared.state.manager().settings();
+    let settings = &prepared.server;
     let limits = ConnectionLimits::new(settings, open_files.soft);
     if limits.max_connections < settings.max_connections {
         tracing::warn!(

@@ -4,8 +4,8 @@
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use http_body_util::BodyExt;
-use jwt_allauth::Settings;
 use jwt_allauth_server::AppState;
+use jwt_allauth_server::config::Config;
 use jwt_allauth_server::db::Database;
 use jwt_allauth_server::passwords::Passwords;
 use serde_json::Value;
@@ -18,16 +18,16 @@ pub async fn state() -> AppState {
 }
 
 /// Like [`state`], with `change` applied to the settings and `passwords` hashing.
-pub async fn state_with(change: impl FnOnce(&mut Settings), passwords: Passwords) -> AppState {
+pub async fn state_with(change: impl FnOnce(&mut Config), passwords: Passwords) -> AppState {
     let db = Database::connect("sqlite::memory:").await.unwrap();
     db.migrate().await.unwrap();
-    let mut settings = Settings::default();
-    settings.secret_key = Some(jwt_allauth::Secret::new(
+    let mut config = Config::default();
+    config.tokens.secret_key = Some(jwt_allauth::Secret::new(
         "test secret, long enough for HS256: 32+ bytes",
     ));
-    settings.collect_user_agent = false;
-    change(&mut settings);
-    AppState::new(settings, db, passwords).unwrap()
+    config.http.collect_user_agent = false;
+    change(&mut config);
+    AppState::new(config, db, passwords).unwrap()
 }
 
 /// Sends one request: status, headers and the JSON body (`null` when empty).

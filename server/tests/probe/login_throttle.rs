@@ -140,9 +140,9 @@ async fn finding_1_a_burst_of_correct_logins_from_one_client_is_not_refused() {
 /// permit, and the password counter of its user store.
 async fn unthrottled_state() -> (AppState, Passwords) {
     let passwords = Passwords::with_permits(1);
-    let unthrottled = |settings: &mut jwt_allauth::Settings| {
-        settings.login_failures_per_ip = 0;
-        settings.login_failures_per_email = 0;
+    let unthrottled = |config: &mut jwt_allauth_server::config::Config| {
+        config.http.login_failures_per_ip = 0;
+        config.http.login_failures_per_email = 0;
     };
     let state = inprocess::state_with(unthrottled, passwords.clone()).await;
     (state, passwords)

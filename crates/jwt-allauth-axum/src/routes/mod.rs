@@ -210,7 +210,7 @@ where
     A: AccountStore + 'static,
     B: Serialize,
 {
-    let in_cookie = state.settings().refresh_token_as_cookie;
+    let in_cookie = state.http_settings().refresh_token_as_cookie;
     let tokens = Tokens {
         access: pair.access.as_str().to_owned(),
         refresh: (!in_cookie).then(|| pair.refresh.as_str().to_owned()),
@@ -252,7 +252,7 @@ pub(crate) fn check_csrf<A>(state: &AuthState<A>, headers: &HeaderMap) -> Result
 where
     A: AccountStore + 'static,
 {
-    if crate::csrf::allows(headers, &state.settings().csrf_trusted_origins) {
+    if crate::csrf::allows(headers, &state.http_settings().csrf_trusted_origins) {
         Ok(())
     } else {
         tracing::warn!("cross-site request refused by the CSRF check");
@@ -265,7 +265,7 @@ pub(crate) fn clear_cookie<A>(state: &AuthState<A>, mut response: Response) -> R
 where
     A: AccountStore + 'static,
 {
-    if state.settings().refresh_token_as_cookie
+    if state.http_settings().refresh_token_as_cookie
         && let Some(cookie) = set_cookie_header(&state.cookie().clear())
     {
         response.headers_mut().append(header::SET_COOKIE, cookie);

@@ -64,7 +64,7 @@ pub(crate) async fn refresh<A>(
 where
     A: AccountStore + 'static,
 {
-    let token = if state.settings().refresh_token_as_cookie {
+    let token = if state.http_settings().refresh_token_as_cookie {
         let token = state
             .cookie()
             .read(request.headers())

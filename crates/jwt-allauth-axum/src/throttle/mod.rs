@@ -10,11 +10,12 @@ use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use jwt_allauth::Settings;
 use jwt_allauth::email::email_key;
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
+
+use crate::http_settings::HttpSettings;
 
 pub use self::client_bucket::ClientBucket;
 
@@ -119,7 +120,7 @@ impl LoginThrottle {
     }
 
     /// The throttle of `LOGIN_FAILURES_PER_IP` and `LOGIN_FAILURES_PER_EMAIL`.
-    pub fn from_settings(settings: &Settings) -> Self {
+    pub fn from_settings(settings: &HttpSettings) -> Self {
         Self::new(
             settings.login_failures_per_ip,
             settings.login_failures_per_email,

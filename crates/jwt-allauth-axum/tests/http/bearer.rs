@@ -115,7 +115,7 @@ async fn access_tokens_are_stateless_without_the_session_check() {
 
 #[tokio::test]
 async fn with_the_session_check_a_closed_session_rejects_its_access_token() {
-    let app = TestApp::with(|settings| settings.access_token_session_check = true).await;
+    let app = TestApp::with(|settings| settings.tokens.access_token_session_check = true).await;
     let tokens = app.login(ALICE, ALICE_PASSWORD).await;
     assert_eq!(app.whoami(&tokens.access).await.status, StatusCode::OK);
     let logout = app

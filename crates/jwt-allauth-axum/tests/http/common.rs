@@ -16,7 +16,7 @@ use jwt_allauth::{
     Secret, SessionManager, Settings, StoreError, User, UserAgentParser, UserStore, UserStoreError,
 };
 use jwt_allauth_axum::{
-    AccountStore, AuthState, PasswordChange, Profile, ProfileUpdate, WWW_AUTHENTICATE,
+    AccountStore, AuthState, HttpSettings, PasswordChange, Profile, ProfileUpdate, WWW_AUTHENTICATE,
 };
 use jwt_allauth_sqlx::SqliteStore;
 use serde_json::{Value, json};
@@ -277,6 +277,12 @@ pub fn at(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap()
 }
 
+/// The settings of a [`TestApp`]: the core's and the HTTP layer's.
+pub struct TestSettings {
+    pub tokens: Settings,
+    pub http: HttpSettings,
+}
+
 pub fn settings() -> Settings {
     let mut settings = Settings::default();
     settings.secret_key = Some(Secret::new(SECRET));
@@ -298,25 +304,34 @@ impl TestApp {
 
     /// Body mode: the refresh token travels in the bodies.
     pub async fn body_mode() -> Self {
-        Self::with(|settings| settings.refresh_token_as_cookie = false).await
+        Self::with(|settings| settings.http.refresh_token_as_cookie = false).await
     }
 
-    pub async fn with(change: impl FnOnce(&mut Settings)) -> Self {
+    pub async fn with(change: impl FnOnce(&mut TestSettings)) -> Self {
         let store = SqliteStore::connect("sqlite::memory:").await.unwrap();
         store.migrate().await.unwrap();
         Self::on(store, Accounts::seeded(), change)
     }
 
     /// An app over an existing store and accounts (another server of the same cluster).
-    pub fn on(store: SqliteStore, accounts: Accounts, change: impl FnOnce(&mut Settings)) -> Self {
-        let mut settings = settings();
+    pub fn on(
+        store: SqliteStore,
+        accounts: Accounts,
+        change: impl FnOnce(&mut TestSettings),
+    ) -> Self {
+        let mut settings = TestSettings {
+            tokens: settings(),
+            http: HttpSettings::default(),
+        };
         change(&mut settings);
-        let parser = settings.collect_user_agent.then(parser);
+        let parser = settings.http.collect_user_agent.then(parser);
         let manager =
-            SessionManager::from_settings(settings, store.clone(), accounts.clone()).unwrap();
+            SessionManager::from_settings(settings.tokens, store.clone(), accounts.clone())
+                .unwrap();
         let clock = Arc::new(AtomicI64::new(T0));
         let time = Arc::clone(&clock);
-        let state = AuthState::with_user_agent_parser(Arc::new(manager), parser)
+        let state = AuthState::with_user_agent_parser(manager, settings.http, parser)
+            .unwrap()
             .with_clock(move || at(time.load(Ordering::SeqCst)));
         let router = jwt_allauth_axum::router::<Accounts, State>().with_state(state.clone());
         Self {
@@ -355,7 +370,7 @@ impl TestApp {
     }
 
     pub fn with_refresh(&self, request: Req, refresh: &str) -> Req {
-        if self.state.settings().refresh_token_as_cookie {
+        if self.state.http_settings().refresh_token_as_cookie {
             request.cookie(&format!("refresh_token={refresh}"))
         } else {
             request.json(json!({ "refresh": refresh }))

@@ -13,7 +13,7 @@ fn csrf_failed() -> Value {
 }
 
 async fn app() -> TestApp {
-    TestApp::with(|settings| settings.csrf_trusted_origins = vec![TRUSTED.to_owned()]).await
+    TestApp::with(|settings| settings.http.csrf_trusted_origins = vec![TRUSTED.to_owned()]).await
 }
 
 /// `POST /refresh/` with the cookie, the `Host` header and `headers`.
@@ -153,7 +153,7 @@ async fn no_cookie_is_still_a_missing_field_not_a_csrf_failure() {
 
 #[tokio::test]
 async fn body_mode_is_not_checked() {
-    let app = TestApp::with(|settings| settings.refresh_token_as_cookie = false).await;
+    let app = TestApp::with(|settings| settings.http.refresh_token_as_cookie = false).await;
     let tokens = app.login(ALICE, ALICE_PASSWORD).await;
     let cross_site = [
         ("sec-fetch-site", "cross-site"),

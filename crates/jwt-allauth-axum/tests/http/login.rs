@@ -74,11 +74,11 @@ async fn login_in_body_mode_returns_both_tokens_and_no_cookie() {
 #[tokio::test]
 async fn cookie_attributes_come_from_the_settings() {
     let app = TestApp::with(|settings| {
-        settings.cookie_name = "rt".to_owned();
-        settings.cookie_secure = false;
-        settings.cookie_samesite = jwt_allauth::settings::SameSite::Strict;
-        settings.cookie_path = "/api/".to_owned();
-        settings.cookie_domain = Some("example.com".to_owned());
+        settings.http.cookie_name = "rt".to_owned();
+        settings.http.cookie_secure = false;
+        settings.http.cookie_samesite = jwt_allauth_axum::http_settings::SameSite::Strict;
+        settings.http.cookie_path = "/api/".to_owned();
+        settings.http.cookie_domain = Some("example.com".to_owned());
     })
     .await;
     let response = app
@@ -174,7 +174,7 @@ async fn login_accepts_a_form_body_and_any_case_of_the_address() {
 #[tokio::test]
 async fn login_records_device_metadata() {
     let app = TestApp::with(|settings| {
-        settings.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
+        settings.http.trusted_proxies = vec!["10.0.0.0/8".parse().unwrap()];
     })
     .await;
     let direct = app
@@ -219,7 +219,7 @@ async fn login_records_device_metadata() {
 
 #[tokio::test]
 async fn without_user_agent_collection_only_the_ip_is_recorded() {
-    let app = TestApp::with(|settings| settings.collect_user_agent = false).await;
+    let app = TestApp::with(|settings| settings.http.collect_user_agent = false).await;
     let tokens = app
         .login_with(
             Req::post("/login/")

@@ -47,7 +47,8 @@ async fn rotation_sets_a_new_cookie_and_a_replay_kills_the_session() {
 
 #[tokio::test]
 async fn a_retry_within_the_reuse_interval_gets_the_identical_successor() {
-    let app = TestApp::with(|settings| settings.reuse_interval = Duration::from_secs(10)).await;
+    let app =
+        TestApp::with(|settings| settings.tokens.reuse_interval = Duration::from_secs(10)).await;
     let first = app.login(ALICE, ALICE_PASSWORD).await;
     app.advance(5);
     let second = Tokens::from_response(&app.refresh(&first.refresh).await);
@@ -152,8 +153,10 @@ async fn body_mode_rotates_the_body_token() {
 
 #[tokio::test]
 async fn the_absolute_session_lifetime_caps_the_cookie_and_ends_the_session() {
-    let app =
-        TestApp::with(|settings| settings.session_lifetime = Some(Duration::from_secs(3600))).await;
+    let app = TestApp::with(|settings| {
+        settings.tokens.session_lifetime = Some(Duration::from_secs(3600))
+    })
+    .await;
     let login = app
         .send(Req::post("/login/").json(json!({"email": ALICE, "password": ALICE_PASSWORD})))
         .await;
@@ -182,7 +185,7 @@ async fn a_token_from_before_a_shorter_lifetime_gets_session_expired() {
     let tokens = app.login(ALICE, ALICE_PASSWORD).await;
     // The same cluster, restarted with a one-hour session lifetime, two hours later.
     let shorter = TestApp::on(app.store.clone(), app.accounts.clone(), |settings| {
-        settings.session_lifetime = Some(Duration::from_secs(3600));
+        settings.tokens.session_lifetime = Some(Duration::from_secs(3600));
     });
     shorter.advance(7200);
     shorter.refresh(&tokens.refresh).await.assert(

@@ -13,7 +13,7 @@ fn login(email: &str, password: &str) -> Req {
 
 #[tokio::test]
 async fn failures_per_email_are_throttled_with_retry_after() {
-    let app = TestApp::with(|settings| settings.login_failures_per_email = 3).await;
+    let app = TestApp::with(|settings| settings.http.login_failures_per_email = 3).await;
     for _ in 0..3 {
         let response = app.send(login(ALICE, WRONG_PASSWORD)).await;
         assert_eq!(response.status, StatusCode::UNAUTHORIZED);
@@ -57,8 +57,8 @@ async fn failures_per_email_are_throttled_with_retry_after() {
 #[tokio::test]
 async fn failures_per_ip_are_throttled_with_retry_after() {
     let app = TestApp::with(|settings| {
-        settings.login_failures_per_ip = 2;
-        settings.login_failures_per_email = 0;
+        settings.http.login_failures_per_ip = 2;
+        settings.http.login_failures_per_email = 0;
     })
     .await;
     let attacker = "198.51.100.66";
@@ -83,7 +83,7 @@ async fn failures_per_ip_are_throttled_with_retry_after() {
 
 #[tokio::test]
 async fn only_failures_count_and_a_success_forgives_only_its_own_client() {
-    let app = TestApp::with(|settings| settings.login_failures_per_email = 3).await;
+    let app = TestApp::with(|settings| settings.http.login_failures_per_email = 3).await;
     app.send(login(ALICE, WRONG_PASSWORD)).await;
     app.send(login(ALICE, WRONG_PASSWORD)).await;
     // Validation errors and successes do not count.
@@ -103,8 +103,8 @@ async fn only_failures_count_and_a_success_forgives_only_its_own_client() {
 #[tokio::test]
 async fn zero_disables_the_throttle() {
     let app = TestApp::with(|settings| {
-        settings.login_failures_per_ip = 0;
-        settings.login_failures_per_email = 0;
+        settings.http.login_failures_per_ip = 0;
+        settings.http.login_failures_per_email = 0;
     })
     .await;
     for _ in 0..30 {

@@ -51,7 +51,7 @@ pub struct DeviceInfo {
 
 impl DeviceInfo {
     /// Metadata from a request: the parsed User-Agent (when a parser is given, that is,
-    /// when `collect_user_agent` is on) and the client IP.
+    /// when the HTTP layer collects it) and the client IP.
     ///
     /// With no parser, or no or a blank User-Agent, the User-Agent fields and the flags
     /// are `None`. Text values are [truncated](Self::truncated).

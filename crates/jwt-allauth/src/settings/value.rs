@@ -1,54 +1,30 @@
-//! Parsers for single setting values.
+//! Parsers for single setting values, shared by every group of settings.
 //!
 //! Every value arrives as JSON: environment variables and TOML strings as
-//! [`Value::String`], native TOML values converted by [`from_toml`]. The parsers return
-//! the reason of a failure; the caller names the setting.
+//! [`Value::String`], native TOML values as their JSON form. A parser returns the reason
+//! of a failure; [`settings_group!`](crate::settings_group) names the setting.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
-use ipnet::IpNet;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::{SameSite, Secret};
+use super::Secret;
 use crate::attributes::UserAttributes;
 use crate::keys::Algorithm;
 
 /// The reason a value was rejected, without the setting's name.
-pub(super) type Reason = String;
+pub type Reason = String;
 
 const DURATION_HINT: &str = "expected seconds or a duration like 30m or 14d";
 
 /// The longest duration accepted, so that expiry times stay representable.
 const MAX_DURATION_SECS: u64 = 100 * 365 * 24 * 60 * 60;
 
-/// Converts a native TOML value. Date-times have no meaning for any setting.
-pub(super) fn from_toml(value: &toml::Value) -> Result<Value, Reason> {
-    Ok(match value {
-        toml::Value::String(s) => Value::String(s.clone()),
-        toml::Value::Integer(i) => Value::from(*i),
-        toml::Value::Float(f) => {
-            serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number)
-        }
-        toml::Value::Boolean(b) => Value::Bool(*b),
-        toml::Value::Datetime(_) => return Err("a TOML date-time is not a valid value".to_owned()),
-        toml::Value::Array(items) => {
-            Value::Array(items.iter().map(from_toml).collect::<Result<_, _>>()?)
-        }
-        toml::Value::Table(table) => Value::Object(
-            table
-                .iter()
-                .map(|(key, value)| Ok((key.clone(), from_toml(value)?)))
-                .collect::<Result<Map<_, _>, Reason>>()?,
-        ),
-    })
-}
-
-/// A short description of a value for error messages (never used for `SECRET_KEY`).
-fn describe(value: &Value) -> String {
+/// A short description of a value for error messages (never used for secrets).
+pub fn describe(value: &Value) -> String {
     match value {
         Value::String(s) => format!("{s:?}"),
         Value::Number(n) => n.to_string(),
@@ -59,42 +35,44 @@ fn describe(value: &Value) -> String {
     }
 }
 
-fn expected(what: &str, value: &Value) -> Reason {
+/// The reason "`what`, got `value`".
+pub fn expected(what: &str, value: &Value) -> Reason {
     format!("{what}, got {}", describe(value))
 }
 
 /// A string value.
-pub(super) fn string(value: &Value) -> Result<&str, Reason> {
+pub fn string(value: &Value) -> Result<&str, Reason> {
     value
         .as_str()
         .ok_or_else(|| expected("expected a string", value))
 }
 
 /// A string value; empty means none.
-pub(super) fn optional_string(value: &Value) -> Result<Option<String>, Reason> {
+pub fn optional_string(value: &Value) -> Result<Option<String>, Reason> {
     let s = string(value)?;
     Ok((!s.is_empty()).then(|| s.to_owned()))
 }
 
 /// A path; empty means none.
-pub(super) fn optional_path(value: &Value) -> Result<Option<PathBuf>, Reason> {
+pub fn optional_path(value: &Value) -> Result<Option<PathBuf>, Reason> {
     Ok(optional_string(value)?.map(PathBuf::from))
 }
 
-/// The HMAC secret. Its value never appears in a reason.
-pub(super) fn secret(value: &Value) -> Result<Secret, Reason> {
+/// The HMAC secret: any non-empty text, always `Some`. Its value never appears in a
+/// reason.
+pub fn secret(value: &Value) -> Result<Option<Secret>, Reason> {
     match value.as_str() {
         Some("") => Err(
             "must not be empty (leave it unset to have the server create a key file)".to_owned(),
         ),
-        Some(s) => Ok(Secret::new(s)),
+        Some(s) => Ok(Some(Secret::new(s))),
         None => Err("expected a string".to_owned()),
     }
 }
 
 /// A verify-only secret (`PREVIOUS_SECRET_KEY`) or a database URL (`DATABASE_URL`);
 /// empty means none. Its value never appears in a reason.
-pub(super) fn optional_secret(value: &Value) -> Result<Option<Secret>, Reason> {
+pub fn optional_secret(value: &Value) -> Result<Option<Secret>, Reason> {
     match value.as_str() {
         Some("") => Ok(None),
         Some(s) => Ok(Some(Secret::new(s))),
@@ -103,7 +81,7 @@ pub(super) fn optional_secret(value: &Value) -> Result<Option<Secret>, Reason> {
 }
 
 /// An algorithm name, ignoring case; empty means none.
-pub(super) fn optional_algorithm(value: &Value) -> Result<Option<Algorithm>, Reason> {
+pub fn optional_algorithm(value: &Value) -> Result<Option<Algorithm>, Reason> {
     match string(value)? {
         "" => Ok(None),
         _ => algorithm(value).map(Some),
@@ -111,12 +89,12 @@ pub(super) fn optional_algorithm(value: &Value) -> Result<Option<Algorithm>, Rea
 }
 
 /// A signing algorithm name, ignoring case.
-pub(super) fn algorithm(value: &Value) -> Result<Algorithm, Reason> {
+pub fn algorithm(value: &Value) -> Result<Algorithm, Reason> {
     Algorithm::from_str(string(value)?).map_err(|e| e.to_string())
 }
 
 /// Parses seconds (`"90"`) or numbers with unit suffixes (`"30m"`, `"14d"`, `"1h30m"`).
-pub(super) fn parse_duration(text: &str) -> Result<Duration, Reason> {
+pub fn parse_duration(text: &str) -> Result<Duration, Reason> {
     let bad = || format!("{DURATION_HINT}, got {text:?}");
     let s = text.trim();
     if s.is_empty() {
@@ -162,7 +140,7 @@ fn too_large(text: &str) -> Reason {
 }
 
 /// A duration: an integer of seconds or a duration string.
-pub(super) fn duration(value: &Value) -> Result<Duration, Reason> {
+pub fn duration(value: &Value) -> Result<Duration, Reason> {
     match value {
         Value::String(s) => parse_duration(s),
         Value::Number(n) => match n.as_u64() {
@@ -175,7 +153,7 @@ pub(super) fn duration(value: &Value) -> Result<Duration, Reason> {
 }
 
 /// A duration of more than zero.
-pub(super) fn positive_duration(value: &Value) -> Result<Duration, Reason> {
+pub fn positive_duration(value: &Value) -> Result<Duration, Reason> {
     match duration(value)? {
         Duration::ZERO => Err(expected("expected a duration of more than zero", value)),
         duration => Ok(duration),
@@ -183,7 +161,7 @@ pub(super) fn positive_duration(value: &Value) -> Result<Duration, Reason> {
 }
 
 /// A duration where an empty string, `none` or zero mean none.
-pub(super) fn optional_duration(value: &Value) -> Result<Option<Duration>, Reason> {
+pub fn optional_duration(value: &Value) -> Result<Option<Duration>, Reason> {
     if let Value::String(s) = value {
         let s = s.trim();
         if s.is_empty() || s.eq_ignore_ascii_case("none") {
@@ -195,7 +173,7 @@ pub(super) fn optional_duration(value: &Value) -> Result<Option<Duration>, Reaso
 }
 
 /// A boolean: native, or `true`/`false`, `1`/`0`, `yes`/`no`, `on`/`off` in any case.
-pub(super) fn boolean(value: &Value) -> Result<bool, Reason> {
+pub fn boolean(value: &Value) -> Result<bool, Reason> {
     let bad = || expected("expected true or false", value);
     match value {
         Value::Bool(b) => Ok(*b),
@@ -214,7 +192,7 @@ pub(super) fn boolean(value: &Value) -> Result<bool, Reason> {
 }
 
 /// A non-negative integer that fits in `u32`.
-pub(super) fn count(value: &Value) -> Result<u32, Reason> {
+pub fn count(value: &Value) -> Result<u32, Reason> {
     let parsed = match value {
         Value::Number(n) => n.as_u64().and_then(|n| u32::try_from(n).ok()),
         Value::String(s) => s.trim().parse::<u32>().ok(),
@@ -224,7 +202,7 @@ pub(super) fn count(value: &Value) -> Result<u32, Reason> {
 }
 
 /// A whole number from 1 that fits in `u32`.
-pub(super) fn positive_count(value: &Value) -> Result<u32, Reason> {
+pub fn positive_count(value: &Value) -> Result<u32, Reason> {
     match count(value) {
         Ok(0) | Err(_) => Err(expected(
             "expected a whole number from 1 to 4294967295",
@@ -234,66 +212,9 @@ pub(super) fn positive_count(value: &Value) -> Result<u32, Reason> {
     }
 }
 
-/// `strict`, `lax` or `none`, ignoring case.
-pub(super) fn same_site(value: &Value) -> Result<SameSite, Reason> {
-    let bad = || expected("expected strict, lax or none", value);
-    match value
-        .as_str()
-        .map(|s| s.trim().to_ascii_lowercase())
-        .as_deref()
-    {
-        Some("strict") => Ok(SameSite::Strict),
-        Some("lax") => Ok(SameSite::Lax),
-        Some("none") => Ok(SameSite::None),
-        _ => Err(bad()),
-    }
-}
-
-/// A socket address like `127.0.0.1:8000` or `[::1]:8000`.
-pub(super) fn socket_addr(value: &Value) -> Result<SocketAddr, Reason> {
-    string(value)?
-        .trim()
-        .parse()
-        .map_err(|_| expected("expected an address like 127.0.0.1:8000", value))
-}
-
-/// A cookie name: an RFC 6265 token.
-pub(super) fn cookie_name(value: &Value) -> Result<String, Reason> {
-    let s = string(value)?;
-    let is_token_char = |c: char| c.is_ascii_graphic() && !"()<>@,;:\\\"/[]?={}".contains(c);
-    if s.is_empty() || !s.chars().all(is_token_char) {
-        return Err(expected(
-            "expected a non-empty cookie name without spaces or separators",
-            value,
-        ));
-    }
-    Ok(s.to_owned())
-}
-
-/// A cookie path: starts with `/`, no `;` or control characters.
-pub(super) fn cookie_path(value: &Value) -> Result<String, Reason> {
-    let s = string(value)?;
-    if !s.starts_with('/') || s.chars().any(|c| c == ';' || c.is_control()) {
-        return Err(expected("expected a path starting with /", value));
-    }
-    Ok(s.to_owned())
-}
-
-/// A cookie domain; empty means none (a host-only cookie).
-pub(super) fn cookie_domain(value: &Value) -> Result<Option<String>, Reason> {
-    let domain = optional_string(value)?;
-    if let Some(d) = &domain
-        && d.chars()
-            .any(|c| c == ';' || c.is_whitespace() || c.is_control())
-    {
-        return Err(expected("expected a domain name", value));
-    }
-    Ok(domain)
-}
-
 /// Structured settings given as text (environment, TOML string) hold JSON. An empty
 /// string is `None`, meaning "nothing configured".
-fn structured(value: &Value) -> Result<Option<Value>, Reason> {
+pub fn structured(value: &Value) -> Result<Option<Value>, Reason> {
     match value {
         Value::String(s) if s.trim().is_empty() => Ok(None),
         Value::String(s) => serde_json::from_str(s)
@@ -303,77 +224,34 @@ fn structured(value: &Value) -> Result<Option<Value>, Reason> {
     }
 }
 
-/// A network (`10.0.0.0/8`) or a single address (`/32` or `/128`).
-fn network(text: &str) -> Result<IpNet, Reason> {
-    let t = text.trim();
-    t.parse::<IpNet>()
-        .or_else(|_| t.parse::<IpAddr>().map(IpNet::from))
-        .map_err(|_| {
-            format!("expected networks like 10.0.0.0/8 or addresses like 10.1.2.3, got {text:?}")
-        })
-}
-
-/// Trusted proxies: a list, a JSON array text or a comma-separated text.
-pub(super) fn trusted_proxies(value: &Value) -> Result<Vec<IpNet>, Reason> {
+/// A list given as a native array, a JSON array text or a comma-separated text (empty
+/// items skipped), each item parsed by `item`; `what` names the list in the reason
+/// (`"a list of networks"`).
+pub fn list<T>(
+    value: &Value,
+    what: &str,
+    item: impl Fn(&str) -> Result<T, Reason>,
+) -> Result<Vec<T>, Reason> {
     let items = match value {
         Value::String(s) if s.trim_start().starts_with('[') => match structured(value)? {
             Some(Value::Array(items)) => items,
-            _ => return Err(expected("expected a list of networks", value)),
+            _ => return Err(expected(&format!("expected {what}"), value)),
         },
         Value::String(s) => {
             return s
                 .split(',')
-                .filter(|item| !item.trim().is_empty())
-                .map(network)
+                .filter(|part| !part.trim().is_empty())
+                .map(item)
                 .collect();
         }
         Value::Array(items) => items.clone(),
-        _ => return Err(expected("expected a list of networks", value)),
+        _ => return Err(expected(&format!("expected {what}"), value)),
     };
-    items.iter().map(|item| network(string(item)?)).collect()
-}
-
-/// An origin `scheme://host[:port]`, lowercased: no path, query, fragment or user info.
-fn origin(text: &str) -> Result<String, Reason> {
-    let t = text.trim();
-    let bad = || format!("expected origins like https://app.example.com (no path), got {text:?}");
-    let (scheme, authority) = t.split_once("://").ok_or_else(bad)?;
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
-    let authority_ok = !authority.is_empty()
-        && !authority
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '/' | '?' | '#' | '@'));
-    if !scheme_ok || !authority_ok {
-        return Err(bad());
-    }
-    Ok(t.to_ascii_lowercase())
-}
-
-/// CSRF trusted origins: a list, a JSON array text or a comma-separated text.
-pub(super) fn origins(value: &Value) -> Result<Vec<String>, Reason> {
-    let items = match value {
-        Value::String(s) if s.trim_start().starts_with('[') => match structured(value)? {
-            Some(Value::Array(items)) => items,
-            _ => return Err(expected("expected a list of origins", value)),
-        },
-        Value::String(s) => {
-            return s
-                .split(',')
-                .filter(|item| !item.trim().is_empty())
-                .map(origin)
-                .collect();
-        }
-        Value::Array(items) => items.clone(),
-        _ => return Err(expected("expected a list of origins", value)),
-    };
-    items.iter().map(|item| origin(string(item)?)).collect()
+    items.iter().map(|one| item(string(one)?)).collect()
 }
 
 /// User attributes: `{claim: "dot.path"}` or `["dot.path", ...]`, native or JSON text.
-pub(super) fn user_attributes(value: &Value) -> Result<UserAttributes, Reason> {
+pub fn user_attributes(value: &Value) -> Result<UserAttributes, Reason> {
     let built = match structured(value)? {
         None => return Ok(UserAttributes::new()),
         Some(Value::Object(map)) => {
@@ -424,7 +302,7 @@ fn check_path(path: &str) -> Result<String, Reason> {
 }
 
 /// Lifetimes per purpose: `{purpose: duration}`, native or JSON text.
-pub(super) fn purpose_lifetimes(value: &Value) -> Result<BTreeMap<String, Duration>, Reason> {
+pub fn purpose_lifetimes(value: &Value) -> Result<BTreeMap<String, Duration>, Reason> {
     match structured(value)? {
         None => Ok(BTreeMap::new()),
         Some(Value::Object(map)) => map
@@ -575,77 +453,13 @@ mod tests {
     }
 
     #[test]
-    fn same_site_values() {
-        assert_eq!(same_site(&json!("Strict")), Ok(SameSite::Strict));
-        assert_eq!(same_site(&json!("lax")), Ok(SameSite::Lax));
-        assert_eq!(same_site(&json!("NONE")), Ok(SameSite::None));
-        assert!(same_site(&json!("relaxed")).is_err());
-        assert!(same_site(&json!(1)).is_err());
-    }
-
-    #[test]
-    fn networks() {
-        let expect = |s: &str| s.parse::<IpNet>().expect("valid");
-        assert_eq!(network("10.0.0.0/8"), Ok(expect("10.0.0.0/8")));
-        assert_eq!(network("10.1.2.3"), Ok(expect("10.1.2.3/32")));
-        assert_eq!(network("::1"), Ok(expect("::1/128")));
-        assert_eq!(network("fd00::/8"), Ok(expect("fd00::/8")));
-        assert!(network("10.0.0.0/33").is_err());
-        assert!(network("proxy.local").is_err());
-        assert_eq!(trusted_proxies(&json!("")), Ok(vec![]));
-        assert_eq!(
-            trusted_proxies(&json!("10.0.0.0/8, 192.168.1.1,")),
-            Ok(vec![expect("10.0.0.0/8"), expect("192.168.1.1/32")])
-        );
-        assert_eq!(
-            trusted_proxies(&json!(r#"["::1"]"#)),
-            Ok(vec![expect("::1/128")])
-        );
-        assert!(trusted_proxies(&json!([1])).is_err());
-        assert!(trusted_proxies(&json!(true)).is_err());
-    }
-
-    #[test]
-    fn cookie_values() {
-        assert_eq!(
-            cookie_name(&json!("__Host-refresh")),
-            Ok("__Host-refresh".to_owned())
-        );
-        for bad in ["", "a b", "a;b", "a=b"] {
-            assert!(cookie_name(&json!(bad)).is_err(), "{bad:?}");
-        }
-        assert_eq!(cookie_path(&json!("/auth")), Ok("/auth".to_owned()));
-        for bad in ["", "auth", "/a;b"] {
-            assert!(cookie_path(&json!(bad)).is_err(), "{bad:?}");
-        }
-        assert_eq!(cookie_domain(&json!("")), Ok(None));
-        assert_eq!(
-            cookie_domain(&json!("example.com")),
-            Ok(Some("example.com".to_owned()))
-        );
-        assert!(cookie_domain(&json!("a b")).is_err());
-    }
-
-    #[test]
     fn secret_reasons_never_quote_the_secret() {
         assert_eq!(
-            secret(&json!("s3cr3t")).map(|s| s.expose().to_owned()),
-            Ok("s3cr3t".to_owned())
+            secret(&json!("s3cr3t")).map(|s| s.map(|s| s.expose().to_owned())),
+            Ok(Some("s3cr3t".to_owned()))
         );
         assert!(secret(&json!("")).is_err());
         let err = secret(&json!(123_456_789)).expect_err("not a string");
         assert!(!err.contains("123456789"), "{err}");
-    }
-
-    #[test]
-    fn toml_date_times_are_rejected() {
-        let table: toml::Table = toml::from_str("when = 1979-05-27").expect("valid TOML");
-        assert!(from_toml(&table["when"]).is_err());
-        let table: toml::Table =
-            toml::from_str("x = [1, 2.5, true, {a = \"b\"}]").expect("valid TOML");
-        assert_eq!(
-            from_toml(&table["x"]),
-            Ok(json!([1, 2.5, true, {"a": "b"}]))
-        );
     }
 }

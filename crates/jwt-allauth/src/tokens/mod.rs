@@ -67,18 +67,22 @@ impl TokenCodec {
             leeway: seconds(settings.leeway),
             issuer: settings.issuer.clone(),
             audience: settings.audience.clone(),
-            max_refresh_bytes: if settings.refresh_token_as_cookie {
-                MAX_TOKEN_BYTES.min(MAX_COOKIE_BYTES.saturating_sub(settings.cookie_name.len()))
-            } else {
-                MAX_TOKEN_BYTES
-            },
+            max_refresh_bytes: MAX_TOKEN_BYTES,
         }
     }
 
+    /// The same codec minting refresh tokens of at most `bytes` (and never more than
+    /// [`MAX_TOKEN_BYTES`]). The axum crate's state sets it, in cookie mode
+    /// (`REFRESH_TOKEN_AS_COOKIE`), to what fits in a browser's cookie with its name:
+    /// [`MAX_COOKIE_BYTES`] less the length of `COOKIE_NAME`.
+    pub fn with_max_refresh_token_bytes(mut self, bytes: usize) -> Self {
+        self.max_refresh_bytes = bytes.min(MAX_TOKEN_BYTES);
+        self
+    }
+
     /// The longest token of `token_type` this codec mints, in bytes: the verification
-    /// limit [`MAX_TOKEN_BYTES`] (8 KiB), and for refresh tokens in cookie mode
-    /// (`REFRESH_TOKEN_AS_COOKIE`) what fits in a browser's cookie with its name,
-    /// [`MAX_COOKIE_BYTES`] less the length of `COOKIE_NAME`. Minting a longer token is
+    /// limit [`MAX_TOKEN_BYTES`] (8 KiB), and for refresh tokens the limit of
+    /// [`with_max_refresh_token_bytes`](Self::with_max_refresh_token_bytes). Minting a longer token is
     /// [`Error::TokenTooLarge`], before anything is stored; a refresh token is also
     /// refused when the access token derived from it would be over its own limit.
     pub fn max_token_bytes(&self, token_type: TokenType) -> usize {

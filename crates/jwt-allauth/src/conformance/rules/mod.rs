@@ -701,8 +701,9 @@ pub async fn finding_10_manager_refuses_tokens_over_the_size_limit<S: SessionSto
     let users = TestUsers::with(TestUser::new("1"));
     let mut settings = Settings::default();
     settings.user_attributes = UserAttributes::from_paths(["profile.bio"]).unwrap();
-    let m = manager(store, &users, settings);
+    // What the axum crate's state sets in cookie mode with the default cookie name.
     let refresh_limit = MAX_COOKIE_BYTES - "refresh_token".len();
+    let m = manager(store, &users, settings).with_max_refresh_token_bytes(refresh_limit);
     assert_eq!(m.codec().max_token_bytes(TokenType::Refresh), refresh_limit);
     assert_eq!(
         m.codec().max_token_bytes(TokenType::Access),
@@ -758,10 +759,9 @@ pub async fn finding_10_manager_refuses_tokens_over_the_size_limit<S: SessionSto
     // The session's token is still current: it logs out (and would rotate).
     assert!(m.logout("1", pair.refresh.as_str(), t0()).await.unwrap());
 
-    // Body mode: the refresh token may be as long as verification accepts.
-    let mut settings = Settings::default();
-    settings.refresh_token_as_cookie = false;
-    let codec = TokenCodec::new(keys(), &settings);
+    // Without a cookie limit (body mode), the refresh token may be as long as
+    // verification accepts.
+    let codec = TokenCodec::new(keys(), &Settings::default());
     assert_eq!(codec.max_token_bytes(TokenType::Refresh), MAX_TOKEN_BYTES);
     // `encode` refuses a token that would not verify.
     let mut claims = pair.access.claims().clone();

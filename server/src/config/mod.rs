@@ -1,14 +1,23 @@
-//! The server's configuration: the library's [`Settings`] (defaults, then the TOML file,
-//! then `JWT_ALLAUTH_*` variables), then the command-line flags.
+//! The server's configuration: every setting in its group ([`Config`]), loaded from the
+//! defaults, then the TOML file, then `JWT_ALLAUTH_*` variables, then the command-line
+//! flags; and the start-up checks of the signing key.
 
 use std::net::SocketAddr;
 use std::path::Path;
 
-use jwt_allauth::settings::SettingsError;
-use jwt_allauth::{Secret, Settings};
+use jwt_allauth::{KeyError, KeyRing, Secret};
 
 use crate::db::DEFAULT_DATABASE_URL;
 use crate::keyfile::{self, KeyFile, KeyFileError};
+
+mod loader;
+mod server_settings;
+
+#[cfg(test)]
+mod tests;
+
+pub use loader::{Config, ConfigError};
+pub use server_settings::ServerSettings;
 
 /// Command-line values that override the file and the environment.
 #[derive(Debug, Clone, Default)]
@@ -21,23 +30,24 @@ pub struct Overrides<'a> {
 
 /// Loads the settings: defaults, the TOML file `config_file` if given, the environment,
 /// then `overrides`.
-pub fn load_settings(
+pub fn load_config(
     config_file: Option<&Path>,
     overrides: &Overrides<'_>,
-) -> Result<Settings, SettingsError> {
-    let mut settings = Settings::load(config_file)?;
+) -> Result<Config, ConfigError> {
+    let mut config = Config::load(config_file)?;
     if let Some(url) = overrides.database_url {
-        settings.database_url = Some(Secret::new(url));
+        config.server.database_url = Some(Secret::new(url));
     }
     if let Some(bind) = overrides.bind {
-        settings.bind = bind;
+        config.server.bind = bind;
     }
-    Ok(settings)
+    Ok(config)
 }
 
 /// The database URL the settings name, else [`DEFAULT_DATABASE_URL`].
-pub fn database_url(settings: &Settings) -> &str {
-    settings
+pub fn database_url(config: &Config) -> &str {
+    config
+        .server
         .database_url
         .as_ref()
         .map(Secret::expose)
@@ -48,11 +58,11 @@ pub fn database_url(settings: &Settings) -> &str {
 /// With an HMAC algorithm and no `SECRET_KEY`, loads (or creates) the generated key file
 /// for the database and sets it as the secret, logging a warning. Returns the key file
 /// used, or `None` when the settings already provide the keys.
-pub fn ensure_signing_key(settings: &mut Settings) -> Result<Option<KeyFile>, KeyFileError> {
-    if !settings.algorithm.is_hmac() || settings.secret_key.is_some() {
+pub fn ensure_signing_key(config: &mut Config) -> Result<Option<KeyFile>, KeyFileError> {
+    if !config.tokens.algorithm.is_hmac() || config.tokens.secret_key.is_some() {
         return Ok(None);
     }
-    let path = keyfile::key_file_path(database_url(settings));
+    let path = keyfile::key_file_path(database_url(config));
     let key = keyfile::load_or_create(&path)?;
     tracing::warn!(
         path = %key.path.display(),
@@ -60,8 +70,19 @@ pub fn ensure_signing_key(settings: &mut Settings) -> Result<Option<KeyFile>, Ke
         "no SECRET_KEY is configured: signing tokens with the generated key file; set \
          JWT_ALLAUTH_SECRET_KEY to share tokens with other servers"
     );
-    settings.secret_key = Some(key.secret.clone());
+    config.tokens.secret_key = Some(key.secret.clone());
     Ok(Some(key))
+}
+
+/// The key ring the token settings describe ([`KeyRing::from_settings`]); under
+/// `DEVELOPMENT_MODE` an HMAC `SECRET_KEY` shorter than [`MIN_SECRET_BYTES`] is accepted
+/// ([`check_secret_strength`] has warned about it).
+pub fn signing_keys(config: &Config) -> Result<KeyRing, KeyError> {
+    if config.server.development_mode {
+        KeyRing::dangerous_from_settings_with_short_secret(&config.tokens)
+    } else {
+        KeyRing::from_settings(&config.tokens)
+    }
 }
 
 /// The shortest HMAC `SECRET_KEY` the server starts with, in bytes, unless
@@ -84,7 +105,8 @@ pub struct WeakSecret {
 /// algorithm, a `SECRET_KEY` shorter than [`MIN_SECRET_BYTES`] is an error, or only a
 /// warning when `DEVELOPMENT_MODE` is on. The generated key file is long enough. The
 /// library itself ([`jwt_allauth::KeyRing`]) leaves this choice to its users.
-pub fn check_secret_strength(settings: &Settings) -> Result<(), WeakSecret> {
+pub fn check_secret_strength(config: &Config) -> Result<(), WeakSecret> {
+    let settings = &config.tokens;
     if let Some(previous) = settings.previous_secret_key.as_ref()
         && previous.expose().len() < MIN_SECRET_BYTES
     {
@@ -102,7 +124,7 @@ pub fn check_secret_strength(settings: &Settings) -> Result<(), WeakSecret> {
     if !settings.algorithm.is_hmac() || length >= MIN_SECRET_BYTES {
         return Ok(());
     }
-    if settings.development_mode {
+    if config.server.development_mode {
         tracing::warn!(
             length,
             minimum = MIN_SECRET_BYTES,
@@ -112,61 +134,5 @@ pub fn check_secret_strength(settings: &Settings) -> Result<(), WeakSecret> {
         Ok(())
     } else {
         Err(WeakSecret { length })
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use jwt_allauth::keys::Algorithm;
-
-    use super::*;
-
-    #[test]
-    fn short_hmac_secrets_are_refused_outside_development_mode() {
-        let mut settings = Settings::default();
-        assert_eq!(check_secret_strength(&settings), Ok(()));
-        settings.secret_key = Some(Secret::new("x".repeat(MIN_SECRET_BYTES)));
-        assert_eq!(check_secret_strength(&settings), Ok(()));
-        settings.secret_key = Some(Secret::new("short"));
-        let err = check_secret_strength(&settings).expect_err("too short");
-        assert_eq!(err, WeakSecret { length: 5 });
-        let text = err.to_string();
-        assert!(
-            text.starts_with("SECRET_KEY is too short: 5 bytes"),
-            "{text}"
-        );
-        settings.development_mode = true;
-        assert_eq!(check_secret_strength(&settings), Ok(()));
-        // Not an HMAC algorithm: the secret is not used.
-        settings.development_mode = false;
-        settings.algorithm = Algorithm::EdDSA;
-        assert_eq!(check_secret_strength(&settings), Ok(()));
-    }
-
-    #[test]
-    fn flags_override_and_default_database() {
-        let mut settings = Settings::default();
-        assert_eq!(database_url(&settings), DEFAULT_DATABASE_URL);
-        settings.database_url = Some(Secret::new(""));
-        assert_eq!(database_url(&settings), DEFAULT_DATABASE_URL);
-
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = dir.path().join("jwt-allauth.toml");
-        std::fs::write(
-            &file,
-            "database_url = \"sqlite://from-file.db\"\nbind = \"127.0.0.1:9000\"\n",
-        )
-        .expect("write");
-        let bind: SocketAddr = "127.0.0.1:9001".parse().expect("addr");
-        let settings = load_settings(
-            Some(&file),
-            &Overrides {
-                database_url: Some("sqlite://from-flag.db"),
-                bind: Some(bind),
-            },
-        )
-        .expect("settings");
-        assert_eq!(database_url(&settings), "sqlite://from-flag.db");
-        assert_eq!(settings.bind, bind);
     }
 }

@@ -1,0 +1,48 @@
+//! [`ServerSettings`]: the settings of the server process itself.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use jwt_allauth::Secret;
+use jwt_allauth::settings::Value;
+use jwt_allauth::settings::value::{self, Reason, expected, string};
+
+jwt_allauth::settings_group! {
+    /// The settings of the server process: its database, its listen address, its
+    /// start-up checks and its connections.
+    #[derive(Debug, Clone, PartialEq)]
+    #[non_exhaustive]
+    pub struct ServerSettings {
+        /// `DATABASE_URL` (plain `DATABASE_URL` is read too). Defaults to none (the
+        /// server uses `sqlite://jwt-allauth.sqlite3`). A [`Secret`]: the URL may hold a
+        /// password, so `Debug` does not show it.
+        DATABASE_URL database_url: Option<Secret> = None => value::optional_secret;
+        /// `BIND`: the server's listen address. Defaults to `127.0.0.1:8000`.
+        BIND bind: SocketAddr = SocketAddr::from(([127, 0, 0, 1], 8000)) => socket_addr;
+        /// `DEVELOPMENT_MODE`: relaxes the server's start-up checks (an HMAC `SECRET_KEY`
+        /// shorter than 32 bytes is then only a warning). Defaults to false.
+        DEVELOPMENT_MODE development_mode: bool = false => value::boolean;
+        /// `HEADER_READ_TIMEOUT`: how long the server waits for a complete request head
+        /// on a new connection, or once the first byte of the next request arrived on a
+        /// kept-alive one; the connection is then closed. Defaults to 10 seconds.
+        HEADER_READ_TIMEOUT header_read_timeout: Duration = Duration::from_secs(10)
+            => value::positive_duration;
+        /// `IDLE_TIMEOUT`: how long the server keeps a connection open between a response
+        /// and the first byte of the next request (HTTP keep-alive). Defaults to 60
+        /// seconds.
+        IDLE_TIMEOUT idle_timeout: Duration = Duration::from_secs(60)
+            => value::positive_duration;
+        /// `MAX_CONNECTIONS`: the most client connections the server keeps open at once;
+        /// a connection over the cap is answered 503 and closed. The server lowers it,
+        /// with a warning, to what its open-file limit allows. Defaults to 4096.
+        MAX_CONNECTIONS max_connections: u32 = 4096 => value::positive_count;
+    }
+}
+
+/// A socket address like `127.0.0.1:8000` or `[::1]:8000`.
+fn socket_addr(value: &Value) -> Result<SocketAddr, Reason> {
+    string(value)?
+        .trim()
+        .parse()
+        .map_err(|_| expected("expected an address like 127.0.0.1:8000", value))
+}
