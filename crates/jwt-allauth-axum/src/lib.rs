@@ -160,6 +160,7 @@ pub mod http_settings;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod password_permits;
+pub mod password_rules;
 mod payloads;
 mod rejection;
 mod routes;
@@ -179,6 +180,7 @@ pub use http_settings::HttpSettings;
 #[cfg(feature = "openapi")]
 pub use openapi::{BEARER_SCHEME, openapi};
 pub use password_permits::{PasswordPermit, PasswordPermits};
+pub use password_rules::{PasswordProblem, PasswordRules};
 pub use payloads::{
     Detail, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, PasswordChanged,
     RefreshRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
