@@ -3,6 +3,8 @@
 use std::collections::HashMap;
 use std::iter;
 
+use unicode_normalization::char::is_combining_mark;
+
 /// Whether `password` is too similar to `value` or to one of its parts.
 ///
 /// Django 5.1, for one attribute:
@@ -94,14 +96,27 @@ pub(super) fn split_non_word(text: &str) -> Vec<&str> {
     parts
 }
 
-/// A character of Python's `\w` in a `str` pattern: `_` or what `str.isalnum` accepts.
+/// A character of Python's `\w` in a `str` pattern: `_` or what `str.isalnum` accepts
+/// (letters, general category `L*`, and characters with a numeric value).
 ///
-/// Here: `_` or [`char::is_alphanumeric`] (Unicode `Alphabetic`, or general category `N*`).
-/// Python counts letters (`L*`) and characters with a numeric value; `Alphabetic` also
-/// holds the combining marks and symbols of `Other_Alphabetic` (vowel signs such as
-/// Devanagari `ा`, circled letters such as `Ⓐ`: 1,442 characters of Unicode 14, checked
-/// against Python 3.11), which Python splits on and this keeps inside a part. No other
-/// character of Unicode 14 differs; ASCII addresses split exactly as in Django.
-fn is_word(c: char) -> bool {
-    c == '_' || c.is_alphanumeric()
+/// [`char::is_alphanumeric`] (Unicode `Alphabetic`, or general category `N*`) accepts
+/// those and also the `Other_Alphabetic` characters that are not letters: combining marks
+/// such as the Devanagari vowel sign `ा` and the enclosed Latin letters `Ⓐ`, `🄰`, `🅐`,
+/// `🅰`. Python splits on those, so they are taken out (over every character of Unicode
+/// 14, checked against Python 3.11, this is then exactly Python's `\w`). Without it,
+/// `हरण` would not be found similar to `उदाहरण@example.com`, which Django finds similar.
+pub(super) fn is_word(c: char) -> bool {
+    c == '_' || (c.is_alphanumeric() && !is_combining_mark(c) && !is_enclosed_letter(c))
+}
+
+/// Circled, squared, negative circled and negative squared Latin letters (general
+/// category `So`, property `Other_Alphabetic`).
+fn is_enclosed_letter(c: char) -> bool {
+    matches!(
+        c,
+        '\u{24B6}'..='\u{24E9}'
+            | '\u{1F130}'..='\u{1F149}'
+            | '\u{1F150}'..='\u{1F169}'
+            | '\u{1F170}'..='\u{1F189}'
+    )
 }

@@ -3,7 +3,7 @@
 //! project's `AUTH_PASSWORD_VALIDATORS`).
 
 use super::common::{COMMON, LIST, python_strip};
-use super::similarity::{exceeds_maximum_length_ratio, quick_ratio, split_non_word};
+use super::similarity::{exceeds_maximum_length_ratio, is_word, quick_ratio, split_non_word};
 use super::{PasswordProblem, PasswordRules};
 
 const EMAIL: &str = "alice@example.com";
@@ -144,6 +144,20 @@ fn split_is_python_re_split_on_non_word_runs() {
     assert_eq!(split_non_word("@"), ["", ""]);
     assert_eq!(split_non_word("first_last+tag"), ["first_last", "tag"]);
     assert_eq!(split_non_word("émile@bücher.de"), ["émile", "bücher", "de"]);
+    // Python's `\w` has no combining marks and no enclosed letters.
+    assert_eq!(split_non_word("उदाहरण@x.io"), ["उद", "हरण", "x", "io"]);
+    assert_eq!(split_non_word("ⓐⓛⓘⓒⓔ@x.io"), ["", "x", "io"]);
+    assert_eq!(split_non_word("🅰b@x"), ["", "b", "x"]);
+    assert!(is_word('_') && is_word('٣') && is_word('²') && is_word('½') && is_word('ß'));
+    assert!(!is_word('\u{301}') && !is_word('ा') && !is_word('Ⓐ') && !is_word('-'));
+}
+
+#[test]
+fn similarity_splits_where_python_does() {
+    // Django finds `हरण` similar to the part `हरण` of `उदाहरण` (split at the vowel sign),
+    // and `ⓐⓛⓘⓒⓔ` not similar to `ⓐⓛⓘⓒⓔ@x.io` (whose only letter parts are `x`, `io`).
+    assert_eq!(messages("हरण", "उदाहरण@x.io"), [SIMILAR, SHORT]);
+    assert_eq!(messages("ⓐⓛⓘⓒⓔ", "ⓐⓛⓘⓒⓔ@x.io"), [SHORT]);
 }
 
 #[test]
