@@ -17,6 +17,7 @@ pub mod file_limit;
 pub mod health;
 pub mod keyfile;
 pub mod limits;
+pub mod mail;
 pub mod openapi;
 pub mod passwords;
 pub mod users;
