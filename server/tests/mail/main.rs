@@ -1,0 +1,390 @@
+//! Mail delivery end to end: the outbox on SQLite and (when
+//! `JWT_ALLAUTH_TEST_POSTGRES_URL` is set) PostgreSQL, the delivery worker, and a real
+//! SMTP server on a local port (mailin-embedded), so that every message crosses TCP.
+//!
+//! Waits are bounded polling loops (10 s at most, 20 ms steps); retry delays are cut to
+//! milliseconds.
+
+#![allow(clippy::unwrap_used)]
+
+#[path = "../common/mod.rs"]
+mod common;
+mod smtp_server;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use common::{TestDb, free_port};
+use jwt_allauth_server::db::Database;
+use jwt_allauth_server::mail::{
+    EmailUrl, MailContext, MailKind, MailTransport, MailWorker, Mailbox, Outbox, OutgoingMail,
+    QueuedMail, RetryPolicy, Templates, WorkerConfig, default_from, deliver_due,
+};
+use smtp_server::SmtpServer;
+use time::OffsetDateTime;
+
+/// Retries after 100 ms, doubling up to 400 ms; polls every 50 ms.
+fn fast_config() -> WorkerConfig {
+    WorkerConfig {
+        poll_interval: Duration::from_millis(50),
+        lease: Duration::from_secs(60),
+        retry: RetryPolicy {
+            first_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(400),
+            ..RetryPolicy::default()
+        },
+    }
+}
+
+/// The databases to run on: SQLite, and PostgreSQL when configured.
+async fn databases(test: &str) -> Vec<TestDb> {
+    let mut dbs = vec![TestDb::sqlite()];
+    dbs.extend(TestDb::postgres(test).await);
+    dbs
+}
+
+fn transport(url: &str) -> MailTransport {
+    MailTransport::from_url(&EmailUrl::parse(url).unwrap(), default_from()).unwrap()
+}
+
+fn mailbox(text: &str) -> Mailbox {
+    text.parse().unwrap()
+}
+
+fn mail(to: &str, subject: &str) -> OutgoingMail {
+    OutgoingMail::new(
+        mailbox(to),
+        subject,
+        format!("Text of {subject}"),
+        format!("<p>HTML of {subject}</p>"),
+    )
+}
+
+/// Writes `mail` in a transaction of the test's, as a request would, then wakes the
+/// worker.
+async fn enqueue(db: &Database, outbox: &Outbox, mail: &OutgoingMail) -> i64 {
+    let now = OffsetDateTime::now_utc();
+    let id = match db {
+        Database::Sqlite(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            let id = Outbox::enqueue(&mut *tx, mail, now).await.unwrap();
+            tx.commit().await.unwrap();
+            id
+        }
+        Database::Postgres(pool) => {
+            let mut tx = pool.begin().await.unwrap();
+            let id = Outbox::enqueue(&mut *tx, mail, now).await.unwrap();
+            tx.commit().await.unwrap();
+            id
+        }
+    };
+    outbox.wake();
+    id
+}
+
+/// Polls `check` every 20 ms until it returns `Some`, for at most 10 s.
+async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn queued(outbox: &Outbox) -> Vec<QueuedMail> {
+    outbox.queued().await.unwrap()
+}
+
+async fn wait_empty(outbox: &Outbox) {
+    eventually("an empty outbox", || async {
+        queued(outbox).await.is_empty().then_some(())
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_queued_mail_is_delivered_as_multipart_alternative() {
+    for test_db in databases("a_queued_mail_is_delivered").await {
+        let db = test_db.connect().await;
+        let smtp = SmtpServer::start();
+        let outbox = Outbox::new(db.clone());
+        // The default URL: STARTTLS when offered, which this server does not.
+        let worker = MailWorker::spawn(outbox.clone(), transport(&smtp.url("")), fast_config());
+
+        let templates = Templates::load(None).unwrap();
+        let link = "https://auth.example/verify/?key=k3y";
+        let rendered = templates
+            .render(
+                MailKind::Verification,
+                &MailContext {
+                    link: Some(link.to_owned()),
+                    email: "ada@example.com".to_owned(),
+                    first_name: "Ada".to_owned(),
+                    site: "https://auth.example".to_owned(),
+                },
+            )
+            .unwrap();
+        let outgoing = OutgoingMail::new(
+            mailbox("Ada Lovelace <ada@example.com>"),
+            rendered.subject,
+            rendered.text,
+            rendered.html,
+        );
+        enqueue(&db, &outbox, &outgoing).await;
+
+        let received = smtp.wait_for(1).await;
+        wait_empty(&outbox).await;
+        // Nothing more arrives.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let received_now = smtp.received();
+        assert_eq!(received_now.len(), 1, "exactly one message");
+        let message = &received[0];
+        assert_eq!(message.from, "noreply@localhost");
+        assert_eq!(message.to, ["ada@example.com"]);
+        assert_eq!(message.header("Subject").as_deref(), Some("Welcome!"));
+        assert_eq!(
+            message.header("From").as_deref(),
+            Some("jwt-allauth <noreply@localhost>")
+        );
+        assert_eq!(
+            message.header("To").as_deref(),
+            Some("\"Ada Lovelace\" <ada@example.com>")
+        );
+        assert!(
+            message
+                .header("Message-ID")
+                .is_some_and(|id| id.ends_with("@localhost>")),
+            "{message:?}"
+        );
+        let content_type = message.header("Content-Type").unwrap();
+        assert!(
+            content_type.starts_with("multipart/alternative"),
+            "{content_type}"
+        );
+        let parts = message.parts();
+        assert_eq!(parts.len(), 2, "{parts:?}");
+        assert!(
+            parts[0].0.starts_with("text/plain"),
+            "text first: {parts:?}"
+        );
+        assert!(parts[1].0.starts_with("text/html"), "{parts:?}");
+        assert!(parts[0].1.contains(link), "{}", parts[0].1);
+        assert!(
+            parts[1].1.contains(&format!("<a href=\"{link}\">")),
+            "{}",
+            parts[1].1
+        );
+
+        worker.shutdown().await;
+    }
+}
+
+#[tokio::test]
+async fn mail_waits_while_the_server_is_down_and_goes_once_it_is_up() {
+    for test_db in databases("mail_waits_while_the_server_is_down").await {
+        let db = test_db.connect().await;
+        let port = free_port();
+        let outbox = Outbox::new(db.clone());
+        let worker = MailWorker::spawn(
+            outbox.clone(),
+            transport(&format!("smtp://127.0.0.1:{port}?tls=none")),
+            fast_config(),
+        );
+        let id = enqueue(&db, &outbox, &mail("ada@example.com", "While down")).await;
+
+        let row = eventually("a failed attempt", || async {
+            queued(&outbox)
+                .await
+                .into_iter()
+                .find(|row| row.attempts >= 1 && row.last_error.is_some())
+        })
+        .await;
+        assert_eq!(row.id, id);
+        assert_eq!(row.locked_until, None, "released for the next attempt");
+        let error = row.last_error.unwrap();
+        assert!(error.contains("SMTP"), "{error}");
+        assert!(!error.contains("Text of"), "{error}");
+
+        let smtp = SmtpServer::start_on(port);
+        let received = smtp.wait_for(1).await;
+        wait_empty(&outbox).await;
+        assert_eq!(received[0].header("Subject").as_deref(), Some("While down"));
+        worker.shutdown().await;
+        assert_eq!(smtp.received().len(), 1);
+    }
+}
+
+#[tokio::test]
+async fn a_crashed_worker_loses_nothing() {
+    for test_db in databases("a_crashed_worker_loses_nothing").await {
+        let db = test_db.connect().await;
+        let port = free_port();
+        let outbox = Outbox::new(db.clone());
+        for n in 0..3 {
+            enqueue(&db, &outbox, &mail("ada@example.com", &format!("Mail {n}"))).await;
+        }
+        // A worker fails against a server that is down, then dies.
+        let worker = MailWorker::spawn(
+            outbox.clone(),
+            transport(&format!("smtp://127.0.0.1:{port}?tls=none")),
+            fast_config(),
+        );
+        eventually("failed attempts", || async {
+            let rows = queued(&outbox).await;
+            rows.iter().all(|row| row.attempts >= 1).then_some(())
+        })
+        .await;
+        drop(worker);
+        // Another dies holding a mail it claimed: leased for 500 ms.
+        let held = outbox
+            .claim(
+                OffsetDateTime::now_utc() + Duration::from_secs(1),
+                Duration::from_millis(500),
+                1,
+            )
+            .await
+            .unwrap();
+        assert_eq!(held.len(), 1);
+        assert_eq!(queued(&outbox).await.len(), 3, "nothing lost");
+
+        let smtp = SmtpServer::start_on(port);
+        let worker = MailWorker::spawn(
+            outbox.clone(),
+            transport(&smtp.url("?tls=none")),
+            fast_config(),
+        );
+        let received = smtp.wait_for(3).await;
+        wait_empty(&outbox).await;
+        worker.shutdown().await;
+        let subjects: HashSet<_> = received
+            .iter()
+            .map(|message| message.header("Subject").unwrap())
+            .collect();
+        assert_eq!(subjects.len(), 3, "each once: {subjects:?}");
+        assert_eq!(smtp.received().len(), 3);
+    }
+}
+
+#[tokio::test]
+async fn a_permanent_refusal_is_given_up_at_once() {
+    for test_db in databases("a_permanent_refusal_is_given_up").await {
+        let db = test_db.connect().await;
+        let smtp = SmtpServer::refusing("nobody@");
+        let outbox = Outbox::new(db.clone());
+        enqueue(&db, &outbox, &mail("nobody@example.com", "Refused")).await;
+        enqueue(&db, &outbox, &mail("ada@example.com", "Accepted")).await;
+        let report = deliver_due(&outbox, &transport(&smtp.url("?tls=none")), &fast_config())
+            .await
+            .unwrap();
+        assert_eq!((report.sent, report.given_up, report.retried), (1, 1, 0));
+        assert!(queued(&outbox).await.is_empty());
+        let received = smtp.received();
+        assert_eq!(received.len(), 1);
+        assert_eq!(received[0].header("Subject").as_deref(), Some("Accepted"));
+    }
+}
+
+/// `tls=required` against a server that offers no STARTTLS sends nothing in plain text:
+/// the mail waits for a later attempt.
+#[tokio::test]
+async fn required_tls_is_never_downgraded() {
+    let test_db = TestDb::sqlite();
+    let db = test_db.connect().await;
+    let smtp = SmtpServer::start();
+    let outbox = Outbox::new(db.clone());
+    enqueue(&db, &outbox, &mail("ada@example.com", "Secret")).await;
+    let report = deliver_due(
+        &outbox,
+        &transport(&smtp.url("?tls=required")),
+        &fast_config(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((report.sent, report.retried), (0, 1));
+    assert!(smtp.received().is_empty());
+    let rows = queued(&outbox).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].attempts, 1);
+}
+
+#[tokio::test]
+async fn the_file_transport_writes_one_eml_per_message() {
+    let test_db = TestDb::sqlite();
+    let db = test_db.connect().await;
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mail");
+    let outbox = Outbox::new(db.clone());
+    let worker = MailWorker::spawn(
+        outbox.clone(),
+        transport(&format!("file://{}", out.display())),
+        fast_config(),
+    );
+    enqueue(&db, &outbox, &mail("ada@example.com", "On disk")).await;
+    wait_empty(&outbox).await;
+    worker.shutdown().await;
+    let files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0].extension().unwrap(), "eml");
+    let content = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(content.contains("Subject: On disk"));
+    assert!(content.contains("multipart/alternative"));
+}
+
+/// Two workers, each on a pool of its own as two server processes would be, deliver
+/// every message exactly once.
+#[tokio::test]
+async fn two_workers_on_one_postgres_deliver_each_message_once() {
+    let Some(test_db) = TestDb::postgres("two_workers_on_one_postgres").await else {
+        return;
+    };
+    let db = test_db.connect().await;
+    let other = Database::connect(&test_db.url).await.unwrap();
+    let smtp = SmtpServer::start();
+    let first = Outbox::new(db.clone());
+    let second = Outbox::new(other);
+    const MAILS: usize = 40;
+    for n in 0..MAILS {
+        enqueue(&db, &first, &mail("ada@example.com", &format!("Mail {n}"))).await;
+    }
+    let workers = [
+        MailWorker::spawn(
+            first.clone(),
+            transport(&smtp.url("?tls=none")),
+            fast_config(),
+        ),
+        MailWorker::spawn(
+            second.clone(),
+            transport(&smtp.url("?tls=none")),
+            fast_config(),
+        ),
+    ];
+    second.wake();
+    let received = smtp.wait_for(MAILS).await;
+    wait_empty(&first).await;
+    for worker in workers {
+        worker.shutdown().await;
+    }
+    let received_now = smtp.received();
+    assert_eq!(received_now.len(), MAILS, "no message twice");
+    let subjects: HashSet<_> = received
+        .iter()
+        .map(|message| message.header("Subject").unwrap())
+        .collect();
+    assert_eq!(subjects.len(), MAILS);
+    let ids: HashSet<_> = received
+        .iter()
+        .map(|message| message.header("Message-ID").unwrap())
+        .collect();
+    assert_eq!(ids.len(), MAILS);
+}
