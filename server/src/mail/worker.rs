@@ -53,8 +53,8 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// The wait after `attempts` failed attempts (1 or more): `first_delay × 2^(attempts
-    /// - 1)`, at most `max_delay`.
+    /// The wait after `attempts` failed attempts (1 or more): `first_delay` doubled
+    /// `attempts − 1` times, at most `max_delay`.
     pub fn delay(&self, attempts: u32) -> Duration {
         let doublings = attempts.saturating_sub(1).min(32);
         self.first_delay
@@ -128,7 +128,10 @@ impl MailWorker {
         }
     }
 
-    /// Stops the worker once the mail in hand (if any) is sent and recorded.
+    /// Stops the worker once the mail in hand (if any) is sent and recorded. A mail the
+    /// server accepted is deleted before anything else happens, however long the
+    /// database takes to answer: put a timeout around this call if the database may be
+    /// down, then drop.
     pub async fn shutdown(mut self) {
         self.stop.requested.store(true, Ordering::SeqCst);
         self.stop.notify.notify_one();
