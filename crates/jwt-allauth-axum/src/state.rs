@@ -21,6 +21,7 @@ use crate::cookie::RefreshCookie;
 use crate::extract::UserLoader;
 use crate::http_settings::HttpSettings;
 use crate::password_permits::PasswordPermits;
+use crate::password_rules::PasswordRules;
 use crate::throttle::LoginThrottle;
 
 /// The shared state of the authentication routes and extractors: the
@@ -42,6 +43,7 @@ struct Inner<A: UserStore> {
     client_ip: ClientIpResolver,
     throttle: Arc<LoginThrottle>,
     password_permits: PasswordPermits,
+    password_rules: PasswordRules,
     cookie: RefreshCookie,
     clock: Clock,
     /// Over `manager` and `clock`, built once: the extractors take it on every request.
@@ -57,6 +59,7 @@ impl<A: UserStore> Clone for Inner<A> {
             client_ip: self.client_ip.clone(),
             throttle: Arc::clone(&self.throttle),
             password_permits: self.password_permits.clone(),
+            password_rules: self.password_rules.clone(),
             cookie: self.cookie.clone(),
             clock: self.clock.clone(),
             authenticator: self.authenticator.clone(),
@@ -84,6 +87,7 @@ where
             .field("client_ip", &self.inner.client_ip)
             .field("throttle", &self.inner.throttle)
             .field("password_permits", &self.inner.password_permits)
+            .field("password_rules", &self.inner.password_rules)
             .field("cookie", &self.inner.cookie)
             .field("clock", &self.inner.clock)
             .finish_non_exhaustive()
@@ -135,6 +139,7 @@ where
             client_ip: ClientIpResolver::new(http.trusted_proxies.clone()),
             throttle: Arc::new(LoginThrottle::from_settings(&http)),
             password_permits: PasswordPermits::per_core(),
+            password_rules: PasswordRules::default(),
             cookie: RefreshCookie::from_settings(&http),
             user_agent_parser: parser,
             authenticator: Authenticator::new(Arc::clone(&manager), clock.clone()),
@@ -171,6 +176,12 @@ where
     /// concurrent hashing.
     pub fn with_password_permits(self, permits: PasswordPermits) -> Self {
         self.map_inner(|inner| inner.password_permits = permits)
+    }
+
+    /// The same state with other rules for new passwords. Defaults to
+    /// [`PasswordRules::default`], Django's default validators.
+    pub fn with_password_rules(self, rules: PasswordRules) -> Self {
+        self.map_inner(|inner| inner.password_rules = rules)
     }
 
     fn map_inner(mut self, change: impl FnOnce(&mut Inner<A>)) -> Self {
@@ -211,6 +222,11 @@ where
     /// The login throttle.
     pub fn throttle(&self) -> &LoginThrottle {
         &self.inner.throttle
+    }
+
+    /// The rules every new password must follow.
+    pub fn password_rules(&self) -> &PasswordRules {
+        &self.inner.password_rules
     }
 
     /// The turns at password checks, shared fairly between clients.

@@ -52,8 +52,10 @@ const MISMATCH: &str = "The two password fields didn't match.";
             ("Cache-Control" = String, description = "`no-store`"),
         )),
         (status = 400, description = "Invalid fields (a wrong `old_password`, \
-            `new_password2` not matching, a missing, blank or too long field), or a body that \
-            cannot be parsed.", body = crate::openapi::BadRequest),
+            `new_password2` not matching or breaking the password rules (Django's messages: \
+            too similar to the email address, too short, too common, entirely numeric), a \
+            missing, blank or too long field), or a body that cannot be parsed. Nothing is \
+            changed.", body = crate::openapi::BadRequest),
         (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
             ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
         )),
@@ -105,12 +107,26 @@ where
         .password_permits()
         .acquire(ip.map(ClientBucket::of))
         .await;
-    if request.new_password1 != request.new_password2 {
+    // A mismatch or a weak new password is answered once the old password is verified
+    // (so that it still counts against the throttle), and changes nothing.
+    let refusal = if request.new_password1 != request.new_password2 {
+        Some(FieldErrors::single("new_password2", MISMATCH))
+    } else {
+        let problems = state.password_rules().check(&request.new_password1, &email);
+        (!problems.is_empty()).then(|| {
+            let mut errors = FieldErrors::new();
+            for problem in &problems {
+                errors.add("new_password2", &problem.to_string());
+            }
+            errors
+        })
+    };
+    if let Some(refusal) = refusal {
         // The old password is checked first; an inactive user cannot get here.
         return match accounts.authenticate(&email, &request.old_password).await {
             Ok(Some(_)) => {
                 attempt.succeeded();
-                Err(FieldErrors::single("new_password2", MISMATCH).into())
+                Err(refusal.into())
             }
             Ok(None) => {
                 attempt.failed();

@@ -155,3 +155,54 @@ async fn password_change_errors() {
     assert_eq!(app.accounts.get(1).password, ALICE_PASSWORD);
     assert_eq!(app.session_count("1").await, 1);
 }
+
+/// Issue 12: a new password follows the password rules of sign-up, with Django's
+/// messages under `new_password2`; the old password is still verified first, and a weak
+/// password changes nothing, so the user fixes it and retries.
+#[tokio::test]
+async fn a_weak_new_password_is_refused_with_the_rules_messages() {
+    let app = TestApp::new().await;
+    let tokens = app.login(ALICE, ALICE_PASSWORD).await;
+
+    for (weak, messages) in [
+        (
+            "12345678",
+            json!([
+                "This password is too common.",
+                "This password is entirely numeric."
+            ]),
+        ),
+        (
+            "short",
+            json!(["This password is too short. It must contain at least 8 characters."]),
+        ),
+        (
+            "alice@example.com1",
+            json!(["The password is too similar to the email address."]),
+        ),
+    ] {
+        app.send(change(&tokens.access, ALICE_PASSWORD, weak, weak))
+            .await
+            .assert(
+                StatusCode::BAD_REQUEST,
+                json!({ "new_password2": messages }),
+            );
+        // A wrong old password is reported before the rules.
+        app.send(change(&tokens.access, WRONG_PASSWORD, weak, weak))
+            .await
+            .assert(StatusCode::BAD_REQUEST, wrong_old());
+    }
+
+    // Nothing changed; the same request with a good password then succeeds.
+    assert_eq!(app.accounts.get(1).password, ALICE_PASSWORD);
+    assert_eq!(app.session_count("1").await, 1);
+    let response = app
+        .send(change(
+            &tokens.access,
+            ALICE_PASSWORD,
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+        ))
+        .await;
+    assert_eq!(response.status, StatusCode::OK, "{}", response.text());
+}
