@@ -244,6 +244,15 @@ impl From<MigrateError> for DbError {
     }
 }
 
+/// Where the server keeps its files for the database `url` (the generated key, mail
+/// written to files): beside a SQLite file, else the current directory.
+pub fn data_dir(url: &str) -> PathBuf {
+    sqlite_file(url)
+        .and_then(|file| file.parent().map(std::path::Path::to_path_buf))
+        .filter(|dir| !dir.as_os_str().is_empty())
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
 /// The file of a SQLite database URL, `None` for an in-memory database or another
 /// backend.
 pub fn sqlite_file(url: &str) -> Option<PathBuf> {

@@ -31,6 +31,21 @@ pub enum CommandError {
     /// The password hasher cannot be prepared.
     #[error("the password hasher cannot be prepared")]
     Passwords(#[source] crate::passwords::PasswordError),
+    /// The mail directory of a `file://` `EMAIL_URL` cannot be created.
+    #[error("cannot create the mail directory {}", .dir.display())]
+    MailDirectory {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: io::Error,
+    },
+    /// The mail transport of `EMAIL_URL` cannot be built.
+    #[error("EMAIL_URL cannot be used")]
+    MailTransport(#[source] crate::mail::TransportError),
+    /// The mail templates cannot be loaded.
+    #[error(transparent)]
+    MailTemplates(crate::mail::TemplateError),
     /// The HTTP application cannot be built.
     #[error(transparent)]
     State(#[from] crate::StateError),

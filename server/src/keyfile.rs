@@ -67,11 +67,7 @@ pub enum KeyFileError {
 /// Where the generated key lives for the database `database_url`: beside a SQLite file,
 /// else in the current directory.
 pub fn key_file_path(database_url: &str) -> PathBuf {
-    let dir = crate::db::sqlite_file(database_url)
-        .and_then(|file| file.parent().map(Path::to_path_buf))
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .unwrap_or_else(|| PathBuf::from("."));
-    dir.join(KEY_FILE_NAME)
+    crate::db::data_dir(database_url).join(KEY_FILE_NAME)
 }
 
 /// A key loaded from, or freshly written to, a key file.

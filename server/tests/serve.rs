@@ -242,3 +242,60 @@ fn bind_failure_is_one_line() {
         "{err}"
     );
 }
+
+/// Issue 12: with no `EMAIL_URL`, mail is written to files under `mail/` beside the
+/// SQLite database, which `serve` creates, and the log says where mail goes.
+#[tokio::test]
+async fn mail_goes_to_files_beside_the_database_by_default() {
+    let db = TestDb::sqlite();
+    let mut server = Server::start(&db, &[]).await;
+    let dir = db.dir.path().join("mail");
+    assert!(dir.is_dir(), "{}", dir.display());
+    let log = server.log_text();
+    assert!(log.contains("mail is delivered from the outbox"), "{log}");
+    assert!(
+        log.contains(&format!("files in {}", dir.display())),
+        "{log}"
+    );
+    assert!(server.terminate());
+}
+
+/// Issue 12: a configured SMTP server is named in the log without its password, and a
+/// bad mail setting stops `serve` with one line naming it.
+#[tokio::test]
+async fn mail_settings_are_checked_at_start() {
+    let db = TestDb::sqlite();
+    let mut server = Server::start_with_env(
+        &db,
+        &[],
+        &[(
+            "JWT_ALLAUTH_EMAIL_URL",
+            "smtp://mailer:Hunter2-secret@127.0.0.1:2525?tls=none",
+        )],
+    )
+    .await;
+    let log = server.log_text();
+    assert!(log.contains("127.0.0.1:2525"), "{log}");
+    assert!(!log.contains("Hunter2-secret"), "{log}");
+    assert!(server.terminate());
+
+    let output = db
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .env(
+            "JWT_ALLAUTH_EMAIL_URL",
+            "smtps://mailer:Hunter2-secret@host",
+        )
+        .output()
+        .unwrap();
+    let line = failure(&output, "invalid value for EMAIL_URL");
+    assert!(!line.contains("Hunter2-secret"), "{line}");
+
+    let missing = db.dir.path().join("no-such-templates");
+    let output = db
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .env("JWT_ALLAUTH_EMAIL_TEMPLATES_DIR", &missing)
+        .output()
+        .unwrap();
+    let line = failure(&output, &missing.display().to_string());
+    assert_eq!(line.lines().count(), 1, "{line}");
+}

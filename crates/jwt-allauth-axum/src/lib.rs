@@ -147,6 +147,7 @@
 //! ```
 
 mod account;
+pub mod account_settings;
 mod api_error;
 mod authenticator;
 mod client;
@@ -168,6 +169,7 @@ mod state;
 mod throttle;
 
 pub use account::{AccountStore, PasswordChange, Profile, ProfileUpdate};
+pub use account_settings::AccountSettings;
 pub use api_error::ApiError;
 pub use authenticator::Authenticator;
 pub use client::ClientInfo;

@@ -140,10 +140,23 @@ crate::settings_group! {
         PURPOSE_TOKEN_LIFETIME purpose_token_lifetime: Duration =
             Duration::from_secs(24 * 60 * 60) => value::duration;
         /// `PURPOSE_TOKEN_LIFETIMES`: lifetime per purpose, e.g.
-        /// `{"password_reset": "1h"}`. Defaults to empty.
+        /// `{"password_reset": "30m"}`; a value replaces the whole map. Defaults to the
+        /// account flows' lifetimes: `email_verification` 3 days, `password_reset` 1 hour.
         PURPOSE_TOKEN_LIFETIMES purpose_token_lifetimes: BTreeMap<String, Duration> =
-            BTreeMap::new() => value::purpose_lifetimes;
+            default_purpose_token_lifetimes() => value::purpose_lifetimes;
     }
+}
+
+/// The default `PURPOSE_TOKEN_LIFETIMES`: `email_verification` 3 days, `password_reset`
+/// 1 hour.
+fn default_purpose_token_lifetimes() -> BTreeMap<String, Duration> {
+    BTreeMap::from([
+        (
+            "email_verification".to_owned(),
+            Duration::from_secs(3 * 24 * 60 * 60),
+        ),
+        ("password_reset".to_owned(), Duration::from_secs(60 * 60)),
+    ])
 }
 
 impl Settings {

@@ -15,6 +15,7 @@ use crate::connections::{self, ConnectionLimits};
 use crate::db::{Database, DatabaseUrl, DbError};
 use crate::error::CommandError;
 use crate::file_limit::{self, OpenFileLimit, Raised};
+use crate::mail::{EmailUrl, MailTransport, MailWorker, Outbox, Templates, WorkerConfig};
 use crate::passwords::Passwords;
 use crate::{AppState, app};
 
@@ -35,12 +36,17 @@ pub struct Prepared {
     pub database_url: DatabaseUrl,
     /// The server's settings (connections).
     pub server: ServerSettings,
+    /// Where mail goes (`EMAIL_URL`), checked at start.
+    pub mail_transport: MailTransport,
+    /// The mail templates (`EMAIL_TEMPLATES_DIR` over the built-in ones), loaded at start.
+    pub mail_templates: Templates,
 }
 
 /// Everything `serve` does before it listens: loads the settings (file, environment,
-/// `args`), refuses a weak HMAC secret outside `DEVELOPMENT_MODE`, connects and
-/// migrates, loads or creates the signing key, prepares the password hasher and builds
-/// the [`AppState`].
+/// `args`), refuses a weak HMAC secret outside `DEVELOPMENT_MODE`, prepares the mail
+/// transport and templates (a mail directory is created), connects and migrates, loads
+/// or creates the signing key, prepares the password hasher and builds the
+/// [`AppState`].
 pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, CommandError> {
     let mut config = config::load_config(
         global.config.as_deref(),
@@ -52,6 +58,17 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
     config::check_secret_strength(&config)?;
     let text = config::database_url(&config);
     let url = DatabaseUrl::parse(text).map_err(|source| DbError::invalid_url(text, source))?;
+    let email_url = config::email_url(&config);
+    if let EmailUrl::File(dir) = &email_url {
+        std::fs::create_dir_all(dir).map_err(|source| CommandError::MailDirectory {
+            dir: dir.clone(),
+            source,
+        })?;
+    }
+    let mail_transport = MailTransport::from_url(&email_url, config.mail.email_from.clone())
+        .map_err(CommandError::MailTransport)?;
+    let mail_templates = Templates::load(config.mail.email_templates_dir.as_deref())
+        .map_err(CommandError::MailTemplates)?;
     let db = Database::connect_to(&url).await?;
     db.migrate().await?;
     config::ensure_signing_key(&mut config)?;
@@ -65,6 +82,8 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
         addr,
         database_url: url,
         server,
+        mail_transport,
+        mail_templates,
     })
 }
 
@@ -99,11 +118,30 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         max_connections = limits.max_connections,
         "jwt-allauth listening"
     );
+    tracing::info!(
+        destination = prepared.mail_transport.destination(),
+        "mail is delivered from the outbox"
+    );
+    let worker = MailWorker::spawn(
+        Outbox::new(prepared.state.db.clone()),
+        prepared.mail_transport.clone(),
+        WorkerConfig::default(),
+    );
     connections::serve(listener, router, limits, shutdown_signal()).await;
+    // A mail the SMTP server is accepting finishes; the rest stays queued.
+    if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, worker.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("the mail worker did not stop in time; queued mail stays queued");
+    }
     prepared.state.db.close().await;
     tracing::info!("jwt-allauth stopped");
     Ok(())
 }
+
+/// How long `serve` waits at shutdown for a mail being delivered.
+const MAIL_SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Raises the soft open-file limit to the hard one ([`file_limit::raise_to_hard`]),
 /// logging what it did; the limits then in force.

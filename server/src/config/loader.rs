@@ -7,13 +7,13 @@ use std::path::{Path, PathBuf};
 
 use jwt_allauth::Settings;
 use jwt_allauth::settings::{ENV_PREFIX, SettingsError, SettingsGroup, Value};
-use jwt_allauth_axum::HttpSettings;
+use jwt_allauth_axum::{AccountSettings, HttpSettings};
 
-use super::ServerSettings;
+use super::{MailSettings, ServerSettings};
 
-/// Every setting of the server, in the three groups that use them: the core's token and
-/// session [`Settings`], the axum crate's [`HttpSettings`] and the server's own
-/// [`ServerSettings`].
+/// Every setting of the server, in the groups that use them: the core's token and
+/// session [`Settings`], the axum crate's [`HttpSettings`] and [`AccountSettings`], and
+/// the server's own [`ServerSettings`] and [`MailSettings`].
 ///
 /// [`Config::load`] layers the sources: the defaults, then the file, then the
 /// environment; the command line applies its flags last. Each setting `NAME` is the TOML
@@ -31,8 +31,12 @@ pub struct Config {
     pub tokens: Settings,
     /// Cookie, CSRF, client-IP, throttle and User-Agent settings.
     pub http: HttpSettings,
+    /// Sign-up, e-mail verification and password reset: modes, links, rate limits.
+    pub accounts: AccountSettings,
     /// The server's database, address, start-up checks and connections.
     pub server: ServerSettings,
+    /// Where mail goes and its templates.
+    pub mail: MailSettings,
 }
 
 /// Why the configuration could not be loaded. Every message names the setting or the
@@ -152,10 +156,16 @@ fn from_toml(value: &toml::Value) -> Result<Value, String> {
 impl Config {
     /// The names of all settings, as the contract spells them, group by group.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        [Settings::NAMES, HttpSettings::NAMES, ServerSettings::NAMES]
-            .into_iter()
-            .flatten()
-            .copied()
+        [
+            Settings::NAMES,
+            HttpSettings::NAMES,
+            AccountSettings::NAMES,
+            ServerSettings::NAMES,
+            MailSettings::NAMES,
+        ]
+        .into_iter()
+        .flatten()
+        .copied()
     }
 
     /// The setting called `name` in any case, as the contract spells it.
@@ -166,8 +176,13 @@ impl Config {
     /// Sets the setting `name` (as the contract spells it) from `value`, in the group
     /// that owns it.
     pub fn set(&mut self, name: &str, value: &Value) -> Result<(), ConfigError> {
-        let groups: [&mut dyn SettingsGroup; 3] =
-            [&mut self.tokens, &mut self.http, &mut self.server];
+        let groups: [&mut dyn SettingsGroup; 5] = [
+            &mut self.tokens,
+            &mut self.http,
+            &mut self.accounts,
+            &mut self.server,
+            &mut self.mail,
+        ];
         for group in groups {
             if group.names().contains(&name) {
                 return Ok(group.set(name, value)?);
@@ -278,5 +293,13 @@ impl Config {
     /// the refresh cookie's ([`HttpSettings::validate`]).
     pub fn validate(&self) -> Result<(), ConfigError> {
         Ok(self.http.validate()?)
+    }
+
+    /// The base of every link in a mail: `PUBLIC_URL`, else `http://<BIND>`.
+    pub fn public_url(&self) -> String {
+        match &self.accounts.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", self.server.bind),
+        }
     }
 }

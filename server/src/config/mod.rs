@@ -11,12 +11,14 @@ use crate::db::DEFAULT_DATABASE_URL;
 use crate::keyfile::{self, KeyFile, KeyFileError};
 
 mod loader;
+mod mail_settings;
 mod server_settings;
 
 #[cfg(test)]
 mod tests;
 
 pub use loader::{Config, ConfigError};
+pub use mail_settings::MailSettings;
 pub use server_settings::ServerSettings;
 
 /// Command-line values that override the file and the environment.
@@ -42,6 +44,15 @@ pub fn load_config(
         config.server.bind = bind;
     }
     Ok(config)
+}
+
+/// Where mail goes: `EMAIL_URL`, else files under `mail/` in the server's data directory
+/// (beside the SQLite database, else the current directory).
+pub fn email_url(config: &Config) -> crate::mail::EmailUrl {
+    match &config.mail.email_url {
+        Some(url) => url.clone(),
+        None => crate::mail::EmailUrl::File(crate::db::data_dir(database_url(config)).join("mail")),
+    }
 }
 
 /// The database URL the settings name, else [`DEFAULT_DATABASE_URL`].

@@ -11,6 +11,8 @@ use ipnet::IpNet;
 use jwt_allauth::keys::Algorithm;
 use jwt_allauth::settings::ENV_PREFIX;
 use jwt_allauth::{Secret, UserAttributes};
+use jwt_allauth_axum::AccountSettings;
+use jwt_allauth_axum::account_settings::{EmailVerification, RateLimit, Registration};
 use jwt_allauth_axum::http_settings::SameSite;
 
 use super::*;
@@ -114,7 +116,13 @@ fn defaults() {
     assert_eq!(s.http.login_failures_per_ip, 10);
     assert_eq!(s.http.login_failures_per_email, 5);
     assert_eq!(s.tokens.purpose_token_lifetime, secs(DAY));
-    assert!(s.tokens.purpose_token_lifetimes.is_empty());
+    assert_eq!(
+        s.tokens.purpose_token_lifetimes,
+        BTreeMap::from([
+            ("email_verification".to_owned(), secs(3 * DAY)),
+            ("password_reset".to_owned(), secs(HOUR)),
+        ])
+    );
     assert_eq!(s.server.database_url, None);
     assert_eq!(s.server.bind, SocketAddr::from(([127, 0, 0, 1], 8000)));
     assert!(!s.server.development_mode);
@@ -123,8 +131,11 @@ fn defaults() {
     assert_eq!(s.server.max_connections, 4096);
     assert_eq!(
         s.tokens.purpose_token_lifetime_for("password_reset"),
-        secs(DAY)
+        secs(HOUR)
     );
+    assert_eq!(s.accounts, AccountSettings::default());
+    assert_eq!(s.mail, MailSettings::default());
+    assert_eq!(s.public_url(), "http://127.0.0.1:8000");
     assert_eq!(Config::from_toml_str("").expect("empty file"), s);
     assert_eq!(env(&[]), s);
 }
@@ -169,9 +180,23 @@ development_mode = true
 header_read_timeout = "5s"
 idle_timeout = 120
 max_connections = 100
+email_verification = "optional"
+registration = "closed"
+public_url = "https://auth.example.com/"
+email_verification_url = "https://app.example.com/verify?key={key}"
+email_verified_redirect = "https://app.example.com/verified"
+password_reset_redirect = "https://app.example.com/reset"
+password_reset_request_url = "https://app.example.com/forgot"
+signups_per_ip = "0"
+mails_per_address = "1/1d"
+reset_requests_per_address = "2/30s"
+reset_requests_per_ip = "9/2m"
+email_url = "file:///var/mail/jwt-allauth"
+email_from = "Accounts <accounts@example.com>"
+email_templates_dir = "/etc/jwt-allauth/mail"
 "#;
 
-const ALL_ENV: [(&str, &str); 37] = [
+const ALL_ENV: [(&str, &str); 51] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -218,6 +243,32 @@ const ALL_ENV: [(&str, &str); 37] = [
     ("JWT_ALLAUTH_HEADER_READ_TIMEOUT", "5s"),
     ("JWT_ALLAUTH_IDLE_TIMEOUT", "2m"),
     ("JWT_ALLAUTH_MAX_CONNECTIONS", "100"),
+    ("JWT_ALLAUTH_EMAIL_VERIFICATION", "optional"),
+    ("JWT_ALLAUTH_REGISTRATION", "closed"),
+    ("JWT_ALLAUTH_PUBLIC_URL", "https://auth.example.com/"),
+    (
+        "JWT_ALLAUTH_EMAIL_VERIFICATION_URL",
+        "https://app.example.com/verify?key={key}",
+    ),
+    (
+        "JWT_ALLAUTH_EMAIL_VERIFIED_REDIRECT",
+        "https://app.example.com/verified",
+    ),
+    (
+        "JWT_ALLAUTH_PASSWORD_RESET_REDIRECT",
+        "https://app.example.com/reset",
+    ),
+    (
+        "JWT_ALLAUTH_PASSWORD_RESET_REQUEST_URL",
+        "https://app.example.com/forgot",
+    ),
+    ("JWT_ALLAUTH_SIGNUPS_PER_IP", "0"),
+    ("JWT_ALLAUTH_MAILS_PER_ADDRESS", "1/1d"),
+    ("JWT_ALLAUTH_RESET_REQUESTS_PER_ADDRESS", "2/30s"),
+    ("JWT_ALLAUTH_RESET_REQUESTS_PER_IP", "9/2m"),
+    ("JWT_ALLAUTH_EMAIL_URL", "file:///var/mail/jwt-allauth"),
+    ("JWT_ALLAUTH_EMAIL_FROM", "Accounts <accounts@example.com>"),
+    ("JWT_ALLAUTH_EMAIL_TEMPLATES_DIR", "/etc/jwt-allauth/mail"),
 ];
 
 fn assert_all_set(s: &Config) {
@@ -296,6 +347,49 @@ fn assert_all_set(s: &Config) {
     assert_eq!(s.server.header_read_timeout, secs(5));
     assert_eq!(s.server.idle_timeout, secs(2 * MINUTE));
     assert_eq!(s.server.max_connections, 100);
+    let a = &s.accounts;
+    assert_eq!(a.email_verification, EmailVerification::Optional);
+    assert_eq!(a.registration, Registration::Closed);
+    assert_eq!(a.public_url.as_deref(), Some("https://auth.example.com"));
+    assert_eq!(s.public_url(), "https://auth.example.com");
+    assert_eq!(
+        a.email_verification_url.as_deref(),
+        Some("https://app.example.com/verify?key={key}")
+    );
+    assert_eq!(
+        a.email_verified_redirect.as_deref(),
+        Some("https://app.example.com/verified")
+    );
+    assert_eq!(
+        a.password_reset_redirect.as_deref(),
+        Some("https://app.example.com/reset")
+    );
+    assert_eq!(
+        a.password_reset_request_url.as_deref(),
+        Some("https://app.example.com/forgot")
+    );
+    assert_eq!(a.signups_per_ip, None);
+    assert_eq!(a.mails_per_address, Some(RateLimit::new(1, secs(DAY))));
+    assert_eq!(
+        a.reset_requests_per_address,
+        Some(RateLimit::new(2, secs(30)))
+    );
+    assert_eq!(
+        a.reset_requests_per_ip,
+        Some(RateLimit::new(9, secs(2 * MINUTE)))
+    );
+    assert_eq!(
+        s.mail.email_url,
+        Some(crate::mail::EmailUrl::File("/var/mail/jwt-allauth".into()))
+    );
+    assert_eq!(
+        s.mail.email_from.to_string(),
+        "Accounts <accounts@example.com>"
+    );
+    assert_eq!(
+        s.mail.email_templates_dir,
+        Some(PathBuf::from("/etc/jwt-allauth/mail"))
+    );
 }
 
 #[test]

@@ -42,8 +42,15 @@ fn defaults() {
     assert_eq!(s.issuer, None);
     assert_eq!(s.audience, None);
     assert_eq!(s.purpose_token_lifetime, secs(DAY));
-    assert!(s.purpose_token_lifetimes.is_empty());
-    assert_eq!(s.purpose_token_lifetime_for("password_reset"), secs(DAY));
+    assert_eq!(
+        s.purpose_token_lifetimes,
+        BTreeMap::from([
+            ("email_verification".to_owned(), secs(3 * DAY)),
+            ("password_reset".to_owned(), secs(HOUR)),
+        ])
+    );
+    assert_eq!(s.purpose_token_lifetime_for("password_reset"), secs(HOUR));
+    assert_eq!(s.purpose_token_lifetime_for("other"), secs(DAY));
 }
 
 /// Every setting of the group with a non-default value, as an environment variable would

@@ -935,9 +935,12 @@ pub async fn manager_purpose_tokens_and_credential_change<
 ) {
     let users = TestUsers::with(TestUser::new("1"));
     let mut settings = Settings::default();
-    settings
-        .purpose_token_lifetimes
-        .insert("email_confirmation".into(), StdDuration::from_secs(7200));
+    // No lifetime of its own for `password_reset` here: it takes PURPOSE_TOKEN_LIFETIME.
+    settings.purpose_token_lifetimes = [(
+        "email_confirmation".to_owned(),
+        StdDuration::from_secs(7200),
+    )]
+    .into();
     let m = full_manager(store, &users, settings);
     let reset = m
         .make_purpose_token("1", "password_reset", &device("Firefox"), t0())
