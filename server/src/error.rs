@@ -43,9 +43,6 @@ pub enum CommandError {
     /// The mail transport of `EMAIL_URL` cannot be built.
     #[error("EMAIL_URL cannot be used")]
     MailTransport(#[source] crate::mail::TransportError),
-    /// The mail templates cannot be loaded.
-    #[error(transparent)]
-    MailTemplates(crate::mail::TemplateError),
     /// The HTTP application cannot be built.
     #[error(transparent)]
     State(#[from] crate::StateError),

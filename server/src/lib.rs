@@ -48,6 +48,7 @@ use tracing::Level;
 use crate::config::Config;
 use crate::db::Database;
 pub use crate::limits::HEADER_LIMIT;
+use crate::mail::{AccountMailer, Outbox, Templates};
 pub use crate::openapi::{OPENAPI_PATH, openapi};
 use crate::passwords::Passwords;
 use crate::users::Users;
@@ -68,6 +69,9 @@ pub enum StateError {
     /// The User-Agent parser could not be built (broken vendored rules).
     #[error("the User-Agent parser cannot be built")]
     UserAgentParser(#[source] BoxError),
+    /// The mail templates cannot be loaded (`EMAIL_TEMPLATES_DIR`).
+    #[error(transparent)]
+    MailTemplates(#[from] crate::mail::TemplateError),
 }
 
 /// Everything the HTTP application needs. Cheap to clone.
@@ -77,6 +81,8 @@ pub struct AppState {
     pub db: Database,
     /// The users table.
     pub users: Users,
+    /// The mail outbox, whose worker `serve` runs.
+    pub outbox: Outbox,
     /// The axum crate's state: the session manager, the User-Agent parser, the client-IP
     /// resolver, the login throttle, the refresh cookie and the clock.
     pub auth: Auth,
@@ -91,13 +97,27 @@ impl AppState {
         // The routers hand out turns at password checks fairly between clients, as many
         // at a time as the hashing pool runs.
         let turns = PasswordPermits::new(passwords.permits());
-        let users = Users::new(db.clone(), passwords);
+        let templates = Templates::load(config.mail.email_templates_dir.as_deref())?;
+        let public_url = config.public_url();
+        let outbox = Outbox::new(db.clone());
+        let users = Users::new(db.clone(), passwords).with_mail(
+            AccountMailer::new(Arc::new(templates), public_url.clone()),
+            outbox.clone(),
+        );
+        let mut accounts = config.accounts.clone();
+        accounts.public_url = Some(public_url);
         let keys = config::signing_keys(&config).map_err(StateError::Keys)?;
         let manager = SessionManager::new(config.tokens, keys, db.session_store(), users.clone());
         let auth = AuthState::new(manager, config.http)
             .map_err(StateError::UserAgentParser)?
-            .with_password_permits(turns);
-        Ok(Self { db, users, auth })
+            .with_password_permits(turns)
+            .with_account_settings(accounts);
+        Ok(Self {
+            db,
+            users,
+            outbox,
+            auth,
+        })
     }
 
     /// The session manager.
@@ -141,7 +161,7 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 /// [`REQUEST_TIMEOUT`].
 pub async fn app(state: AppState) -> Router {
     let sensitive: Arc<[HeaderName]> = Arc::new(SENSITIVE_HEADERS);
-    let api = state.auth.router();
+    let api = state.auth.router().merge(state.auth.account_flow_router());
     let mut router = health::router(state.db.clone())
         .merge(openapi::openapi_router())
         .merge(api)

@@ -293,6 +293,10 @@ async fn mail_settings_are_checked_at_start() {
     let missing = db.dir.path().join("no-such-templates");
     let output = db
         .command(&["serve", "--bind", "127.0.0.1:0"])
+        .env(
+            "JWT_ALLAUTH_SECRET_KEY",
+            "a configured secret, 32 bytes or more",
+        )
         .env("JWT_ALLAUTH_EMAIL_TEMPLATES_DIR", &missing)
         .output()
         .unwrap();

@@ -33,6 +33,10 @@ pub enum ApiError {
     /// Too many failed logins: 429 `throttled` with `Retry-After`.
     #[error("Too many failed login attempts. Try again later.")]
     Throttled(Throttled),
+    /// Too many password reset requests for an address or from a client: 429 `throttled`
+    /// with `Retry-After`.
+    #[error("Too many password reset requests for this e-mail address.")]
+    ResetThrottled(Throttled),
     /// `/refresh/` refused the token (401).
     #[error(transparent)]
     Refresh(#[from] RefreshRejection),
@@ -92,7 +96,9 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 Some(ErrorCode::IncorrectCredentials),
             ),
-            ApiError::Throttled(_) => (StatusCode::TOO_MANY_REQUESTS, Some(ErrorCode::Throttled)),
+            ApiError::Throttled(_) | ApiError::ResetThrottled(_) => {
+                (StatusCode::TOO_MANY_REQUESTS, Some(ErrorCode::Throttled))
+            }
             ApiError::CsrfFailed => (StatusCode::FORBIDDEN, Some(ErrorCode::CsrfFailed)),
             ApiError::RefreshCookieNotFound | ApiError::InvalidToken => {
                 (StatusCode::BAD_REQUEST, None)
@@ -125,7 +131,9 @@ impl IntoResponse for ApiError {
             };
         };
         let mut response = error_response(status, &self.to_string(), code);
-        if let ApiError::Throttled(Throttled { retry_after }) = self {
+        if let ApiError::Throttled(Throttled { retry_after })
+        | ApiError::ResetThrottled(Throttled { retry_after }) = self
+        {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));

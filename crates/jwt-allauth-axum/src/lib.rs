@@ -147,6 +147,7 @@
 //! ```
 
 mod account;
+mod account_flows;
 pub mod account_settings;
 mod api_error;
 mod authenticator;
@@ -169,6 +170,7 @@ mod state;
 mod throttle;
 
 pub use account::{AccountStore, PasswordChange, Profile, ProfileUpdate};
+pub use account_flows::{AccountFlows, AccountMail};
 pub use account_settings::AccountSettings;
 pub use api_error::ApiError;
 pub use authenticator::Authenticator;
@@ -185,12 +187,14 @@ pub use password_permits::{PasswordPermit, PasswordPermits};
 pub use password_rules::{PasswordProblem, PasswordRules};
 pub use payloads::{
     Detail, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, PasswordChanged,
-    RefreshRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
+    PasswordResetRequest, RefreshRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
 };
 pub use rejection::{AuthRejection, PermissionDenied, RefreshRejection, RoleRejection};
-pub use routes::{account_routes, method_not_allowed, router, session_routes, token_routes};
-pub use state::AuthState;
+pub use routes::{
+    account_flow_routes, account_routes, method_not_allowed, router, session_routes, token_routes,
+};
+pub use state::{AccountLimits, AuthState};
 pub use throttle::{
     ClientBucket, DEFAULT_MAX_TRACKED, EMAIL_WINDOW_SECONDS, IP_WINDOW_SECONDS, LoginAttempt,
-    LoginThrottle, Throttled,
+    LoginThrottle, RateLimiter, Throttled,
 };

@@ -128,6 +128,7 @@ impl Modify for OptionalBodies {
         routes::user::get_user,
         routes::user::update_user,
         routes::password::change_password,
+        routes::password_reset::request_password_reset,
         routes::whoami::whoami,
         routes::sessions::list_sessions,
         routes::sessions::delete_session,

@@ -51,6 +51,15 @@ impl fmt::Debug for RefreshRequest {
     }
 }
 
+/// The body of `POST /password/reset/`: `{"email"}`, at most 254 characters.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordResetRequest {
+    /// The account's e-mail address.
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254, example = "ada@example.com"))]
+    pub email: String,
+}
+
 /// The body of `POST /password/change/`: `{"old_password","new_password1",
 /// "new_password2"}`, each at most 128 characters.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,6 +14,7 @@ use jwt_allauth::{
 use time::OffsetDateTime;
 
 use crate::account::AccountStore;
+use crate::account_settings::AccountSettings;
 use crate::authenticator::Authenticator;
 use crate::client::ClientInfo;
 use crate::clock::Clock;
@@ -22,7 +23,32 @@ use crate::extract::UserLoader;
 use crate::http_settings::HttpSettings;
 use crate::password_permits::PasswordPermits;
 use crate::password_rules::PasswordRules;
-use crate::throttle::LoginThrottle;
+use crate::throttle::{LoginThrottle, RateLimiter};
+
+/// The rate limiters of the account flows, from the [`AccountSettings`].
+#[derive(Debug)]
+pub struct AccountLimits {
+    /// `SIGNUPS_PER_IP`, per client.
+    pub signups_per_ip: RateLimiter,
+    /// `MAILS_PER_ADDRESS`, per e-mail key.
+    pub mails_per_address: RateLimiter,
+    /// `RESET_REQUESTS_PER_ADDRESS`, per e-mail key.
+    pub reset_requests_per_address: RateLimiter,
+    /// `RESET_REQUESTS_PER_IP`, per client.
+    pub reset_requests_per_ip: RateLimiter,
+}
+
+impl AccountLimits {
+    /// The limiters of `settings`.
+    pub fn new(settings: &AccountSettings) -> Self {
+        Self {
+            signups_per_ip: RateLimiter::new(settings.signups_per_ip),
+            mails_per_address: RateLimiter::new(settings.mails_per_address),
+            reset_requests_per_address: RateLimiter::new(settings.reset_requests_per_address),
+            reset_requests_per_ip: RateLimiter::new(settings.reset_requests_per_ip),
+        }
+    }
+}
 
 /// The shared state of the authentication routes and extractors: the
 /// [`SessionManager`], the User-Agent parser, the client-IP resolver, the login
@@ -39,6 +65,8 @@ pub struct AuthState<A: UserStore> {
 struct Inner<A: UserStore> {
     manager: Arc<SessionManager<A>>,
     http: HttpSettings,
+    accounts: AccountSettings,
+    account_limits: Arc<AccountLimits>,
     user_agent_parser: Option<Arc<UserAgentParser>>,
     client_ip: ClientIpResolver,
     throttle: Arc<LoginThrottle>,
@@ -55,6 +83,8 @@ impl<A: UserStore> Clone for Inner<A> {
         Self {
             manager: Arc::clone(&self.manager),
             http: self.http.clone(),
+            accounts: self.accounts.clone(),
+            account_limits: Arc::clone(&self.account_limits),
             user_agent_parser: self.user_agent_parser.clone(),
             client_ip: self.client_ip.clone(),
             throttle: Arc::clone(&self.throttle),
@@ -83,6 +113,7 @@ where
         f.debug_struct("AuthState")
             .field("settings", self.inner.manager.settings())
             .field("http_settings", &self.inner.http)
+            .field("account_settings", &self.inner.accounts)
             .field("user_agent_parser", &self.inner.user_agent_parser.is_some())
             .field("client_ip", &self.inner.client_ip)
             .field("throttle", &self.inner.throttle)
@@ -146,6 +177,8 @@ where
             clock,
             manager,
             http,
+            account_limits: Arc::new(AccountLimits::new(&AccountSettings::default())),
+            accounts: AccountSettings::default(),
         };
         Ok(Self {
             inner: Arc::new(inner),
@@ -184,6 +217,16 @@ where
         self.map_inner(|inner| inner.password_rules = rules)
     }
 
+    /// The same state with the settings of the account flows (and fresh rate limiters
+    /// for them). Defaults to [`AccountSettings::default`], which has no `PUBLIC_URL`:
+    /// the flows then send no mail (and log why).
+    pub fn with_account_settings(self, settings: AccountSettings) -> Self {
+        self.map_inner(|inner| {
+            inner.account_limits = Arc::new(AccountLimits::new(&settings));
+            inner.accounts = settings;
+        })
+    }
+
     fn map_inner(mut self, change: impl FnOnce(&mut Inner<A>)) -> Self {
         change(Arc::make_mut(&mut self.inner));
         self
@@ -207,6 +250,16 @@ where
     /// The HTTP settings.
     pub fn http_settings(&self) -> &HttpSettings {
         &self.inner.http
+    }
+
+    /// The settings of the account flows.
+    pub fn account_settings(&self) -> &AccountSettings {
+        &self.inner.accounts
+    }
+
+    /// The rate limiters of the account flows.
+    pub fn account_limits(&self) -> &AccountLimits {
+        &self.inner.account_limits
     }
 
     /// The current time of the state's clock.
@@ -291,6 +344,20 @@ where
         AppState: Clone + Send + Sync + 'static,
     {
         crate::routes::router::<A, Self>().with_state(self.clone())
+    }
+}
+
+impl<A> AuthState<A>
+where
+    A: crate::AccountFlows + 'static,
+{
+    /// The routes of the account flows ([`account_flow_routes`](crate::account_flow_routes))
+    /// with this state already given.
+    pub fn account_flow_router<AppState>(&self) -> Router<AppState>
+    where
+        AppState: Clone + Send + Sync + 'static,
+    {
+        crate::routes::account_flow_routes::<A, Self>().with_state(self.clone())
     }
 }
 

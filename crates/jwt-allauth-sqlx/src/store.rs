@@ -164,6 +164,46 @@ where
         .bind(rotation.presented_jti.as_str())
 }
 
+/// The statement of [`PurposeTokenStore::replace_purpose_token`], bound to `token`.
+fn replace_purpose_token_query<DB>(token: &NewPurposeToken) -> Query<'_, DB, DB::Arguments>
+where
+    DB: Dialect,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: for<'q> Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+{
+    let query = sqlx::query(sql::INSERT_PURPOSE_TOKEN)
+        .bind(token.token_hash.as_slice())
+        .bind(token.purpose.as_str())
+        .bind(token.user_id.as_str())
+        .bind(DB::encode_time(token.created))
+        .bind(DB::encode_time(token.expires_at));
+    bind_device(query, &token.device)
+}
+
+impl<DB> SqlxStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: for<'q> Encode<'q, DB> + Type<DB>,
+    for<'q> &'q [u8]: Encode<'q, DB> + Type<DB>,
+{
+    /// Stores `token` as [`PurposeTokenStore::replace_purpose_token`] does (replacing the
+    /// user's older token for its purpose), on `connection`: a transaction of the
+    /// caller's, so that the token commits with what else the transaction writes (the
+    /// mail that carries it, in an outbox table of the same database).
+    pub async fn replace_purpose_token_on(
+        connection: &mut DB::Connection,
+        token: &NewPurposeToken,
+    ) -> Result<(), StoreError> {
+        execute(connection, replace_purpose_token_query(token)).await?;
+        Ok(())
+    }
+}
+
 /// Runs `query` on `executor` (the pool, or a transaction's connection); how many rows
 /// it changed.
 async fn execute<'c, DB, E>(
@@ -377,13 +417,7 @@ where
     Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
 {
     async fn replace_purpose_token(&self, token: &NewPurposeToken) -> Result<(), StoreError> {
-        let query = sqlx::query(sql::INSERT_PURPOSE_TOKEN)
-            .bind(token.token_hash.as_slice())
-            .bind(token.purpose.as_str())
-            .bind(token.user_id.as_str())
-            .bind(DB::encode_time(token.created))
-            .bind(DB::encode_time(token.expires_at));
-        execute(&self.pool, bind_device(query, &token.device)).await?;
+        execute(&self.pool, replace_purpose_token_query(token)).await?;
         Ok(())
     }
 

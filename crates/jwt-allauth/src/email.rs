@@ -38,6 +38,56 @@ pub fn email_key(email: &str) -> String {
         .collect()
 }
 
+/// Whether `email` (already trimmed) is an address the library accepts: one `@` with a
+/// non-empty part on each side, at most [`MAX_EMAIL_CHARS`] characters, and no
+/// whitespace, control or [invisible formatting](is_invisible_format) character. The
+/// account routes answer `Enter a valid email address.` otherwise.
+///
+/// ```
+/// use jwt_allauth::email::is_valid_email;
+///
+/// assert!(is_valid_email("ada@example.com"));
+/// assert!(!is_valid_email("ada@"));
+/// assert!(!is_valid_email("ada@exa@mple.com"));
+/// assert!(!is_valid_email("ada\u{200B}@example.com"));
+/// ```
+pub fn is_valid_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && !domain.is_empty()
+                && !domain.contains('@')
+                && email.chars().count() <= MAX_EMAIL_CHARS
+                && !email
+                    .chars()
+                    .any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
+        }
+        None => false,
+    }
+}
+
+/// Whether `c` is an invisible formatting character: the bidirectional controls
+/// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), the zero-width characters
+/// (U+200B–U+200D, U+2060–U+2064, U+FEFF), the soft hyphen (U+00AD), U+180E, the
+/// interlinear annotation characters (U+FFF9–U+FFFB) and the tag characters
+/// (U+E0000–U+E007F). None of them changes what an address delivers to, all of them
+/// change what it looks like.
+pub fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{E0000}'..='\u{E007F}'
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

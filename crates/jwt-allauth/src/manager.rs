@@ -14,8 +14,8 @@ use crate::random::hex_id;
 use crate::rotation;
 use crate::settings::Settings;
 use crate::store::{
-    NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation, SessionRecord,
-    SessionStore,
+    NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
+    SessionRecord, SessionStore,
 };
 use crate::tokens::refresh::UserClaims;
 use crate::tokens::{AccessToken, GenericToken, RefreshToken, TokenCodec, TokenPair};
@@ -417,19 +417,34 @@ impl<U: UserStore> SessionManager<U> {
         device: &DeviceInfo,
         now: OffsetDateTime,
     ) -> Result<GenericToken, Error> {
+        let (token, row) = self.new_purpose_token(user_id, purpose, device, now);
+        self.store.replace_purpose_token(&row).await?;
+        Ok(token)
+    }
+
+    /// A new single-use token for `(user_id, purpose)` with the purpose's lifetime, and
+    /// the row to store for it, without storing it: for an application that stores the
+    /// row in a transaction of its own, with the mail that carries the token (store it
+    /// as [`PurposeTokenStore::replace_purpose_token`] does: replacing the user's older
+    /// tokens for that purpose).
+    pub fn new_purpose_token(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        device: &DeviceInfo,
+        now: OffsetDateTime,
+    ) -> (GenericToken, NewPurposeToken) {
         let lifetime = self.settings.purpose_token_lifetime_for(purpose);
         let expires_at = now
             .checked_add(time::Duration::try_from(lifetime).unwrap_or(time::Duration::MAX))
             .unwrap_or(time::PrimitiveDateTime::MAX.assume_utc());
-        let (token, row) = GenericToken::generate(
+        GenericToken::generate(
             user_id,
             purpose,
             device.clone().truncated(),
             now,
             expires_at,
-        );
-        self.store.replace_purpose_token(&row).await?;
-        Ok(token)
+        )
     }
 
     /// Checks and consumes a purpose token: `Some` exactly once for a valid, unexpired

@@ -15,7 +15,7 @@ use crate::connections::{self, ConnectionLimits};
 use crate::db::{Database, DatabaseUrl, DbError};
 use crate::error::CommandError;
 use crate::file_limit::{self, OpenFileLimit, Raised};
-use crate::mail::{EmailUrl, MailTransport, MailWorker, Outbox, Templates, WorkerConfig};
+use crate::mail::{EmailUrl, MailTransport, MailWorker, WorkerConfig};
 use crate::passwords::Passwords;
 use crate::{AppState, app};
 
@@ -38,15 +38,13 @@ pub struct Prepared {
     pub server: ServerSettings,
     /// Where mail goes (`EMAIL_URL`), checked at start.
     pub mail_transport: MailTransport,
-    /// The mail templates (`EMAIL_TEMPLATES_DIR` over the built-in ones), loaded at start.
-    pub mail_templates: Templates,
 }
 
 /// Everything `serve` does before it listens: loads the settings (file, environment,
-/// `args`), refuses a weak HMAC secret outside `DEVELOPMENT_MODE`, prepares the mail
-/// transport and templates (a mail directory is created), connects and migrates, loads
-/// or creates the signing key, prepares the password hasher and builds the
-/// [`AppState`].
+/// `args`), refuses a weak HMAC secret outside `DEVELOPMENT_MODE`, connects and
+/// migrates, prepares the mail transport (creating the mail directory of a `file://`
+/// `EMAIL_URL`), loads or creates the signing key, prepares the password hasher and
+/// builds the [`AppState`] (which loads the mail templates).
 pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, CommandError> {
     let mut config = config::load_config(
         global.config.as_deref(),
@@ -58,6 +56,8 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
     config::check_secret_strength(&config)?;
     let text = config::database_url(&config);
     let url = DatabaseUrl::parse(text).map_err(|source| DbError::invalid_url(text, source))?;
+    let db = Database::connect_to(&url).await?;
+    db.migrate().await?;
     let email_url = config::email_url(&config);
     if let EmailUrl::File(dir) = &email_url {
         std::fs::create_dir_all(dir).map_err(|source| CommandError::MailDirectory {
@@ -67,10 +67,6 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
     }
     let mail_transport = MailTransport::from_url(&email_url, config.mail.email_from.clone())
         .map_err(CommandError::MailTransport)?;
-    let mail_templates = Templates::load(config.mail.email_templates_dir.as_deref())
-        .map_err(CommandError::MailTemplates)?;
-    let db = Database::connect_to(&url).await?;
-    db.migrate().await?;
     config::ensure_signing_key(&mut config)?;
     let addr = config.server.bind;
     let server = config.server.clone();
@@ -83,7 +79,6 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
         database_url: url,
         server,
         mail_transport,
-        mail_templates,
     })
 }
 
@@ -123,7 +118,7 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         "mail is delivered from the outbox"
     );
     let worker = MailWorker::spawn(
-        Outbox::new(prepared.state.db.clone()),
+        prepared.state.outbox.clone(),
         prepared.mail_transport.clone(),
         WorkerConfig::default(),
     );

@@ -44,6 +44,7 @@
 //! # }
 //! ```
 
+mod account_mailer;
 mod email_url;
 mod outbox;
 mod outbox_sql;
@@ -53,6 +54,7 @@ mod worker;
 
 pub use lettre::message::Mailbox;
 
+pub use self::account_mailer::{AccountMailError, AccountMailer};
 pub use self::email_url::{
     EmailUrl, EmailUrlError, Password, SmtpCredentials, SmtpUrl, TlsMode, redact_email_url,
 };

@@ -30,6 +30,7 @@ macro_rules! on_table {
 }
 
 mod account;
+mod account_flows;
 mod dialect;
 mod email_keys;
 mod postgres;
@@ -134,48 +135,14 @@ fn parse_profile(text: &str) -> Result<Map<String, Value>, UsersError> {
 /// [`MAX_EMAIL_CHARS`]): the address is confirmed by mail, not by a parser. It refuses
 /// what makes an address read as another one: a second `@` (`eve@evil.example@bank.com`),
 /// whitespace, control characters, and invisible formatting characters (see
-/// [`is_invisible_format`]), such as a right-to-left override that displays
+/// [`is_invisible_format`](jwt_allauth::email::is_invisible_format)), such as a right-to-left override that displays
 /// `eve\u{202E}moc.knab@evil.example` as `eve@evil.example` reversed into `bank.com`.
 pub fn normalize_email(email: &str) -> Result<(String, String), UsersError> {
     let email = email.trim();
-    let valid = match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && !domain.is_empty()
-                && !domain.contains('@')
-                && email.chars().count() <= MAX_EMAIL_CHARS
-                && !email
-                    .chars()
-                    .any(|c| c.is_whitespace() || c.is_control() || is_invisible_format(c))
-        }
-        None => false,
-    };
-    if !valid {
+    if !jwt_allauth::email::is_valid_email(email) {
         return Err(UsersError::InvalidEmail(email.to_owned()));
     }
     Ok((email.to_owned(), email_key(email)))
-}
-
-/// Whether `c` is an invisible formatting character: the bidirectional controls
-/// (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069), the zero-width characters
-/// (U+200B–U+200D, U+2060–U+2064, U+FEFF), the soft hyphen (U+00AD), U+180E, the
-/// interlinear annotation characters (U+FFF9–U+FFFB) and the tag characters
-/// (U+E0000–U+E007F). None of them changes what an address delivers to, all of them
-/// change what it looks like.
-pub fn is_invisible_format(c: char) -> bool {
-    matches!(
-        c,
-        '\u{00AD}'
-            | '\u{061C}'
-            | '\u{180E}'
-            | '\u{200B}'..='\u{200F}'
-            | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}'
-            | '\u{2066}'..='\u{2069}'
-            | '\u{FEFF}'
-            | '\u{FFF9}'..='\u{FFFB}'
-            | '\u{E0000}'..='\u{E007F}'
-    )
 }
 
 /// Whether a JSON value holds the NUL character in a string or an object key, at any
@@ -241,13 +208,33 @@ struct StoredUser<'a> {
 pub struct Users {
     db: Database,
     passwords: Passwords,
+    mail: Option<account_flows::AccountMailing>,
 }
 
 impl Users {
     /// The users table of `db` (migrated by [`Database::migrate`]), hashing with
     /// `passwords`.
     pub fn new(db: Database, passwords: Passwords) -> Self {
-        Self { db, passwords }
+        Self {
+            db,
+            passwords,
+            mail: None,
+        }
+    }
+
+    /// The same table sending the account flows' mails: rendered by `mailer`, queued in
+    /// `outbox` in the transaction that stores their token. Without it, the flows that
+    /// send mail fail (and log it).
+    pub fn with_mail(
+        mut self,
+        mailer: crate::mail::AccountMailer,
+        outbox: crate::mail::Outbox,
+    ) -> Self {
+        self.mail = Some(account_flows::AccountMailing {
+            mailer: std::sync::Arc::new(mailer),
+            outbox,
+        });
+        self
     }
 
     /// The password hasher.

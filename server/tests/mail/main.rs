@@ -388,3 +388,75 @@ async fn two_workers_on_one_postgres_deliver_each_message_once() {
         .collect();
     assert_eq!(ids.len(), MAILS);
 }
+
+/// Issue 12, end to end: the real binary with `EMAIL_URL` on the real SMTP server; a
+/// user created with the CLI asks for a password reset over HTTP and receives exactly
+/// one `Password reset` mail, text and HTML, whose link is built from `PUBLIC_URL`; an
+/// unknown address gets the same answer and no mail.
+#[tokio::test]
+async fn a_password_reset_request_is_delivered_by_smtp() {
+    let smtp = SmtpServer::start();
+    let db = TestDb::sqlite();
+    let created = db.run(&[
+        "user",
+        "create",
+        "--email",
+        "ada@example.com",
+        "--password",
+        "correct horse battery",
+    ]);
+    assert!(created.status.success(), "{created:?}");
+    let email_url = smtp.url("?tls=none");
+    let mut server = common::Server::start_with_env(
+        &db,
+        &[],
+        &[
+            ("JWT_ALLAUTH_EMAIL_URL", email_url.as_str()),
+            ("JWT_ALLAUTH_PUBLIC_URL", "https://auth.example.com"),
+            ("JWT_ALLAUTH_EMAIL_FROM", "Accounts <accounts@example.com>"),
+        ],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let mut answers = Vec::new();
+    for email in ["ada@example.com", "nobody@example.com"] {
+        let response = client
+            .post(server.url("/password/reset/"))
+            .json(&serde_json::json!({ "email": email }))
+            .send()
+            .await
+            .unwrap();
+        answers.push((response.status(), response.text().await.unwrap()));
+    }
+    assert_eq!(answers[0], answers[1]);
+    assert_eq!(
+        answers[0].1,
+        r#"{"detail":"Password reset e-mail has been sent."}"#
+    );
+
+    let received = smtp.wait_for(1).await;
+    // A mail for the unknown address would have come as fast: give it the time.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(smtp.received().len(), 1);
+    let mail = &received[0];
+    assert_eq!(mail.to, ["ada@example.com"]);
+    assert_eq!(mail.header("Subject").as_deref(), Some("Password reset"));
+    assert!(
+        mail.header("From")
+            .unwrap_or_default()
+            .contains("accounts@example.com")
+    );
+    let parts = mail.parts();
+    assert_eq!(parts.len(), 2, "text and HTML");
+    assert!(parts[0].0.starts_with("text/plain"), "{:?}", parts[0].0);
+    assert!(parts[1].0.starts_with("text/html"), "{:?}", parts[1].0);
+    for (_, body) in &parts {
+        assert!(
+            body.contains("https://auth.example.com/password/reset/confirm/MQ/"),
+            "{body}"
+        );
+    }
+    // No log line holds the link.
+    assert!(!server.log_text().contains("/password/reset/confirm/"));
+    assert!(server.terminate());
+}

@@ -4,6 +4,7 @@
 pub(crate) mod login;
 pub(crate) mod logout;
 pub(crate) mod password;
+pub(crate) mod password_reset;
 pub(crate) mod refresh;
 pub(crate) mod sessions;
 pub(crate) mod user;
@@ -41,6 +42,7 @@ pub(crate) const PASSWORD_CHANGE: &str = "/password/change/";
 pub(crate) const WHOAMI: &str = "/whoami/";
 pub(crate) const SESSIONS: &str = "/sessions/";
 pub(crate) const SESSION: &str = "/sessions/{session}/";
+pub(crate) const PASSWORD_RESET: &str = "/password/reset/";
 
 /// Every route of the wire contract: [`token_routes`], [`account_routes`] and
 /// [`session_routes`] merged.
@@ -59,6 +61,21 @@ where
     token_routes::<A, AppState>()
         .merge(account_routes::<A, AppState>())
         .merge(session_routes::<A, AppState>())
+}
+
+/// The account flows over the application's [`AccountFlows`](crate::AccountFlows):
+/// `POST /password/reset/` (sign-up, verification and the rest of the reset flow are to
+/// come, see `docs/accounts-design.md`).
+pub fn account_flow_routes<A, AppState>() -> Router<AppState>
+where
+    A: crate::AccountFlows + 'static,
+    AuthState<A>: FromRef<AppState>,
+    AppState: Clone + Send + Sync + 'static,
+{
+    Router::new().route(
+        PASSWORD_RESET,
+        post(password_reset::request_password_reset::<A>).fallback(method_not_allowed),
+    )
 }
 
 /// `POST /login/`, `POST /refresh/`, `POST /logout/` and `POST /logout-all/`.

@@ -2,6 +2,7 @@
 //! address, reserved before the password is verified.
 
 mod client_bucket;
+mod rate_limiter;
 
 use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
@@ -18,6 +19,7 @@ use tokio::sync::Notify;
 use crate::http_settings::HttpSettings;
 
 pub use self::client_bucket::ClientBucket;
+pub use self::rate_limiter::RateLimiter;
 
 /// The window of `LOGIN_FAILURES_PER_IP`, in seconds.
 pub const IP_WINDOW_SECONDS: i64 = 60;

@@ -827,6 +827,7 @@ pub async fn manager_purge<S: SessionStore + PurposeTokenStore + 'static>(store:
     let mut settings = Settings::default();
     settings.refresh_token_lifetime = StdDuration::from_secs(60);
     settings.purpose_token_lifetime = StdDuration::from_secs(60);
+    settings.purpose_token_lifetimes.clear();
     let m = full_manager(store, &users, settings);
     for _ in 0..3 {
         m.open_session(&users.get("1"), &device("Firefox"), t0())

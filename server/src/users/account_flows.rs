@@ -1,0 +1,97 @@
+//! The users table's side of the account flows: finding an account by address, and
+//! storing a purpose token with the mail that carries it, in one transaction.
+
+use std::sync::Arc;
+
+use jwt_allauth::store::NewPurposeToken;
+use jwt_allauth::{StoreError, UserStoreError};
+use jwt_allauth_axum::{AccountFlows, AccountMail, AccountStore};
+use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
+
+use super::{ServerUser, Users};
+use crate::db::Database;
+use crate::mail::{AccountMailer, Outbox, OutboxError};
+
+/// How the users table sends the flows' mails.
+#[derive(Debug, Clone)]
+pub(super) struct AccountMailing {
+    pub(super) mailer: Arc<AccountMailer>,
+    pub(super) outbox: Outbox,
+}
+
+/// Why a token and its mail were not stored.
+#[derive(Debug, thiserror::Error)]
+enum FlowError {
+    #[error("no mailer is configured for the account flows")]
+    NoMailer,
+    #[error("the account mail cannot be rendered")]
+    Render(#[from] crate::mail::AccountMailError),
+    #[error("the purpose token cannot be stored")]
+    Token(#[source] StoreError),
+    #[error("the mail cannot be queued")]
+    Outbox(#[from] OutboxError),
+    #[error("the transaction failed")]
+    Transaction(#[source] sqlx::Error),
+}
+
+impl From<FlowError> for UserStoreError {
+    /// An unreachable database is [`StoreError::Unavailable`] in the chain, which the
+    /// routers answer with 503.
+    fn from(error: FlowError) -> Self {
+        let unavailable = match &error {
+            FlowError::Token(StoreError::Unavailable(_))
+            | FlowError::Outbox(OutboxError::Unavailable(_)) => true,
+            FlowError::Transaction(source) => jwt_allauth_sqlx::is_unavailable(source),
+            _ => false,
+        };
+        if unavailable {
+            UserStoreError(Box::new(StoreError::Unavailable(Box::new(error))))
+        } else {
+            UserStoreError(Box::new(error))
+        }
+    }
+}
+
+impl AccountFlows for Users {
+    async fn find_by_email(&self, email: &str) -> Result<Option<ServerUser>, UserStoreError> {
+        Ok(Users::find_by_email(self, email).await?)
+    }
+
+    async fn store_token_and_mail(
+        &self,
+        user: &ServerUser,
+        token: &NewPurposeToken,
+        mail: AccountMail,
+    ) -> Result<(), UserStoreError> {
+        let mailing = self.mail.as_ref().ok_or(FlowError::NoMailer)?;
+        let outgoing = mailing
+            .mailer
+            .render(&mail, &self.profile(user))
+            .map_err(FlowError::from)?;
+        let now = token.created;
+        match &self.db {
+            Database::Sqlite(pool) => {
+                let mut tx = pool.begin().await.map_err(FlowError::Transaction)?;
+                SqliteStore::replace_purpose_token_on(&mut tx, token)
+                    .await
+                    .map_err(FlowError::Token)?;
+                Outbox::enqueue(&mut *tx, &outgoing, now)
+                    .await
+                    .map_err(FlowError::from)?;
+                tx.commit().await.map_err(FlowError::Transaction)?;
+            }
+            Database::Postgres(pool) => {
+                let mut tx = pool.begin().await.map_err(FlowError::Transaction)?;
+                PostgresStore::replace_purpose_token_on(&mut tx, token)
+                    .await
+                    .map_err(FlowError::Token)?;
+                Outbox::enqueue(&mut *tx, &outgoing, now)
+                    .await
+                    .map_err(FlowError::from)?;
+                tx.commit().await.map_err(FlowError::Transaction)?;
+            }
+        }
+        mailing.outbox.wake();
+        Ok(())
+    }
+}
