@@ -129,6 +129,11 @@ ON CONFLICT (user_id, purpose) DO UPDATE SET
 
 /// The unexpired tokens of a (user, purpose), read inside [`BEGIN_WRITE`]: binds user
 /// id, purpose, now.
+/// The unexpired tokens of `(user_id $1, purpose $2)` at `$3`, read without a lock.
+pub(crate) const SELECT_LIVE_PURPOSE_TOKENS: &str = "\
+SELECT id, token_hash FROM jwt_allauth_purpose_tokens
+WHERE user_id = $1 AND purpose = $2 AND expires_at > $3";
+
 pub(crate) const SELECT_PURPOSE_CANDIDATES: PerDialect<&str> = PerDialect {
     sqlite: "\
 SELECT id, token_hash FROM jwt_allauth_purpose_tokens

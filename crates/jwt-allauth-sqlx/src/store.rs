@@ -421,6 +421,24 @@ where
         Ok(())
     }
 
+    async fn purpose_token_is_live(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        token_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let candidates: Vec<(i64, Vec<u8>)> = sqlx::query_as(sql::SELECT_LIVE_PURPOSE_TOKENS)
+            .bind(user_id)
+            .bind(purpose)
+            .bind(DB::encode_time(now))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        let candidates = candidates.iter().map(|(id, hash)| (*id, hash.as_slice()));
+        Ok(find_matching_hash(candidates, token_hash).is_some())
+    }
+
     async fn consume_purpose_token(
         &self,
         user_id: &str,

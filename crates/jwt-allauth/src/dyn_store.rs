@@ -185,6 +185,13 @@ trait ErasedPurposeTokens: Send + Sync {
         token_hash: &'a [u8; 32],
         now: OffsetDateTime,
     ) -> BoxFuture<'a, Result<Option<PurposeTokenRecord>, StoreError>>;
+    fn purpose_token_is_live<'a>(
+        &'a self,
+        user_id: &'a str,
+        purpose: &'a str,
+        token_hash: &'a [u8; 32],
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn list_user_purpose_tokens<'a>(
         &'a self,
         user_id: &'a str,
@@ -220,6 +227,17 @@ impl<T: PurposeTokenStore> ErasedPurposeTokens for T {
         now: OffsetDateTime,
     ) -> BoxFuture<'a, Result<Option<PurposeTokenRecord>, StoreError>> {
         Box::pin(PurposeTokenStore::consume_purpose_token(
+            self, user_id, purpose, token_hash, now,
+        ))
+    }
+    fn purpose_token_is_live<'a>(
+        &'a self,
+        user_id: &'a str,
+        purpose: &'a str,
+        token_hash: &'a [u8; 32],
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(PurposeTokenStore::purpose_token_is_live(
             self, user_id, purpose, token_hash, now,
         ))
     }
@@ -305,6 +323,17 @@ impl PurposeTokenStore for DynStore {
     ) -> Result<Option<PurposeTokenRecord>, StoreError> {
         self.purpose_tokens()?
             .consume_purpose_token(user_id, purpose, token_hash, now)
+            .await
+    }
+    async fn purpose_token_is_live(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        token_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.purpose_tokens()?
+            .purpose_token_is_live(user_id, purpose, token_hash, now)
             .await
     }
     async fn list_user_purpose_tokens(

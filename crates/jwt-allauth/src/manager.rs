@@ -463,6 +463,22 @@ impl<U: UserStore> SessionManager<U> {
             .await?)
     }
 
+    /// Whether `token` is a valid, unexpired token of this user and purpose, without
+    /// consuming it (see [`PurposeTokenStore::purpose_token_is_live`]).
+    pub async fn purpose_token_is_live(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let hash = GenericToken::hash(token);
+        Ok(self
+            .store
+            .purpose_token_is_live(user_id, purpose, &hash, now)
+            .await?)
+    }
+
     /// After a credential change (password set, changed or reset): deletes all of the
     /// user's sessions and pending purpose tokens.
     pub async fn revoke_credentials(&self, user_id: &str) -> Result<RevokedCredentials, Error> {

@@ -307,6 +307,22 @@ impl PurposeTokenStore for MemoryStore {
         Ok(())
     }
 
+    async fn purpose_token_is_live(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        token_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let tables = self.lock()?;
+        let candidate = tables
+            .purpose_tokens
+            .get(&(user_id.to_owned(), purpose.to_owned()))
+            .filter(|row| row.expires_at > now)
+            .map(|row| ((), row.token_hash.as_slice()));
+        Ok(find_matching_hash(candidate, token_hash).is_some())
+    }
+
     async fn consume_purpose_token(
         &self,
         user_id: &str,

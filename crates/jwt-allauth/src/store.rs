@@ -427,6 +427,18 @@ pub trait PurposeTokenStore: Send + Sync {
         now: OffsetDateTime,
     ) -> impl Future<Output = Result<Option<PurposeTokenRecord>, StoreError>> + Send;
 
+    /// Whether an unexpired token matching `(token_hash, purpose, user_id)` is stored,
+    /// without consuming it: a link that a mail scanner may open (the password reset
+    /// link's `GET`) is checked with it and consumed only by the user's own submission.
+    /// The hash is compared in constant time.
+    fn purpose_token_is_live(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        token_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send;
+
     /// The user's stored purpose tokens, newest first, including expired ones that have
     /// not been purged yet.
     fn list_user_purpose_tokens(

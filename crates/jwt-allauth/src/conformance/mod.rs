@@ -84,6 +84,7 @@ macro_rules! conformance_tests {
             purpose_replace_deletes_older_same_purpose,
             purpose_consume_once,
             purpose_consume_mismatches,
+            purpose_token_is_live_without_consuming_it,
             purpose_revoke_user_tokens,
             purpose_expired_count_and_batched_delete,
             purpose_record_carries_no_hash,
@@ -816,6 +817,67 @@ pub async fn purpose_consume_mismatches<S: Store>(store: S) {
         .await
         .unwrap();
     assert!(consumed.is_some());
+}
+
+/// `purpose_token_is_live` answers what `consume_purpose_token` would, without consuming:
+/// true for the token until it is consumed, replaced or expired; false for a wrong hash,
+/// purpose or user.
+pub async fn purpose_token_is_live_without_consuming_it<S: Store>(store: S) {
+    let token = purpose_token("alice", "password_reset", hash(7), at(0));
+    store.replace_purpose_token(&token).await.unwrap();
+    let mut almost = hash(7);
+    almost[31] = 8;
+    for (user, purpose, h, now) in [
+        ("alice", "password_reset", hash(8), at(10)),
+        ("alice", "password_reset", almost, at(10)),
+        ("alice", "email_confirmation", hash(7), at(10)),
+        ("bob", "password_reset", hash(7), at(10)),
+        ("alice", "password_reset", hash(7), at(3600)),
+    ] {
+        let live = store
+            .purpose_token_is_live(user, purpose, &h, now)
+            .await
+            .unwrap();
+        assert!(!live, "{user} {purpose} {now}");
+    }
+    // Checked twice: still there, and still consumable once.
+    for _ in 0..2 {
+        assert!(
+            store
+                .purpose_token_is_live("alice", "password_reset", &hash(7), at(3599))
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        store
+            .consume_purpose_token("alice", "password_reset", &hash(7), at(10))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        !store
+            .purpose_token_is_live("alice", "password_reset", &hash(7), at(10))
+            .await
+            .unwrap()
+    );
+    // A replacement kills the older token.
+    store.replace_purpose_token(&token).await.unwrap();
+    let newer = purpose_token("alice", "password_reset", hash(9), at(20));
+    store.replace_purpose_token(&newer).await.unwrap();
+    assert!(
+        !store
+            .purpose_token_is_live("alice", "password_reset", &hash(7), at(30))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .purpose_token_is_live("alice", "password_reset", &hash(9), at(30))
+            .await
+            .unwrap()
+    );
 }
 
 /// `revoke_user_purpose_tokens` deletes all of a user's tokens and counts them.

@@ -101,6 +101,17 @@ impl<S: PurposeTokenStore> PurposeTokenStore for BatchRecordingStore<S> {
             .consume_purpose_token(user_id, purpose, token_hash, now)
             .await
     }
+    async fn purpose_token_is_live(
+        &self,
+        user_id: &str,
+        purpose: &str,
+        token_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        self.inner
+            .purpose_token_is_live(user_id, purpose, token_hash, now)
+            .await
+    }
     async fn list_user_purpose_tokens(
         &self,
         user_id: &str,
