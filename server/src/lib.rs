@@ -185,17 +185,33 @@ pub async fn app(state: AppState) -> Router {
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(|request: &Request<Body>| {
-                    // The path only: a query string could carry a secret.
+                    // The path only (a query string could carry a secret), with the
+                    // token segments of the account links replaced.
                     tracing::info_span!(
                         "request",
                         method = %request.method(),
-                        path = %request.uri().path(),
+                        path = %log_path(request.uri().path()),
                     )
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
         // Outermost: marks Authorization and Cookie before anything can log them.
         .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
+}
+
+/// `path` as request logs show it: the key and token segments of the account links
+/// replaced by their names, so that no log line holds a live link.
+pub fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const LINKS: [(&str, &str); 1] = [(
+        "/password/reset/confirm/",
+        "/password/reset/confirm/{uidb64}/{token}/",
+    )];
+    for (prefix, pattern) in LINKS {
+        if path.starts_with(prefix) {
+            return std::borrow::Cow::Borrowed(pattern);
+        }
+    }
+    std::borrow::Cow::Borrowed(path)
 }
 
 /// `router` adding `Connection: close` to an error answer to a request that carries a

@@ -10,12 +10,16 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use http_body_util::BodyExt;
+use jwt_allauth::tokens::ResetCapability;
+use jwt_allauth::{GenericToken, TokenType};
 use jwt_allauth_server::mail::ClaimedMail;
 use jwt_allauth_server::passwords::Passwords;
 use jwt_allauth_server::users::NewUser;
 use jwt_allauth_server::{AppState, app};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
+use tower::ServiceExt;
 
 use inprocess::{call, state_with};
 
@@ -195,4 +199,182 @@ async fn rate_limits_per_address_and_mails_per_address() {
     // MAILS_PER_ADDRESS: 3 per 15 minutes; the 4th and 5th answers were the same, but
     // only 3 mails went out.
     assert_eq!(settled_count(&state, 3).await, 3);
+}
+
+/// Requests a reset for Ada and returns the link's path and token from the mail.
+async fn reset_link(state: &AppState, router: &axum::Router) -> (String, String) {
+    assert_eq!(call(router, reset(ADA)).await.0, StatusCode::OK);
+    let mails = queued(state, 1).await;
+    let text = &mails.last().unwrap().text;
+    let start = text.find("/password/reset/confirm/").unwrap();
+    let path: String = text[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace())
+        .collect();
+    let token = path
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    (path, token)
+}
+
+fn get(path: &str) -> Request<Body> {
+    Request::get(path).body(Body::empty()).unwrap()
+}
+
+fn cookies(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Issue 12: the reset link's GET checks it without consuming it (a mail scanner burns
+/// nothing), then redirects to the form with the capability and CSRF cookies; the
+/// capability is bound to the link's token and is never an access token.
+#[tokio::test]
+async fn a_live_link_redirects_with_a_capability_and_burns_nothing() {
+    let state = state().await;
+    let id = ada(&state).await;
+    let router = app(state.clone()).await;
+    let (path, token) = reset_link(&state, &router).await;
+
+    for _ in 0..2 {
+        let (status, headers, _) = call(&router, get(&path)).await;
+        assert_eq!(status, StatusCode::FOUND);
+        assert_eq!(
+            headers[header::LOCATION],
+            "https://auth.example.com/password/reset/default/"
+        );
+        let set = cookies(&headers);
+        assert_eq!(set.len(), 2, "{set:?}");
+        let capability = set
+            .iter()
+            .find(|c| c.starts_with("password_reset_access_token="))
+            .unwrap();
+        for attribute in [
+            "HttpOnly",
+            "SameSite=Lax",
+            "Secure",
+            "Path=/",
+            "Max-Age=3600",
+        ] {
+            assert!(
+                capability.contains(attribute),
+                "{attribute} in {capability}"
+            );
+        }
+        let csrf = set.iter().find(|c| c.starts_with("csrftoken=")).unwrap();
+        assert!(!csrf.contains("HttpOnly"), "readable by the page: {csrf}");
+        assert!(csrf.contains("SameSite=Lax"), "{csrf}");
+
+        let value = capability
+            .trim_start_matches("password_reset_access_token=")
+            .split(';')
+            .next()
+            .unwrap();
+        let now = OffsetDateTime::now_utc();
+        let verified = ResetCapability::verify(state.manager().codec(), value, now).unwrap();
+        assert_eq!(verified.user_id(), id.to_string());
+        assert_eq!(verified.token_hash(), GenericToken::hash(&token));
+        assert!(
+            state
+                .manager()
+                .codec()
+                .decode(value, TokenType::Access, now)
+                .is_err()
+        );
+        let (status, _, _) = call(
+            &router,
+            Request::get("/whoami/")
+                .header(header::AUTHORIZATION, format!("Bearer {value}"))
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    // Still live: the user's own submission consumes it.
+    assert!(
+        state
+            .manager()
+            .consume_purpose_token(
+                &id.to_string(),
+                "password_reset",
+                &token,
+                OffsetDateTime::now_utc()
+            )
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // Now used: the link says so.
+    let response = router.clone().oneshot(get(&path)).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(cookies(response.headers()).is_empty());
+}
+
+/// Issue 12: an unknown, malformed, used or replaced link answers 200 with a page saying
+/// so, under a strict Content-Security-Policy, and sets no cookie.
+#[tokio::test]
+async fn a_dead_link_answers_the_invalid_link_page() {
+    let state = state().await;
+    ada(&state).await;
+    let router = app(state.clone()).await;
+    let (first, _) = reset_link(&state, &router).await;
+    // A second request replaces the first link's token.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(call(&router, reset(ADA)).await.0, StatusCode::OK);
+    assert_eq!(settled_count(&state, 2).await, 2);
+
+    for path in [
+        first.as_str(),
+        "/password/reset/confirm/MQ/not-a-token/",
+        "/password/reset/confirm/%%%/x/",
+        "/password/reset/confirm/OTk5/x/",
+    ] {
+        let response = router.clone().oneshot(get(path)).await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let headers = response.headers().clone();
+        assert!(cookies(&headers).is_empty(), "{path}");
+        assert_eq!(headers[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+        assert!(csp.starts_with("default-src 'none'"), "{csp}");
+        let body = response.into_body().collect().await.unwrap().to_bytes();
+        let body = String::from_utf8(body.to_vec()).unwrap();
+        assert!(
+            body.contains(
+                "The password reset link was invalid, possibly because it has already been \
+                 used. Please request a new password reset."
+            ),
+            "{body}"
+        );
+    }
+}
+
+/// Issue 12: with `PASSWORD_RESET_REDIRECT`, a live link leads there.
+#[tokio::test]
+async fn a_live_link_follows_password_reset_redirect() {
+    let state = state_with(
+        |config| {
+            config.accounts.public_url = Some("https://auth.example.com".to_owned());
+            config.accounts.password_reset_redirect =
+                Some("https://app.example.com/reset".to_owned());
+            config.http.cookie_secure = false;
+        },
+        Passwords::with_permits(2),
+    )
+    .await;
+    ada(&state).await;
+    let router = app(state.clone()).await;
+    let (path, _) = reset_link(&state, &router).await;
+    let (status, headers, _) = call(&router, get(&path)).await;
+    assert_eq!(status, StatusCode::FOUND);
+    assert_eq!(headers[header::LOCATION], "https://app.example.com/reset");
+    for cookie in cookies(&headers) {
+        assert!(!cookie.contains("Secure"), "COOKIE_SECURE off: {cookie}");
+    }
 }

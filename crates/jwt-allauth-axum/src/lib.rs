@@ -161,6 +161,7 @@ mod fields;
 pub mod http_settings;
 #[cfg(feature = "openapi")]
 mod openapi;
+mod pages;
 mod password_permits;
 pub mod password_rules;
 mod payloads;

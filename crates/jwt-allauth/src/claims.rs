@@ -31,7 +31,7 @@ pub fn is_reserved_claim(name: &str) -> bool {
     RESERVED_CLAIMS.contains(&name)
 }
 
-/// The two kinds of JWT the library mints.
+/// The kinds of JWT the library mints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
@@ -40,6 +40,11 @@ pub enum TokenType {
     Access,
     /// A long-lived token exchanged at `/refresh/`, tracked in the session whitelist.
     Refresh,
+    /// The capability of the password reset flow (the `password_reset_access_token`
+    /// cookie): lets its holder set a new password with the reset token it is bound to,
+    /// and nothing else; never accepted as an access or refresh token.
+    #[serde(rename = "password_reset")]
+    PasswordReset,
 }
 
 impl TokenType {
@@ -48,6 +53,7 @@ impl TokenType {
         match self {
             TokenType::Access => "access",
             TokenType::Refresh => "refresh",
+            TokenType::PasswordReset => "password_reset",
         }
     }
 }

@@ -102,7 +102,7 @@ pub mod error;
 pub mod keys;
 mod manager;
 pub mod memory;
-mod random;
+pub mod random;
 pub mod rotation;
 pub mod settings;
 pub mod store;

@@ -43,6 +43,7 @@ pub(crate) const WHOAMI: &str = "/whoami/";
 pub(crate) const SESSIONS: &str = "/sessions/";
 pub(crate) const SESSION: &str = "/sessions/{session}/";
 pub(crate) const PASSWORD_RESET: &str = "/password/reset/";
+pub(crate) const PASSWORD_RESET_CONFIRM: &str = "/password/reset/confirm/{uidb64}/{token}/";
 
 /// Every route of the wire contract: [`token_routes`], [`account_routes`] and
 /// [`session_routes`] merged.
@@ -64,18 +65,24 @@ where
 }
 
 /// The account flows over the application's [`AccountFlows`](crate::AccountFlows):
-/// `POST /password/reset/` (sign-up, verification and the rest of the reset flow are to
-/// come, see `docs/accounts-design.md`).
+/// `POST /password/reset/` and `GET /password/reset/confirm/{uidb64}/{token}/` (sign-up,
+/// verification and the rest of the reset flow are to come, see
+/// `docs/accounts-design.md`).
 pub fn account_flow_routes<A, AppState>() -> Router<AppState>
 where
     A: crate::AccountFlows + 'static,
     AuthState<A>: FromRef<AppState>,
     AppState: Clone + Send + Sync + 'static,
 {
-    Router::new().route(
-        PASSWORD_RESET,
-        post(password_reset::request_password_reset::<A>).fallback(method_not_allowed),
-    )
+    Router::new()
+        .route(
+            PASSWORD_RESET,
+            post(password_reset::request_password_reset::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            PASSWORD_RESET_CONFIRM,
+            get(password_reset::confirm_password_reset::<A>).fallback(method_not_allowed),
+        )
 }
 
 /// `POST /login/`, `POST /refresh/`, `POST /logout/` and `POST /logout-all/`.

@@ -1,12 +1,15 @@
-//! `POST /password/reset/`: a reset link by mail, with one answer whether or not the
-//! account exists.
+//! The password reset flow: `POST /password/reset/` (a reset link by mail, with one
+//! answer whether or not the account exists) and the link's `GET`.
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_allauth::email::{MAX_EMAIL_CHARS, email_key, is_valid_email};
+use jwt_allauth::tokens::ResetCapability;
 use jwt_allauth::{DeviceInfo, User};
 use time::OffsetDateTime;
 
@@ -21,6 +24,19 @@ use crate::throttle::{ClientBucket, Throttled};
 
 /// The purpose of reset tokens.
 pub(crate) const PASSWORD_RESET: &str = "password_reset";
+
+/// The cookie of the reset capability.
+pub const RESET_CAPABILITY_COOKIE: &str = "password_reset_access_token";
+
+/// The cookie of the CSRF token `set-new` compares with its `X-CSRFToken` header.
+pub const CSRF_COOKIE: &str = "csrftoken";
+
+/// The longest life of a reset capability: one hour.
+const CAPABILITY_LIFETIME: time::Duration = time::Duration::hours(1);
+
+/// What the reset link answers when its token is unknown, used, replaced or expired.
+pub(crate) const INVALID_LINK: &str = "The password reset link was invalid, possibly because \
+    it has already been used. Please request a new password reset.";
 
 /// The answer to every well-formed request that is not throttled.
 pub(crate) const RESET_SENT: &str = "Password reset e-mail has been sent.";
@@ -155,3 +171,110 @@ async fn send_reset_mail<A>(
         user_store_fault(&error, "password reset request");
     }
 }
+
+/// `GET /password/reset/confirm/{uidb64}/{token}/`: checks the link **without consuming
+/// it** (a mail scanner opening it burns nothing). A live link answers 302 to
+/// `PASSWORD_RESET_REDIRECT`, or to the built-in `/password/reset/default/` form, setting
+/// the capability cookie `password_reset_access_token` (HttpOnly, `SameSite=Lax`, `Path=/`,
+/// `Secure` unless `COOKIE_SECURE` is off, for at most one hour and never past the link's
+/// own expiry) and a readable `csrftoken` cookie. Any other link answers 200 with an HTML
+/// page saying it is no longer valid.
+pub(crate) async fn confirm_password_reset<A>(
+    State(state): State<AuthState<A>>,
+    Path((uidb64, token)): Path<(String, String)>,
+) -> Response
+where
+    A: AccountFlows + 'static,
+{
+    let now = state.now();
+    let user_id = URL_SAFE_NO_PAD
+        .decode(uidb64.as_bytes())
+        .ok()
+        .and_then(|bytes| String::from_utf8(bytes).ok());
+    let live = match &user_id {
+        Some(user_id) => {
+            state
+                .manager()
+                .purpose_token_is_live(user_id, PASSWORD_RESET, &token, now)
+                .await
+        }
+        None => Ok(false),
+    };
+    let user_id = match (live, user_id) {
+        (Ok(true), Some(user_id)) => user_id,
+        (Ok(_), _) => {
+            return crate::pages::page(
+                StatusCode::OK,
+                "Password reset",
+                &format!("<p>{}</p>", crate::pages::escape(INVALID_LINK)),
+            );
+        }
+        (Err(error), _) => {
+            return ApiError::from(crate::error_response::server_fault(
+                &error,
+                "password reset link",
+            ))
+            .into_response();
+        }
+    };
+    let lifetime = state
+        .manager()
+        .settings()
+        .purpose_token_lifetime_for(PASSWORD_RESET);
+    let lifetime = time::Duration::try_from(lifetime)
+        .unwrap_or(CAPABILITY_LIFETIME)
+        .min(CAPABILITY_LIFETIME);
+    let expires_at = now + lifetime;
+    let capability =
+        match ResetCapability::mint(state.manager().codec(), &user_id, &token, now, expires_at) {
+            Ok(capability) => capability,
+            Err(error) => {
+                return ApiError::from(crate::error_response::server_fault(
+                    &error,
+                    "password reset capability",
+                ))
+                .into_response();
+            }
+        };
+    let secure = state.http_settings().cookie_secure;
+    let capability = Cookie::build((RESET_CAPABILITY_COOKIE, capability))
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(lifetime)
+        .build();
+    let csrf = Cookie::build((CSRF_COOKIE, jwt_allauth::random::url_safe_secret()))
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(lifetime)
+        .build();
+    let location = match (
+        &state.account_settings().password_reset_redirect,
+        &state.account_settings().public_url,
+    ) {
+        (Some(redirect), _) => redirect.clone(),
+        (None, Some(public_url)) => format!("{public_url}{PASSWORD_RESET_DEFAULT_PAGE}"),
+        (None, None) => PASSWORD_RESET_DEFAULT_PAGE.to_owned(),
+    };
+    let mut response = StatusCode::FOUND.into_response();
+    let headers = response.headers_mut();
+    for cookie in [capability, csrf] {
+        if let Ok(value) = HeaderValue::from_str(&cookie.to_string()) {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+    if let Ok(location) = HeaderValue::from_str(&location) {
+        headers.insert(header::LOCATION, location);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    response
+}
+
+/// The built-in page a live reset link leads to when `PASSWORD_RESET_REDIRECT` is unset.
+pub(crate) const PASSWORD_RESET_DEFAULT_PAGE: &str = "/password/reset/default/";

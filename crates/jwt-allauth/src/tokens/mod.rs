@@ -7,10 +7,12 @@
 mod access;
 mod generic;
 pub(crate) mod refresh;
+mod reset_capability;
 
 pub use access::AccessToken;
 pub use generic::GenericToken;
 pub use refresh::RefreshToken;
+pub use reset_capability::ResetCapability;
 
 use std::fmt;
 use std::time::Duration;
@@ -87,7 +89,7 @@ impl TokenCodec {
     /// refused when the access token derived from it would be over its own limit.
     pub fn max_token_bytes(&self, token_type: TokenType) -> usize {
         match token_type {
-            TokenType::Access => MAX_TOKEN_BYTES,
+            TokenType::Access | TokenType::PasswordReset => MAX_TOKEN_BYTES,
             TokenType::Refresh => self.max_refresh_bytes,
         }
     }
