@@ -378,3 +378,278 @@ async fn a_live_link_follows_password_reset_redirect() {
         assert!(!cookie.contains("Secure"), "COOKIE_SECURE off: {cookie}");
     }
 }
+
+/// Opens the reset link and returns the `Cookie` header value holding the capability and
+/// the CSRF token, and the CSRF token.
+async fn open_link(router: &axum::Router, path: &str) -> (String, String) {
+    let (status, headers, _) = call(router, get(path)).await;
+    assert_eq!(status, StatusCode::FOUND);
+    let pairs: Vec<String> = cookies(&headers)
+        .iter()
+        .map(|cookie| cookie.split(';').next().unwrap().to_owned())
+        .collect();
+    let csrf = pairs
+        .iter()
+        .find_map(|pair| pair.strip_prefix("csrftoken="))
+        .unwrap()
+        .to_owned();
+    (pairs.join("; "), csrf)
+}
+
+fn set_new(cookie: &str, csrf: Option<&str>, new1: &str, new2: &str) -> Request<Body> {
+    let mut request = Request::post("/password/reset/set-new/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .header(header::COOKIE, cookie);
+    if let Some(csrf) = csrf {
+        request = request.header("X-CSRFToken", csrf);
+    }
+    request
+        .body(Body::from(
+            json!({"new_password1": new1, "new_password2": new2}).to_string(),
+        ))
+        .unwrap()
+}
+
+fn login(email: &str, password: &str) -> Request<Body> {
+    Request::post("/login/")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            json!({"email": email, "password": password}).to_string(),
+        ))
+        .unwrap()
+}
+
+const NEW_PASSWORD: &str = "a fresh plum-kettle orbit";
+
+/// Issue 12: `set-new` in one go: the reset token consumed, the password set, every
+/// earlier session ended, the address verified, one new session opened with the
+/// refresh cookie, the capability cookie cleared, the "password changed" mail queued;
+/// the same capability then fails.
+#[tokio::test]
+async fn set_new_resets_the_password_and_ends_every_session() {
+    let state = state().await;
+    let id = ada(&state).await;
+    let router = app(state.clone()).await;
+    let (status, _, before) = call(&router, login(ADA, "correct horse battery")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(before["access"].is_string());
+    let (path, _) = reset_link(&state, &router).await;
+    let (cookie, csrf) = open_link(&router, &path).await;
+    state.users.set_email_verified(id, false).await.unwrap();
+
+    let (status, headers, body) = call(
+        &router,
+        set_new(&cookie, Some(&csrf), NEW_PASSWORD, NEW_PASSWORD),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["detail"], "Password reset.");
+    assert!(body["access"].is_string());
+    let set = cookies(&headers);
+    assert!(
+        set.iter().any(|c| c.starts_with("refresh_token=")),
+        "{set:?}"
+    );
+    let cleared = set
+        .iter()
+        .find(|c| c.starts_with("password_reset_access_token="))
+        .unwrap();
+    assert!(cleared.contains("Max-Age=0"), "{cleared}");
+
+    // One session: the new one; the new password works, the old one does not.
+    let sessions = state
+        .manager()
+        .list_sessions(&id.to_string())
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 1);
+    assert_eq!(
+        call(&router, login(ADA, NEW_PASSWORD)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&router, login(ADA, "correct horse battery")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert!(
+        state
+            .users
+            .find_by_id(id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
+    let mails = queued(&state, 2).await;
+    assert!(
+        mails
+            .iter()
+            .any(|mail| mail.subject == "Your password was changed"),
+        "{:?}",
+        mails.iter().map(|m| &m.subject).collect::<Vec<_>>()
+    );
+
+    // The capability is spent.
+    let (status, _, body) = call(
+        &router,
+        set_new(
+            &cookie,
+            Some(&csrf),
+            "another fresh orbit 9",
+            "another fresh orbit 9",
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        body,
+        json!({"detail": "Token is invalid or expired", "code": "token_not_valid"})
+    );
+}
+
+/// Issue 12: `set-new` refusals: no capability (401 with `WWW-Authenticate: Cookie`),
+/// CSRF (403), a mismatch (U+2019) and a weak password (400 under `new_password2`);
+/// none of them consumes the reset token, so the corrected request succeeds.
+#[tokio::test]
+async fn set_new_refusals_consume_nothing() {
+    let state = state().await;
+    ada(&state).await;
+    let router = app(state.clone()).await;
+    let (path, _) = reset_link(&state, &router).await;
+    let (cookie, csrf) = open_link(&router, &path).await;
+
+    let (status, headers, body) = call(
+        &router,
+        set_new(
+            &format!("csrftoken={csrf}"),
+            Some(&csrf),
+            NEW_PASSWORD,
+            NEW_PASSWORD,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(headers[header::WWW_AUTHENTICATE], "Cookie");
+    assert_eq!(
+        body,
+        json!({"detail": "Authentication credentials were not provided."})
+    );
+
+    let (status, _, body) = call(&router, set_new(&cookie, None, NEW_PASSWORD, NEW_PASSWORD)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body, json!({"detail": "CSRF Failed: CSRF token missing."}));
+    let (status, _, body) = call(
+        &router,
+        set_new(&cookie, Some("forged"), NEW_PASSWORD, NEW_PASSWORD),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        body,
+        json!({"detail": "CSRF Failed: CSRF token incorrect."})
+    );
+    let capability_only: String = cookie
+        .split("; ")
+        .filter(|pair| pair.starts_with("password_reset_access_token="))
+        .collect();
+    let (status, _, body) = call(
+        &router,
+        set_new(&capability_only, Some(&csrf), NEW_PASSWORD, NEW_PASSWORD),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body, json!({"detail": "CSRF Failed: CSRF cookie not set."}));
+
+    let (status, _, body) = call(
+        &router,
+        set_new(&cookie, Some(&csrf), NEW_PASSWORD, "a typo"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"new_password2": ["The two password fields didn\u{2019}t match."]})
+    );
+    let (status, _, body) = call(
+        &router,
+        set_new(&cookie, Some(&csrf), "12345678", "12345678"),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        body,
+        json!({"new_password2": ["This password is too common.", "This password is entirely numeric."]})
+    );
+
+    let (status, _, body) = call(
+        &router,
+        set_new(&cookie, Some(&csrf), NEW_PASSWORD, NEW_PASSWORD),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+async fn page_text(router: &axum::Router, path: &str) -> (StatusCode, HeaderMap, String) {
+    let response = router.clone().oneshot(get(path)).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let body = response.into_body().collect().await.unwrap().to_bytes();
+    (status, headers, String::from_utf8(body.to_vec()).unwrap())
+}
+
+/// Issue 12: the built-in form and "complete" pages: plain HTML with labelled fields, no
+/// external asset, a CSP that allows exactly the page's one script (by hash) and
+/// requests to this origin; 404 when `PASSWORD_RESET_REDIRECT` sends users elsewhere.
+#[tokio::test]
+async fn the_built_in_reset_pages() {
+    let state = state().await;
+    let router = app(state).await;
+    let (status, headers, body) = page_text(&router, "/password/reset/default/").await;
+    assert_eq!(status, StatusCode::OK);
+    for label in ["for=\"new_password1\"", "for=\"new_password2\""] {
+        assert!(body.contains(label), "{label}");
+    }
+    assert!(
+        !body.contains("src=") && !body.contains("href="),
+        "no external asset"
+    );
+    let script = body
+        .split("<script>")
+        .nth(1)
+        .and_then(|rest| rest.split("</script>").next())
+        .unwrap();
+    let hash = base64::engine::general_purpose::STANDARD
+        .encode(<sha2::Sha256 as sha2::Digest>::digest(script.as_bytes()));
+    let csp = headers[header::CONTENT_SECURITY_POLICY].to_str().unwrap();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    assert!(
+        csp.contains(&format!("script-src 'sha256-{hash}'")),
+        "{csp}"
+    );
+    assert!(csp.contains("connect-src 'self'"), "{csp}");
+
+    let (status, headers, body) = page_text(&router, "/password/reset/complete/").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("Your password has been set."), "{body}");
+    assert_eq!(
+        headers[header::CONTENT_SECURITY_POLICY],
+        "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    );
+
+    let elsewhere = state_with(
+        |config| {
+            config.accounts.password_reset_redirect =
+                Some("https://app.example.com/reset".to_owned());
+        },
+        Passwords::with_permits(2),
+    )
+    .await;
+    let router = app(elsewhere).await;
+    for path in ["/password/reset/default/", "/password/reset/complete/"] {
+        assert_eq!(
+            call(&router, get(path)).await.0,
+            StatusCode::NOT_FOUND,
+            "{path}"
+        );
+    }
+}

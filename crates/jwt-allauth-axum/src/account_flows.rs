@@ -20,6 +20,8 @@ pub enum AccountMail {
         /// `{PUBLIC_URL}/password/reset/confirm/<uidb64>/<token>/`.
         link: String,
     },
+    /// `Your password was changed`: the notice after a reset.
+    PasswordChanged,
 }
 
 impl AccountMail {
@@ -27,6 +29,7 @@ impl AccountMail {
     pub fn subject(&self) -> &'static str {
         match self {
             AccountMail::PasswordReset { .. } => "Password reset",
+            AccountMail::PasswordChanged => "Your password was changed",
         }
     }
 
@@ -34,6 +37,7 @@ impl AccountMail {
     pub fn link(&self) -> Option<&str> {
         match self {
             AccountMail::PasswordReset { link } => Some(link),
+            AccountMail::PasswordChanged => None,
         }
     }
 }
@@ -45,6 +49,7 @@ impl fmt::Debug for AccountMail {
                 .debug_struct("PasswordReset")
                 .field("link", &"[redacted]")
                 .finish(),
+            AccountMail::PasswordChanged => f.write_str("PasswordChanged"),
         }
     }
 }
@@ -74,4 +79,19 @@ pub trait AccountFlows: AccountStore {
         token: &NewPurposeToken,
         mail: AccountMail,
     ) -> impl Future<Output = Result<(), UserStoreError>> + Send;
+
+    /// A password reset, in one transaction: consumes the reset token whose SHA-256 is
+    /// `token_hash` (purpose `password_reset`, user `user_id`), sets `new_password`,
+    /// marks the address verified (the reset proved the mailbox), deletes every session
+    /// and purpose token of the user, and queues `mail`. The user, or `None`, with
+    /// nothing changed, when the token is not live (used, replaced or expired) or the
+    /// user is gone or inactive. Hash the password before the transaction begins.
+    fn reset_password(
+        &self,
+        user_id: &str,
+        token_hash: &[u8; 32],
+        new_password: &str,
+        mail: AccountMail,
+        now: time::OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<Self::User>, UserStoreError>> + Send;
 }

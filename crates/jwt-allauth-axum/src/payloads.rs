@@ -123,6 +123,19 @@ pub struct PasswordChanged {
     pub detail: String,
 }
 
+/// The answer of `POST /password/reset/set-new/`: the new session's tokens and
+/// `"detail": "Password reset."`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordResetDone {
+    /// The tokens of the new session.
+    #[serde(flatten)]
+    pub tokens: Tokens,
+    /// `"Password reset."`.
+    #[cfg_attr(feature = "openapi", schema(example = "Password reset."))]
+    pub detail: String,
+}
+
 /// A body with a message only: `{"detail": "..."}`. Used by successes such as
 /// `/logout/`'s `"Successfully logged out."` and by errors without a code (400, 403,
 /// 404, 405, 413, 415, 500, and 401 without credentials).

@@ -129,6 +129,10 @@ ON CONFLICT (user_id, purpose) DO UPDATE SET
 
 /// The unexpired tokens of a (user, purpose), read inside [`BEGIN_WRITE`]: binds user
 /// id, purpose, now.
+/// Deletes the purpose token with id `$1`.
+pub(crate) const DELETE_PURPOSE_TOKEN_BY_ID: &str =
+    "DELETE FROM jwt_allauth_purpose_tokens WHERE id = $1";
+
 /// The unexpired tokens of `(user_id $1, purpose $2)` at `$3`, read without a lock.
 pub(crate) const SELECT_LIVE_PURPOSE_TOKENS: &str = "\
 SELECT id, token_hash FROM jwt_allauth_purpose_tokens

@@ -402,6 +402,78 @@ where
     }
 }
 
+impl<DB> SqlxStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
+{
+    /// A transaction on `pool` that takes the write lock its statements need at once
+    /// (`BEGIN IMMEDIATE` on SQLite), as the store's own read-then-write operations do:
+    /// for [`consume_purpose_token_on`](Self::consume_purpose_token_on) in a transaction
+    /// of the caller's.
+    pub async fn begin_write(
+        pool: &Pool<DB>,
+    ) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
+        pool.begin_with(DB::pick(sql::BEGIN_WRITE))
+            .await
+            .map_err(store_error)
+    }
+
+    /// Consumes the unexpired token matching `(token_hash, purpose, user_id)` as
+    /// [`PurposeTokenStore::consume_purpose_token`] does, on `connection`, a transaction
+    /// from [`begin_write`](Self::begin_write): whether there was one. The deletion
+    /// commits or rolls back with the rest of the caller's transaction.
+    pub async fn consume_purpose_token_on(
+        connection: &mut DB::Connection,
+        user_id: &str,
+        purpose: &str,
+        token_hash: &[u8; 32],
+        now: OffsetDateTime,
+    ) -> Result<bool, StoreError> {
+        let candidates: Vec<(i64, Vec<u8>)> =
+            sqlx::query_as(DB::pick(sql::SELECT_PURPOSE_CANDIDATES))
+                .bind(user_id)
+                .bind(purpose)
+                .bind(DB::encode_time(now))
+                .fetch_all(&mut *connection)
+                .await
+                .map_err(store_error)?;
+        let candidates = candidates.iter().map(|(id, hash)| (*id, hash.as_slice()));
+        let Some(id) = find_matching_hash(candidates, token_hash) else {
+            return Ok(false);
+        };
+        let deleted = execute(
+            &mut *connection,
+            sqlx::query(sql::DELETE_PURPOSE_TOKEN_BY_ID).bind(id),
+        )
+        .await?;
+        Ok(deleted == 1)
+    }
+
+    /// Deletes every session and purpose token of `user_id` (a credential change), on
+    /// `connection`: a transaction of the caller's.
+    pub async fn revoke_user_credentials_on(
+        connection: &mut DB::Connection,
+        user_id: &str,
+    ) -> Result<(), StoreError> {
+        execute(
+            &mut *connection,
+            sqlx::query(sql::DELETE_USER_SESSIONS).bind(user_id),
+        )
+        .await?;
+        execute(
+            &mut *connection,
+            sqlx::query(sql::DELETE_USER_PURPOSE_TOKENS).bind(user_id),
+        )
+        .await?;
+        Ok(())
+    }
+}
+
 impl<DB> PurposeTokenStore for SqlxStore<DB>
 where
     DB: Dialect,

@@ -42,6 +42,7 @@ impl AccountMailer {
     ) -> Result<OutgoingMail, AccountMailError> {
         let kind = match mail {
             AccountMail::PasswordReset { .. } => MailKind::PasswordReset,
+            AccountMail::PasswordChanged => MailKind::PasswordChanged,
             _ => return Err(AccountMailError::Recipient),
         };
         let recipient: Mailbox = to.email.parse().map_err(|_| AccountMailError::Recipient)?;

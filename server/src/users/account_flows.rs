@@ -8,7 +8,8 @@ use jwt_allauth::{StoreError, UserStoreError};
 use jwt_allauth_axum::{AccountFlows, AccountMail, AccountStore};
 use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
 
-use super::{ServerUser, Users};
+use super::table::Table;
+use super::{ServerUser, Users, UsersError};
 use crate::db::Database;
 use crate::mail::{AccountMailer, Outbox, OutboxError};
 
@@ -32,6 +33,8 @@ enum FlowError {
     Outbox(#[from] OutboxError),
     #[error("the transaction failed")]
     Transaction(#[source] sqlx::Error),
+    #[error(transparent)]
+    Users(#[from] UsersError),
 }
 
 impl From<FlowError> for UserStoreError {
@@ -42,6 +45,7 @@ impl From<FlowError> for UserStoreError {
             FlowError::Token(StoreError::Unavailable(_))
             | FlowError::Outbox(OutboxError::Unavailable(_)) => true,
             FlowError::Transaction(source) => jwt_allauth_sqlx::is_unavailable(source),
+            FlowError::Users(UsersError::Unavailable(_)) => true,
             _ => false,
         };
         if unavailable {
@@ -93,5 +97,69 @@ impl AccountFlows for Users {
         }
         mailing.outbox.wake();
         Ok(())
+    }
+
+    async fn reset_password(
+        &self,
+        user_id: &str,
+        token_hash: &[u8; 32],
+        new_password: &str,
+        mail: AccountMail,
+        now: time::OffsetDateTime,
+    ) -> Result<Option<ServerUser>, UserStoreError> {
+        let Ok(id) = user_id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let mailing = self.mail.as_ref().ok_or(FlowError::NoMailer)?;
+        // argon2 runs before the transaction, which then holds its locks only briefly.
+        let password_hash = self
+            .passwords
+            .hash(new_password)
+            .await
+            .map_err(UsersError::from)
+            .map_err(FlowError::from)?;
+        macro_rules! reset_on {
+            ($pool:expr, $store:ty, $db:ty) => {{
+                let mut tx = <$store>::begin_write($pool)
+                    .await
+                    .map_err(FlowError::Token)?;
+                if !<$store>::consume_purpose_token_on(
+                    &mut tx,
+                    user_id,
+                    "password_reset",
+                    token_hash,
+                    now,
+                )
+                .await
+                .map_err(FlowError::Token)?
+                {
+                    return Ok(None);
+                }
+                let Some(user) = Table::<$db>::reset_password_on(&mut tx, id, &password_hash)
+                    .await
+                    .map_err(FlowError::from)?
+                else {
+                    return Ok(None);
+                };
+                <$store>::revoke_user_credentials_on(&mut tx, user_id)
+                    .await
+                    .map_err(FlowError::Token)?;
+                let outgoing = mailing
+                    .mailer
+                    .render(&mail, &self.profile(&user))
+                    .map_err(FlowError::from)?;
+                Outbox::enqueue(&mut *tx, &outgoing, now)
+                    .await
+                    .map_err(FlowError::from)?;
+                tx.commit().await.map_err(FlowError::Transaction)?;
+                user
+            }};
+        }
+        let user = match &self.db {
+            Database::Sqlite(pool) => reset_on!(pool, SqliteStore, sqlx::Sqlite),
+            Database::Postgres(pool) => reset_on!(pool, PostgresStore, sqlx::Postgres),
+        };
+        mailing.outbox.wake();
+        Ok(Some(user))
     }
 }

@@ -78,6 +78,13 @@ const UPDATE_NAMES: &str = concat!(
      last_name = COALESCE($2, last_name) WHERE id = $3 RETURNING ",
     columns!()
 );
+/// A password reset: the new hash, and the address verified (the reset proved the
+/// mailbox), for an active user only.
+const RESET_PASSWORD: &str = concat!(
+    "UPDATE jwt_allauth_users SET password_hash = $1, email_verified = $2 \
+     WHERE id = $3 AND is_active = $4 RETURNING ",
+    columns!()
+);
 const SET_PASSWORD_HASH: &str = "UPDATE jwt_allauth_users SET password_hash = $1 WHERE id = $2";
 const SET_PASSWORD_HASH_IF: &str =
     "UPDATE jwt_allauth_users SET password_hash = $1 WHERE id = $2 AND password_hash = $3";
@@ -139,6 +146,25 @@ where
     bool: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
     String: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
 {
+    /// Sets an active user's password hash and marks the address verified, on
+    /// `connection` (a transaction of the caller's): the user, or `None` if there is no
+    /// such active user.
+    pub(super) async fn reset_password_on(
+        connection: &mut D::Connection,
+        id: i64,
+        password_hash: &str,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        let row: Option<UserRow<D::Time>> = sqlx::query_as(RESET_PASSWORD)
+            .bind(password_hash)
+            .bind(true)
+            .bind(id)
+            .bind(true)
+            .fetch_optional(connection)
+            .await
+            .map_err(UsersError::from_sqlx)?;
+        row.map(UserRow::into_user::<D>).transpose()
+    }
+
     /// Runs a statement returning at most one user row.
     async fn fetch_user(
         &self,

@@ -389,14 +389,21 @@ async fn two_workers_on_one_postgres_deliver_each_message_once() {
     assert_eq!(ids.len(), MAILS);
 }
 
-/// Issue 12, end to end: the real binary with `EMAIL_URL` on the real SMTP server; a
-/// user created with the CLI asks for a password reset over HTTP and receives exactly
-/// one `Password reset` mail, text and HTML, whose link is built from `PUBLIC_URL`; an
-/// unknown address gets the same answer and no mail.
+/// Issue 12, end to end on SQLite and PostgreSQL: the real binary with `EMAIL_URL` on the
+/// real SMTP server. A user created with the CLI asks for a password reset over HTTP and
+/// receives exactly one `Password reset` mail, text and HTML, whose link is built from
+/// `PUBLIC_URL`; an unknown address gets the same answer and no mail. The link opens
+/// the form with the capability (the log shows the route, never the token), `set-new`
+/// sets the password, and a `Your password was changed` mail follows.
 #[tokio::test]
-async fn a_password_reset_request_is_delivered_by_smtp() {
+async fn a_password_reset_is_delivered_by_smtp_and_completes() {
+    for db in databases("password_reset_smtp").await {
+        password_reset_round_trip(&db).await;
+    }
+}
+
+async fn password_reset_round_trip(db: &TestDb) {
     let smtp = SmtpServer::start();
-    let db = TestDb::sqlite();
     let created = db.run(&[
         "user",
         "create",
@@ -408,12 +415,13 @@ async fn a_password_reset_request_is_delivered_by_smtp() {
     assert!(created.status.success(), "{created:?}");
     let email_url = smtp.url("?tls=none");
     let mut server = common::Server::start_with_env(
-        &db,
+        db,
         &[],
         &[
             ("JWT_ALLAUTH_EMAIL_URL", email_url.as_str()),
             ("JWT_ALLAUTH_PUBLIC_URL", "https://auth.example.com"),
             ("JWT_ALLAUTH_EMAIL_FROM", "Accounts <accounts@example.com>"),
+            ("JWT_ALLAUTH_COOKIE_SECURE", "false"),
         ],
     )
     .await;
@@ -452,10 +460,11 @@ async fn a_password_reset_request_is_delivered_by_smtp() {
     assert!(parts[1].0.starts_with("text/html"), "{:?}", parts[1].0);
     for (_, body) in &parts {
         assert!(
-            body.contains("https://auth.example.com/password/reset/confirm/MQ/"),
+            body.contains("https://auth.example.com/password/reset/confirm/"),
             "{body}"
         );
     }
+
     // Opening the link (as the user's browser would) redirects with the capability; the
     // request log shows the route, never the link's token.
     let text = &parts[0].1;
@@ -476,11 +485,71 @@ async fn a_password_reset_request_is_delivered_by_smtp() {
         .unwrap();
     let opened = no_redirects.get(server.url(&path)).send().await.unwrap();
     assert_eq!(opened.status(), reqwest::StatusCode::FOUND);
+    let pairs: Vec<String> = opened
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| {
+            value
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    let csrf = pairs
+        .iter()
+        .find_map(|pair| pair.strip_prefix("csrftoken="))
+        .unwrap()
+        .to_owned();
     let log = server.log_text();
     assert!(
         log.contains("/password/reset/confirm/{uidb64}/{token}/"),
         "{log}"
     );
     assert!(!log.contains(&token), "{log}");
+
+    // A typo first: refused, and nothing consumed.
+    let typo = client
+        .post(server.url("/password/reset/set-new/"))
+        .header("Cookie", pairs.join("; "))
+        .header("X-CSRFToken", &csrf)
+        .json(&serde_json::json!({
+            "new_password1": "a fresh plum-kettle orbit",
+            "new_password2": "a fresh plum-kettle orbti",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(typo.status(), reqwest::StatusCode::BAD_REQUEST);
+    let done = client
+        .post(server.url("/password/reset/set-new/"))
+        .header("Cookie", pairs.join("; "))
+        .header("X-CSRFToken", &csrf)
+        .json(&serde_json::json!({
+            "new_password1": "a fresh plum-kettle orbit",
+            "new_password2": "a fresh plum-kettle orbit",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(done.status(), reqwest::StatusCode::OK);
+    let login = client
+        .post(server.url("/login/"))
+        .json(&serde_json::json!({
+            "email": "ada@example.com",
+            "password": "a fresh plum-kettle orbit",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), reqwest::StatusCode::OK);
+    let received = smtp.wait_for(2).await;
+    assert_eq!(
+        received[1].header("Subject").as_deref(),
+        Some("Your password was changed")
+    );
     assert!(server.terminate());
 }

@@ -6,6 +6,7 @@ pub(crate) mod logout;
 pub(crate) mod password;
 pub(crate) mod password_reset;
 pub(crate) mod refresh;
+pub(crate) mod reset_pages;
 pub(crate) mod sessions;
 pub(crate) mod user;
 pub(crate) mod whoami;
@@ -44,6 +45,9 @@ pub(crate) const SESSIONS: &str = "/sessions/";
 pub(crate) const SESSION: &str = "/sessions/{session}/";
 pub(crate) const PASSWORD_RESET: &str = "/password/reset/";
 pub(crate) const PASSWORD_RESET_CONFIRM: &str = "/password/reset/confirm/{uidb64}/{token}/";
+pub(crate) const PASSWORD_RESET_SET_NEW: &str = "/password/reset/set-new/";
+pub(crate) const PASSWORD_RESET_FORM: &str = "/password/reset/default/";
+pub(crate) const PASSWORD_RESET_COMPLETE: &str = "/password/reset/complete/";
 
 /// Every route of the wire contract: [`token_routes`], [`account_routes`] and
 /// [`session_routes`] merged.
@@ -82,6 +86,18 @@ where
         .route(
             PASSWORD_RESET_CONFIRM,
             get(password_reset::confirm_password_reset::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            PASSWORD_RESET_SET_NEW,
+            post(password_reset::set_new_password::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            PASSWORD_RESET_FORM,
+            get(reset_pages::reset_form::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            PASSWORD_RESET_COMPLETE,
+            get(reset_pages::reset_complete::<A>).fallback(method_not_allowed),
         )
 }
 

@@ -17,7 +17,7 @@ use crate::state::AuthState;
 use crate::throttle::{ClientBucket, THROTTLE_WAIT};
 
 /// Longest password field, as dj-rest-auth's serializer.
-const PASSWORD_MAX_LENGTH: usize = 128;
+pub(crate) const PASSWORD_MAX_LENGTH: usize = 128;
 
 const WRONG_OLD_PASSWORD: &str =
     "Your old password was entered incorrectly. Please enter it again.";

@@ -19,6 +19,8 @@ use crate::client::ClientInfo;
 use crate::error_response::user_store_fault;
 use crate::fields::{CharField, FieldErrors, Fields};
 use crate::payloads::Detail;
+use crate::payloads::PasswordResetDone;
+use crate::rejection::RefreshRejection;
 use crate::state::AuthState;
 use crate::throttle::{ClientBucket, Throttled};
 
@@ -255,8 +257,8 @@ where
         &state.account_settings().public_url,
     ) {
         (Some(redirect), _) => redirect.clone(),
-        (None, Some(public_url)) => format!("{public_url}{PASSWORD_RESET_DEFAULT_PAGE}"),
-        (None, None) => PASSWORD_RESET_DEFAULT_PAGE.to_owned(),
+        (None, Some(public_url)) => format!("{public_url}{}", super::PASSWORD_RESET_FORM),
+        (None, None) => super::PASSWORD_RESET_FORM.to_owned(),
     };
     let mut response = StatusCode::FOUND.into_response();
     let headers = response.headers_mut();
@@ -276,5 +278,176 @@ where
     response
 }
 
-/// The built-in page a live reset link leads to when `PASSWORD_RESET_REDIRECT` is unset.
-pub(crate) const PASSWORD_RESET_DEFAULT_PAGE: &str = "/password/reset/default/";
+/// The mismatch message of `set-new`, with Django's typographic apostrophe (U+2019).
+const SET_NEW_MISMATCH: &str = "The two password fields didn\u{2019}t match.";
+
+/// The value of the cookie `name` in `headers`, if any.
+fn cookie_value(headers: &axum::http::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|cookie| cookie.name() == name && !cookie.value().is_empty())
+        .map(|cookie| cookie.value().to_owned())
+}
+
+/// 401 `{"detail":"Authentication credentials were not provided."}` with
+/// `WWW-Authenticate: Cookie`: no valid capability.
+fn no_capability() -> Response {
+    let mut response = crate::error_response::error_response(
+        StatusCode::UNAUTHORIZED,
+        "Authentication credentials were not provided.",
+        None,
+    );
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Cookie"));
+    response
+}
+
+/// 403 `{"detail":"CSRF Failed: <reason>"}`, as Django REST framework words it.
+fn csrf_failed(reason: &str) -> Response {
+    crate::error_response::error_response(
+        StatusCode::FORBIDDEN,
+        &format!("CSRF Failed: {reason}"),
+        None,
+    )
+}
+
+/// `POST /password/reset/set-new/`: the capability cookie, `X-CSRFToken` equal to the
+/// `csrftoken` cookie, and `new_password1`/`new_password2`.
+///
+/// A missing or invalid capability is 401 with `WWW-Authenticate: Cookie`; a missing or
+/// wrong CSRF token 403; a mismatch or a weak password 400 under `new_password2`, and
+/// **nothing is consumed**: the user fixes the typo and retries. Then, in one
+/// transaction ([`AccountFlows::reset_password`]): the reset token is consumed, the
+/// password set, the address marked verified, every session and purpose token deleted,
+/// and the "Your password was changed" mail queued; a capability whose token was used
+/// or replaced meanwhile is 401 `token_not_valid`. Finally one new session is opened:
+/// 200 `{"access","detail":"Password reset."}` with the refresh cookie (body mode:
+/// `refresh` too), and the capability cookie cleared.
+pub(crate) async fn set_new_password<A>(
+    State(state): State<AuthState<A>>,
+    client: ClientInfo,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> Response
+where
+    A: AccountFlows + 'static,
+{
+    let now = state.now();
+    let capability = cookie_value(&headers, RESET_CAPABILITY_COOKIE)
+        .and_then(|cookie| ResetCapability::verify(state.manager().codec(), &cookie, now).ok());
+    let Some(capability) = capability else {
+        return no_capability();
+    };
+    let Some(csrf_cookie) = cookie_value(&headers, CSRF_COOKIE) else {
+        return csrf_failed("CSRF cookie not set.");
+    };
+    let Some(csrf_header) = headers
+        .get("x-csrftoken")
+        .and_then(|value| value.to_str().ok())
+        .filter(|value| !value.is_empty())
+    else {
+        return csrf_failed("CSRF token missing.");
+    };
+    let same: bool =
+        subtle::ConstantTimeEq::ct_eq(csrf_header.as_bytes(), csrf_cookie.as_bytes()).into();
+    if !same {
+        return csrf_failed("CSRF token incorrect.");
+    }
+    match set_new(&state, &client, &headers, &body, &capability, now).await {
+        Ok(response) | Err(response) => response,
+    }
+}
+
+/// The rest of `set-new`, once the capability and the CSRF token are checked.
+async fn set_new<A>(
+    state: &AuthState<A>,
+    client: &ClientInfo,
+    headers: &axum::http::HeaderMap,
+    body: &[u8],
+    capability: &ResetCapability,
+    now: OffsetDateTime,
+) -> Result<Response, Response>
+where
+    A: AccountFlows + 'static,
+{
+    let fields = Fields::parse(headers, body).map_err(IntoResponse::into_response)?;
+    let rules = CharField::password().max_length(super::password::PASSWORD_MAX_LENGTH);
+    let mut errors = FieldErrors::new();
+    let new1 = fields.char_field("new_password1", rules, &mut errors);
+    let new2 = fields.char_field("new_password2", rules, &mut errors);
+    let (Some(new1), Some(new2)) = (new1, new2) else {
+        return Err(ApiError::from(errors).into_response());
+    };
+    if new1 != new2 {
+        return Err(
+            ApiError::from(FieldErrors::single("new_password2", SET_NEW_MISMATCH)).into_response(),
+        );
+    }
+    let accounts = state.manager().users();
+    let fault = |error: &jwt_allauth::UserStoreError| {
+        ApiError::from(user_store_fault(error, "password reset")).into_response()
+    };
+    let user = match accounts.load_user(capability.user_id()).await {
+        Ok(Some(user)) if user.is_active() => user,
+        Ok(_) => return Err(ApiError::Refresh(RefreshRejection::InvalidOrExpired).into_response()),
+        Err(error) => return Err(fault(&error)),
+    };
+    let email = accounts.profile(&user).email;
+    let problems = state.password_rules().check(&new1, &email);
+    if !problems.is_empty() {
+        let mut errors = FieldErrors::new();
+        for problem in &problems {
+            errors.add("new_password2", &problem.to_string());
+        }
+        return Err(ApiError::from(errors).into_response());
+    }
+    let reset = accounts
+        .reset_password(
+            capability.user_id(),
+            &capability.token_hash(),
+            &new1,
+            AccountMail::PasswordChanged,
+            now,
+        )
+        .await;
+    let user = match reset {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            return Err(ApiError::Refresh(RefreshRejection::InvalidOrExpired).into_response());
+        }
+        Err(error) => return Err(fault(&error)),
+    };
+    let device = state.device_info(client);
+    let pair = state
+        .manager()
+        .open_session(&user, &device, now)
+        .await
+        .map_err(|error| {
+            ApiError::from(crate::error_response::server_fault(
+                &error,
+                "password reset",
+            ))
+            .into_response()
+        })?;
+    let mut response = super::tokens_response(state, &pair, now, |tokens| PasswordResetDone {
+        tokens,
+        detail: "Password reset.".to_owned(),
+    })
+    .map_err(IntoResponse::into_response)?;
+    let cleared = Cookie::build((RESET_CAPABILITY_COOKIE, ""))
+        .http_only(true)
+        .secure(state.http_settings().cookie_secure)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .max_age(time::Duration::ZERO)
+        .build();
+    if let Ok(value) = HeaderValue::from_str(&cleared.to_string()) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    Ok(response)
+}
