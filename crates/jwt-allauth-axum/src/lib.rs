@@ -188,8 +188,8 @@ pub use password_permits::{PasswordPermit, PasswordPermits};
 pub use password_rules::{PasswordProblem, PasswordRules};
 pub use payloads::{
     Detail, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, PasswordChanged,
-    PasswordResetDone, PasswordResetRequest, RefreshRequest, SessionInfo, TokenErrorBody,
-    TokenErrorMessage, Tokens,
+    PasswordResetDone, PasswordResetRequest, PasswordSetNewRequest, RefreshRequest, SessionInfo,
+    TokenErrorBody, TokenErrorMessage, Tokens,
 };
 pub use rejection::{AuthRejection, PermissionDenied, RefreshRejection, RoleRejection};
 pub use routes::{

@@ -123,6 +123,26 @@ pub struct PasswordChanged {
     pub detail: String,
 }
 
+/// The body of `POST /password/reset/set-new/`: `{"new_password1","new_password2"}`,
+/// each at most 128 characters.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PasswordSetNewRequest {
+    /// The new password.
+    #[cfg_attr(feature = "openapi", schema(format = Password, max_length = 128))]
+    pub new_password1: String,
+    /// The new password again.
+    #[cfg_attr(feature = "openapi", schema(format = Password, max_length = 128))]
+    pub new_password2: String,
+}
+
+impl std::fmt::Debug for PasswordSetNewRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordSetNewRequest")
+            .finish_non_exhaustive()
+    }
+}
+
 /// The answer of `POST /password/reset/set-new/`: the new session's tokens and
 /// `"detail": "Password reset."`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

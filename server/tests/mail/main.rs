@@ -553,3 +553,82 @@ async fn password_reset_round_trip(db: &TestDb) {
     );
     assert!(server.terminate());
 }
+
+/// Issue 12: with the SMTP server down, a reset request gets the same 200 and its mail
+/// waits in the outbox; the server is then killed with SIGKILL (after the commit, before
+/// any delivery) and restarted once the SMTP server is up: the mail arrives, once.
+#[tokio::test]
+async fn a_reset_mail_survives_a_dead_smtp_server_and_a_killed_process() {
+    for db in databases("reset_smtp_down").await {
+        let smtp_port = free_port();
+        let email_url = format!("smtp://127.0.0.1:{smtp_port}?tls=none");
+        let env = [
+            ("JWT_ALLAUTH_EMAIL_URL", email_url.as_str()),
+            (
+                "JWT_ALLAUTH_SECRET_KEY",
+                "a configured secret, 32 bytes or more",
+            ),
+        ];
+        let created = db.run(&[
+            "user",
+            "create",
+            "--email",
+            "ada@example.com",
+            "--password",
+            "correct horse battery",
+        ]);
+        assert!(created.status.success(), "{created:?}");
+        let mut server = common::Server::start_with_env(&db, &[], &env).await;
+        let response = reqwest::Client::new()
+            .post(server.url("/password/reset/"))
+            .json(&serde_json::json!({ "email": "ada@example.com" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), reqwest::StatusCode::OK);
+        assert_eq!(
+            response.text().await.unwrap(),
+            r#"{"detail":"Password reset e-mail has been sent."}"#
+        );
+
+        // The mail is committed to the outbox and its first delivery failed (the SMTP
+        // server is down); a crash in the middle of a delivery is the lease's case
+        // (`a_crashed_worker_loses_nothing`).
+        let outbox = Outbox::new(Database::connect(&db.url).await.unwrap());
+        let queued = eventually("the failed first attempt", || async {
+            let queued = outbox.queued().await.unwrap();
+            queued
+                .iter()
+                .any(|mail| mail.last_error.is_some() && mail.locked_until.is_none())
+                .then_some(queued)
+        })
+        .await;
+        assert_eq!(queued.len(), 1);
+        assert_eq!(queued[0].subject, "Password reset");
+
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        let smtp = SmtpServer::start_on(smtp_port);
+        let mut restarted = common::Server::start_with_env(&db, &[], &env).await;
+        // The first attempt failed, so the retry is due within the first backoff (10 s).
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while smtp.received().is_empty() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let received = smtp.received();
+        assert_eq!(
+            received.len(),
+            1,
+            "delivered once; outbox {:?}; log {}",
+            outbox.queued().await.unwrap(),
+            restarted.log_text()
+        );
+        assert_eq!(
+            received[0].header("Subject").as_deref(),
+            Some("Password reset")
+        );
+        assert!(outbox.queued().await.unwrap().is_empty());
+        assert!(restarted.terminate());
+    }
+}

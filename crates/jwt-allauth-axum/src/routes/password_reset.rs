@@ -181,6 +181,26 @@ async fn send_reset_mail<A>(
 /// `Secure` unless `COOKIE_SECURE` is off, for at most one hour and never past the link's
 /// own expiry) and a readable `csrftoken` cookie. Any other link answers 200 with an HTML
 /// page saying it is no longer valid.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = super::PASSWORD_RESET_CONFIRM,
+    tag = "account",
+    params(
+        ("uidb64" = String, Path, description = "The user id, URL-safe base64 without padding."),
+        ("token" = String, Path, description = "The reset token of the mail."),
+    ),
+    responses(
+        (status = 302, description = "A live link: to `PASSWORD_RESET_REDIRECT` or the \
+            built-in form, with the capability and CSRF cookies. The link is not used up.",
+            headers(
+                ("Location" = String, description = "The form."),
+                ("Set-Cookie" = String, description = "`password_reset_access_token` \
+                    (HttpOnly, at most 1 hour) and `csrftoken`."),
+            )),
+        (status = 200, description = "An unknown, used, replaced or expired link: an HTML \
+            page saying so.", content_type = "text/html"),
+    ),
+))]
 pub(crate) async fn confirm_password_reset<A>(
     State(state): State<AuthState<A>>,
     Path((uidb64, token)): Path<(String, String)>,
@@ -328,6 +348,40 @@ fn csrf_failed(reason: &str) -> Response {
 /// or replaced meanwhile is 401 `token_not_valid`. Finally one new session is opened:
 /// 200 `{"access","detail":"Password reset."}` with the refresh cookie (body mode:
 /// `refresh` too), and the capability cookie cleared.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    post,
+    path = super::PASSWORD_RESET_SET_NEW,
+    tag = "account",
+    params(
+        ("X-CSRFToken" = String, Header, description = "The value of the `csrftoken` cookie."),
+    ),
+    request_body(
+        description = "The new password, twice. Needs the `password_reset_access_token` and \
+            `csrftoken` cookies the reset link set.",
+        content(
+            (crate::payloads::PasswordSetNewRequest = "application/json"),
+            (crate::payloads::PasswordSetNewRequest = "application/x-www-form-urlencoded"),
+        ),
+    ),
+    responses(
+        (status = 200, description = "Reset: every earlier session and purpose token is \
+            deleted, the address verified, one new session opened; the capability cookie is \
+            cleared.", body = PasswordResetDone, headers(
+            ("Set-Cookie" = String, description = "The refresh cookie in cookie mode, and the \
+                capability cookie cleared."),
+        )),
+        (status = 400, description = "`new_password2` not matching or breaking the password \
+            rules, a missing or blank field, or a body that cannot be parsed. Nothing is used \
+            up.", body = crate::openapi::BadRequest),
+        (status = 401, description = "No valid capability cookie (`WWW-Authenticate: \
+            Cookie`), or a capability whose link was used or replaced (`token_not_valid`).",
+            body = crate::payloads::ErrorBody),
+        (status = 403, description = "`CSRF Failed: ...`: the `X-CSRFToken` header is missing \
+            or differs from the `csrftoken` cookie.", body = Detail),
+        (status = 413, description = crate::openapi::TOO_LARGE, body = Detail),
+        (status = 415, description = crate::openapi::UNSUPPORTED, body = Detail),
+    ),
+))]
 pub(crate) async fn set_new_password<A>(
     State(state): State<AuthState<A>>,
     client: ClientInfo,

@@ -13,6 +13,8 @@ use sha2::{Digest, Sha256};
 use crate::account_flows::AccountFlows;
 use crate::api_error::ApiError;
 use crate::pages::page;
+#[cfg(feature = "openapi")]
+use crate::payloads::Detail;
 use crate::state::AuthState;
 
 /// The form's script: `set-new` needs the `X-CSRFToken` header, which a plain form cannot
@@ -64,6 +66,16 @@ fn served<A: AccountFlows + 'static>(state: &AuthState<A>) -> bool {
 
 /// `GET /password/reset/default/`: the form that sets the new password, with labelled
 /// fields; it needs the cookies a live reset link sets.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = super::PASSWORD_RESET_FORM,
+    tag = "account",
+    responses(
+        (status = 200, description = "The built-in form that sets the new password.",
+            content_type = "text/html"),
+        (status = 404, description = "`PASSWORD_RESET_REDIRECT` is set.", body = Detail),
+    ),
+))]
 pub(crate) async fn reset_form<A>(State(state): State<AuthState<A>>) -> Response
 where
     A: AccountFlows + 'static,
@@ -97,6 +109,16 @@ where
 }
 
 /// `GET /password/reset/complete/`: the page after a successful reset.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    get,
+    path = super::PASSWORD_RESET_COMPLETE,
+    tag = "account",
+    responses(
+        (status = 200, description = "The page after a successful reset.",
+            content_type = "text/html"),
+        (status = 404, description = "`PASSWORD_RESET_REDIRECT` is set.", body = Detail),
+    ),
+))]
 pub(crate) async fn reset_complete<A>(State(state): State<AuthState<A>>) -> Response
 where
     A: AccountFlows + 'static,
