@@ -213,3 +213,104 @@ async fn wrong_content_types_and_malformed_or_deep_json_are_a_4xx() {
     target.assert_alive("the bodies").await;
     scene.assert_untouched(&target, "bodies").await;
 }
+
+/// Issue 12: the password reset request answers bad bodies with the documented 4xx
+/// (before any look-up or mail), never a 500: wrong content types, broken or deep JSON, a NUL or
+/// invisible character in the address, an address over 254 characters, invalid UTF-8,
+/// a body over the limit.
+#[tokio::test]
+async fn reset_requests_with_bad_bodies_are_a_4xx() {
+    let target = Target::sqlite(&[]).await;
+    let deep_arrays = nested_arrays(30_000);
+    let invalid_email = Expected::new(
+        StatusCode::BAD_REQUEST,
+        json!({"email": ["Enter a valid email address."]}),
+    );
+    let long = format!("{}@example.com", "a".repeat(250));
+    let cases: Vec<(&str, &str, Vec<u8>, Expected)> = vec![
+        (
+            "text/plain",
+            "text/plain",
+            br#"{"email":"a@example.com"}"#.to_vec(),
+            unsupported("text/plain"),
+        ),
+        (
+            "30 000 nested arrays",
+            "application/json",
+            deep_arrays.clone().into_bytes(),
+            json_parse_error(&deep_arrays),
+        ),
+        (
+            "a JSON list",
+            "application/json",
+            b"[]".to_vec(),
+            not_an_object("Invalid data. Expected a dictionary, but got list."),
+        ),
+        (
+            "a NUL in the address",
+            "application/json",
+            br#"{"email":"vic\u0000tim@example.com"}"#.to_vec(),
+            Expected::new(
+                StatusCode::BAD_REQUEST,
+                json!({"email": ["Null characters are not allowed."]}),
+            ),
+        ),
+        (
+            "a right-to-left override in the address",
+            "application/json",
+            br#"{"email":"eve\u202emoc.knab@evil.example"}"#.to_vec(),
+            invalid_email.clone(),
+        ),
+        (
+            "an address over 254 characters",
+            "application/json",
+            json!({ "email": long }).to_string().into_bytes(),
+            Expected::new(
+                StatusCode::BAD_REQUEST,
+                json!({"email": ["Ensure this field has no more than 254 characters."]}),
+            ),
+        ),
+        (
+            // Django REST framework's `CharField` takes a number as its text.
+            "the address as a number",
+            "application/json",
+            br#"{"email":1}"#.to_vec(),
+            invalid_email.clone(),
+        ),
+    ];
+    let mut verdicts = Verdicts::new("reset bodies");
+    for (name, content_type, body, expected) in &cases {
+        let request = target
+            .client
+            .post(target.url("/password/reset/"))
+            .header(CONTENT_TYPE, *content_type)
+            .body(body.clone());
+        let answer = target.send(request).await;
+        verdicts.check(format!("{name} [/password/reset/]"), &answer, expected);
+    }
+    verdicts.finish();
+
+    // Invalid UTF-8 and an oversized body: a 4xx, never a 500.
+    for (name, body) in [
+        (
+            "invalid UTF-8",
+            b"{\"email\":\"\xff\xfe@example.com\"}".to_vec(),
+        ),
+        ("a body over the limit", vec![b' '; 2 * 1024 * 1024]),
+    ] {
+        let response = target
+            .client
+            .post(target.url("/password/reset/"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "{name}: {}",
+            response.status()
+        );
+    }
+    target.assert_alive("the reset bodies").await;
+}
