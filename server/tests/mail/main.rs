@@ -536,6 +536,8 @@ async fn password_reset_round_trip(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(done.status(), reqwest::StatusCode::OK);
+    let done: serde_json::Value = done.json().await.unwrap();
+    let new_access = done["access"].as_str().unwrap().to_owned();
     let login = client
         .post(server.url("/login/"))
         .json(&serde_json::json!({
@@ -552,6 +554,25 @@ async fn password_reset_round_trip(db: &TestDb) {
         Some("Your password was changed")
     );
     assert!(server.terminate());
+
+    // A search of the whole log of the run finds no token, link, key or password.
+    let log = server.log_text();
+    let capability = pairs
+        .iter()
+        .find_map(|pair| pair.strip_prefix("password_reset_access_token="))
+        .unwrap();
+    for secret in [
+        token.as_str(),
+        &path,
+        capability,
+        &csrf,
+        &new_access,
+        "correct horse battery",
+        "a fresh plum-kettle orbit",
+        "Authorization",
+    ] {
+        assert!(!log.contains(secret), "{secret:?} in the log: {log}");
+    }
 }
 
 /// Issue 12: with the SMTP server down, a reset request gets the same 200 and its mail
