@@ -202,10 +202,16 @@ pub async fn app(state: AppState) -> Router {
 /// `path` as request logs show it: the key and token segments of the account links
 /// replaced by their names, so that no log line holds a live link.
 pub fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
-    const LINKS: [(&str, &str); 1] = [(
-        "/password/reset/confirm/",
-        "/password/reset/confirm/{uidb64}/{token}/",
-    )];
+    const LINKS: [(&str, &str); 2] = [
+        (
+            "/password/reset/confirm/",
+            "/password/reset/confirm/{uidb64}/{token}/",
+        ),
+        (
+            "/registration/verification/",
+            "/registration/verification/{key}/",
+        ),
+    ];
     for (prefix, pattern) in LINKS {
         if path.starts_with(prefix) {
             return std::borrow::Cow::Borrowed(pattern);

@@ -15,6 +15,16 @@ use crate::account::AccountStore;
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AccountMail {
+    /// `Welcome!`: confirm the address at `link`.
+    Verification {
+        /// `{PUBLIC_URL}/registration/verification/<key>/`, or `EMAIL_VERIFICATION_URL`.
+        link: String,
+    },
+    /// `You already have an account`: someone signed up with this address.
+    AccountExists {
+        /// `PASSWORD_RESET_REQUEST_URL`, the page to ask for a reset, if configured.
+        reset_page: Option<String>,
+    },
     /// `Password reset`: set a new password at `link`.
     PasswordReset {
         /// `{PUBLIC_URL}/password/reset/confirm/<uidb64>/<token>/`.
@@ -28,6 +38,8 @@ impl AccountMail {
     /// The mail's subject, as accounts.md fixes it.
     pub fn subject(&self) -> &'static str {
         match self {
+            AccountMail::Verification { .. } => "Welcome!",
+            AccountMail::AccountExists { .. } => "You already have an account",
             AccountMail::PasswordReset { .. } => "Password reset",
             AccountMail::PasswordChanged => "Your password was changed",
         }
@@ -36,7 +48,8 @@ impl AccountMail {
     /// The link the mail carries, if any.
     pub fn link(&self) -> Option<&str> {
         match self {
-            AccountMail::PasswordReset { link } => Some(link),
+            AccountMail::Verification { link } | AccountMail::PasswordReset { link } => Some(link),
+            AccountMail::AccountExists { reset_page } => reset_page.as_deref(),
             AccountMail::PasswordChanged => None,
         }
     }
@@ -45,6 +58,14 @@ impl AccountMail {
 impl fmt::Debug for AccountMail {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            AccountMail::Verification { .. } => f
+                .debug_struct("Verification")
+                .field("link", &"[redacted]")
+                .finish(),
+            AccountMail::AccountExists { reset_page } => f
+                .debug_struct("AccountExists")
+                .field("reset_page", reset_page)
+                .finish(),
             AccountMail::PasswordReset { .. } => f
                 .debug_struct("PasswordReset")
                 .field("link", &"[redacted]")
@@ -52,6 +73,41 @@ impl fmt::Debug for AccountMail {
             AccountMail::PasswordChanged => f.write_str("PasswordChanged"),
         }
     }
+}
+
+/// A sign-up: the account to create. `Debug` does not show the password.
+#[derive(Clone)]
+pub struct NewAccount {
+    /// The address, trimmed, as written.
+    pub email: String,
+    /// The password, in clear: hash it.
+    pub password: String,
+    /// First name, trimmed, as written (may be empty).
+    pub first_name: String,
+    /// Last name, trimmed, as written (may be empty).
+    pub last_name: String,
+    /// Whether the address counts as verified from the start (`EMAIL_VERIFICATION=none`).
+    pub email_verified: bool,
+}
+
+impl fmt::Debug for NewAccount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewAccount")
+            .field("email", &self.email)
+            .field("first_name", &self.first_name)
+            .field("last_name", &self.last_name)
+            .field("email_verified", &self.email_verified)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`AccountFlows::register`] did.
+#[derive(Debug, Clone)]
+pub enum Registered<U> {
+    /// A new account (or an earlier, never verified and never used one, replaced).
+    Created(U),
+    /// The address belongs to this account; nothing was written.
+    Taken(U),
 }
 
 /// The application's side of the account flows.
@@ -79,6 +135,37 @@ pub trait AccountFlows: AccountStore {
         token: &NewPurposeToken,
         mail: AccountMail,
     ) -> impl Future<Output = Result<(), UserStoreError>> + Send;
+
+    /// Creates the account of a sign-up, hashing its password **whether or not the
+    /// address is free** (so a taken address costs the same). When an account with the
+    /// address's e-mail key exists: with `replace_unverified`, an account whose address
+    /// was never verified and that never logged in is replaced in place (new password
+    /// and names; the caller's new verification token then kills the old link);
+    /// otherwise it is [`Registered::Taken`] and nothing is written.
+    fn register(
+        &self,
+        account: NewAccount,
+        replace_unverified: bool,
+        now: time::OffsetDateTime,
+    ) -> impl Future<Output = Result<Registered<Self::User>, UserStoreError>> + Send;
+
+    /// Queues `mail` to `user`'s address (a mail without a token).
+    fn queue_mail(
+        &self,
+        user: &Self::User,
+        mail: AccountMail,
+    ) -> impl Future<Output = Result<(), UserStoreError>> + Send;
+
+    /// An e-mail verification, in one transaction: consumes the token whose SHA-256 is
+    /// `token_hash` (purpose `email_verification`, user `user_id`) and marks the address
+    /// verified. The user, or `None`, with nothing changed, when the token is not live
+    /// or the user is gone or inactive.
+    fn verify_email(
+        &self,
+        user_id: &str,
+        token_hash: &[u8; 32],
+        now: time::OffsetDateTime,
+    ) -> impl Future<Output = Result<Option<Self::User>, UserStoreError>> + Send;
 
     /// A password reset, in one transaction: consumes the reset token whose SHA-256 is
     /// `token_hash` (purpose `password_reset`, user `user_id`), sets `new_password`,

@@ -37,6 +37,14 @@ pub enum ApiError {
     /// with `Retry-After`.
     #[error("Too many password reset requests for this e-mail address.")]
     ResetThrottled(Throttled),
+    /// Too many sign-ups from a client: 429 `throttled` with `Retry-After`.
+    #[error("Too many sign-ups from this address. Try again later.")]
+    SignupThrottled(Throttled),
+    /// A login with the right password of an account whose address is not verified,
+    /// under `EMAIL_VERIFICATION=mandatory`: 401 `{"detail":"User email is not
+    /// verified","code":"email_not_verified"}`.
+    #[error("User email is not verified")]
+    EmailNotVerified,
     /// `/refresh/` refused the token (401).
     #[error(transparent)]
     Refresh(#[from] RefreshRejection),
@@ -96,7 +104,10 @@ impl ApiError {
                 StatusCode::UNAUTHORIZED,
                 Some(ErrorCode::IncorrectCredentials),
             ),
-            ApiError::Throttled(_) | ApiError::ResetThrottled(_) => {
+            ApiError::EmailNotVerified => {
+                (StatusCode::UNAUTHORIZED, Some(ErrorCode::EmailNotVerified))
+            }
+            ApiError::Throttled(_) | ApiError::ResetThrottled(_) | ApiError::SignupThrottled(_) => {
                 (StatusCode::TOO_MANY_REQUESTS, Some(ErrorCode::Throttled))
             }
             ApiError::CsrfFailed => (StatusCode::FORBIDDEN, Some(ErrorCode::CsrfFailed)),
@@ -132,7 +143,8 @@ impl IntoResponse for ApiError {
         };
         let mut response = error_response(status, &self.to_string(), code);
         if let ApiError::Throttled(Throttled { retry_after })
-        | ApiError::ResetThrottled(Throttled { retry_after }) = self
+        | ApiError::ResetThrottled(Throttled { retry_after })
+        | ApiError::SignupThrottled(Throttled { retry_after }) = self
         {
             response
                 .headers_mut()

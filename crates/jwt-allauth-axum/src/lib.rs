@@ -171,7 +171,7 @@ mod state;
 mod throttle;
 
 pub use account::{AccountStore, PasswordChange, Profile, ProfileUpdate};
-pub use account_flows::{AccountFlows, AccountMail};
+pub use account_flows::{AccountFlows, AccountMail, NewAccount, Registered};
 pub use account_settings::AccountSettings;
 pub use api_error::ApiError;
 pub use authenticator::Authenticator;
@@ -188,8 +188,9 @@ pub use password_permits::{PasswordPermit, PasswordPermits};
 pub use password_rules::{PasswordProblem, PasswordRules};
 pub use payloads::{
     Detail, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, PasswordChanged,
-    PasswordResetDone, PasswordResetRequest, PasswordSetNewRequest, RefreshRequest, SessionInfo,
-    TokenErrorBody, TokenErrorMessage, Tokens,
+    PasswordResetDone, PasswordResetRequest, PasswordSetNewRequest, RefreshRequest,
+    RegistrationRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
+    VerifyEmailRequest,
 };
 pub use rejection::{AuthRejection, PermissionDenied, RefreshRejection, RoleRejection};
 pub use routes::{

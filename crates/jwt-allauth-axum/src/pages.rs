@@ -9,6 +9,19 @@ use axum::response::{IntoResponse, Response};
 pub const PAGE_CSP: &str =
     "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
+/// The page policy allowing exactly `script` (inline, by its SHA-256) and requests to
+/// this origin.
+pub(crate) fn csp_with_script(script: &str) -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash =
+        base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()));
+    format!(
+        "default-src 'none'; script-src 'sha256-{hash}'; connect-src 'self'; \
+         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
 /// Escapes text for HTML content and attribute values.
 pub(crate) fn escape(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len());

@@ -123,6 +123,43 @@ pub struct PasswordChanged {
     pub detail: String,
 }
 
+/// The body of `POST /registration/`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct RegistrationRequest {
+    /// The address (at most 254 characters).
+    #[cfg_attr(feature = "openapi", schema(format = Email, max_length = 254))]
+    pub email: String,
+    /// The password.
+    #[cfg_attr(feature = "openapi", schema(format = Password, max_length = 128))]
+    pub password1: String,
+    /// The password again.
+    #[cfg_attr(feature = "openapi", schema(format = Password, max_length = 128))]
+    pub password2: String,
+    /// First name (optional, any script).
+    #[cfg_attr(feature = "openapi", schema(max_length = 150))]
+    pub first_name: Option<String>,
+    /// Last name (optional, any script).
+    #[cfg_attr(feature = "openapi", schema(max_length = 150))]
+    pub last_name: Option<String>,
+}
+
+impl std::fmt::Debug for RegistrationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrationRequest")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The body of `POST /registration/verify-email/`: `{"key"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct VerifyEmailRequest {
+    /// The key of the verification mail.
+    pub key: String,
+}
+
 /// The body of `POST /password/reset/set-new/`: `{"new_password1","new_password2"}`,
 /// each at most 128 characters.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]

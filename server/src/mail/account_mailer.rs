@@ -41,6 +41,8 @@ impl AccountMailer {
         to: &Profile,
     ) -> Result<OutgoingMail, AccountMailError> {
         let kind = match mail {
+            AccountMail::Verification { .. } => MailKind::Verification,
+            AccountMail::AccountExists { .. } => MailKind::AccountExists,
             AccountMail::PasswordReset { .. } => MailKind::PasswordReset,
             AccountMail::PasswordChanged => MailKind::PasswordChanged,
             _ => return Err(AccountMailError::Recipient),

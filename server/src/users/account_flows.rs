@@ -5,11 +5,11 @@ use std::sync::Arc;
 
 use jwt_allauth::store::NewPurposeToken;
 use jwt_allauth::{StoreError, UserStoreError};
-use jwt_allauth_axum::{AccountFlows, AccountMail, AccountStore};
+use jwt_allauth_axum::{AccountFlows, AccountMail, AccountStore, NewAccount, Registered};
 use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
 
 use super::table::Table;
-use super::{ServerUser, Users, UsersError};
+use super::{NewUser, ServerUser, Users, UsersError};
 use crate::db::Database;
 use crate::mail::{AccountMailer, Outbox, OutboxError};
 
@@ -160,6 +160,106 @@ impl AccountFlows for Users {
             Database::Postgres(pool) => reset_on!(pool, PostgresStore, sqlx::Postgres),
         };
         mailing.outbox.wake();
+        Ok(Some(user))
+    }
+
+    async fn register(
+        &self,
+        account: NewAccount,
+        replace_unverified: bool,
+        now: time::OffsetDateTime,
+    ) -> Result<Registered<ServerUser>, UserStoreError> {
+        // One hash whether or not the address is free: a taken address costs the same.
+        let password_hash = self
+            .passwords
+            .hash(&account.password)
+            .await
+            .map_err(UsersError::from)?;
+        if let Some(existing) = Users::find_by_email(self, &account.email).await? {
+            if replace_unverified && !existing.email_verified && existing.last_login.is_none() {
+                let replaced = on_table!(&self.db, table => table.replace_unverified(
+                    existing.id,
+                    &password_hash,
+                    &account.first_name,
+                    &account.last_name,
+                ))?;
+                if let Some(replaced) = replaced {
+                    return Ok(Registered::Created(replaced));
+                }
+            }
+            return Ok(Registered::Taken(existing));
+        }
+        let mut new = NewUser::new(account.email.as_str(), account.password.as_str());
+        new.first_name = account.first_name;
+        new.last_name = account.last_name;
+        new.email_verified = account.email_verified;
+        match self.create_with_hash(&new, password_hash, now).await {
+            Ok(user) => Ok(Registered::Created(user)),
+            // A concurrent sign-up took the address first.
+            Err(UsersError::DuplicateEmail(_)) => {
+                match Users::find_by_email(self, &account.email).await? {
+                    Some(owner) => Ok(Registered::Taken(owner)),
+                    None => Err(UsersError::DuplicateEmail(account.email).into()),
+                }
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    async fn queue_mail(&self, user: &ServerUser, mail: AccountMail) -> Result<(), UserStoreError> {
+        let mailing = self.mail.as_ref().ok_or(FlowError::NoMailer)?;
+        let outgoing = mailing
+            .mailer
+            .render(&mail, &self.profile(user))
+            .map_err(FlowError::from)?;
+        mailing
+            .outbox
+            .push(&outgoing, time::OffsetDateTime::now_utc())
+            .await
+            .map_err(FlowError::from)?;
+        Ok(())
+    }
+
+    async fn verify_email(
+        &self,
+        user_id: &str,
+        token_hash: &[u8; 32],
+        now: time::OffsetDateTime,
+    ) -> Result<Option<ServerUser>, UserStoreError> {
+        let Ok(id) = user_id.parse::<i64>() else {
+            return Ok(None);
+        };
+        macro_rules! verify_on {
+            ($pool:expr, $store:ty, $db:ty) => {{
+                let mut tx = <$store>::begin_write($pool)
+                    .await
+                    .map_err(FlowError::Token)?;
+                if !<$store>::consume_purpose_token_on(
+                    &mut tx,
+                    user_id,
+                    "email_verification",
+                    token_hash,
+                    now,
+                )
+                .await
+                .map_err(FlowError::Token)?
+                {
+                    return Ok(None);
+                }
+                let Some(user) = Table::<$db>::verify_email_on(&mut tx, id)
+                    .await
+                    .map_err(FlowError::from)?
+                else {
+                    return Ok(None);
+                };
+                tx.commit().await.map_err(FlowError::Transaction)?;
+                user
+            }};
+        }
+        let user = match &self.db {
+            Database::Sqlite(pool) => verify_on!(pool, SqliteStore, sqlx::Sqlite),
+            Database::Postgres(pool) => verify_on!(pool, PostgresStore, sqlx::Postgres),
+        };
         Ok(Some(user))
     }
 }

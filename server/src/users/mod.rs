@@ -254,7 +254,7 @@ impl Users {
         new: &NewUser,
         now: OffsetDateTime,
     ) -> Result<ServerUser, UsersError> {
-        let (email, email_lower) = normalize_email(&new.email)?;
+        normalize_email(&new.email)?;
         if new.password.is_empty() {
             return Err(UsersError::EmptyPassword);
         }
@@ -262,6 +262,20 @@ impl Users {
         refuse_nul("last name", &new.last_name)?;
         refuse_nul_profile(&new.profile)?;
         let password_hash = self.passwords.hash(&new.password).await?;
+        self.create_with_hash(new, password_hash, now).await
+    }
+
+    /// [`create`](Self::create) with the password already hashed.
+    pub(crate) async fn create_with_hash(
+        &self,
+        new: &NewUser,
+        password_hash: String,
+        now: OffsetDateTime,
+    ) -> Result<ServerUser, UsersError> {
+        let (email, email_lower) = normalize_email(&new.email)?;
+        refuse_nul("first name", &new.first_name)?;
+        refuse_nul("last name", &new.last_name)?;
+        refuse_nul_profile(&new.profile)?;
         let row = StoredUser {
             email: &email,
             email_lower,

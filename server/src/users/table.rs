@@ -78,6 +78,20 @@ const UPDATE_NAMES: &str = concat!(
      last_name = COALESCE($2, last_name) WHERE id = $3 RETURNING ",
     columns!()
 );
+/// A new sign-up replacing an earlier one that was never verified nor used: new hash and
+/// names.
+const REPLACE_UNVERIFIED: &str = concat!(
+    "UPDATE jwt_allauth_users SET password_hash = $1, first_name = $2, last_name = $3 \
+     WHERE id = $4 AND email_verified = $5 AND last_login IS NULL AND is_active = $6 \
+     RETURNING ",
+    columns!()
+);
+/// An e-mail verification, for an active user only.
+const VERIFY_EMAIL: &str = concat!(
+    "UPDATE jwt_allauth_users SET email_verified = $1 WHERE id = $2 AND is_active = $3 \
+     RETURNING ",
+    columns!()
+);
 /// A password reset: the new hash, and the address verified (the reset proved the
 /// mailbox), for an active user only.
 const RESET_PASSWORD: &str = concat!(
@@ -156,6 +170,43 @@ where
     ) -> Result<Option<ServerUser>, UsersError> {
         let row: Option<UserRow<D::Time>> = sqlx::query_as(RESET_PASSWORD)
             .bind(password_hash)
+            .bind(true)
+            .bind(id)
+            .bind(true)
+            .fetch_optional(connection)
+            .await
+            .map_err(UsersError::from_sqlx)?;
+        row.map(UserRow::into_user::<D>).transpose()
+    }
+
+    /// Replaces an unverified, never used account's password hash and names: the user,
+    /// or `None` if the account is verified, was used, or is gone.
+    pub(super) async fn replace_unverified(
+        &self,
+        id: i64,
+        password_hash: &str,
+        first_name: &str,
+        last_name: &str,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        self.fetch_user(
+            sqlx::query_as(REPLACE_UNVERIFIED)
+                .bind(password_hash)
+                .bind(first_name)
+                .bind(last_name)
+                .bind(id)
+                .bind(false)
+                .bind(true),
+        )
+        .await
+    }
+
+    /// Marks an active user's address verified, on `connection` (a transaction of the
+    /// caller's): the user, or `None` if there is no such active user.
+    pub(super) async fn verify_email_on(
+        connection: &mut D::Connection,
+        id: i64,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        let row: Option<UserRow<D::Time>> = sqlx::query_as(VERIFY_EMAIL)
             .bind(true)
             .bind(id)
             .bind(true)

@@ -94,6 +94,14 @@ where
     let user = match authenticated {
         Ok(Some(user)) if user.is_active() => {
             attempt.succeeded();
+            // The right password of an account that must confirm its address first
+            // (accounts.md); every other failure keeps the one answer below.
+            if state.account_settings().email_verification
+                == crate::account_settings::EmailVerification::Mandatory
+                && !user.email_verified()
+            {
+                return Err(ApiError::EmailNotVerified);
+            }
             user
         }
         Ok(_) => {

@@ -6,6 +6,7 @@ pub(crate) mod logout;
 pub(crate) mod password;
 pub(crate) mod password_reset;
 pub(crate) mod refresh;
+pub(crate) mod registration;
 pub(crate) mod reset_pages;
 pub(crate) mod sessions;
 pub(crate) mod user;
@@ -48,6 +49,11 @@ pub(crate) const PASSWORD_RESET_CONFIRM: &str = "/password/reset/confirm/{uidb64
 pub(crate) const PASSWORD_RESET_SET_NEW: &str = "/password/reset/set-new/";
 pub(crate) const PASSWORD_RESET_FORM: &str = "/password/reset/default/";
 pub(crate) const PASSWORD_RESET_COMPLETE: &str = "/password/reset/complete/";
+pub(crate) const REGISTRATION: &str = "/registration/";
+pub(crate) const REGISTRATION_VERIFICATION: &str = "/registration/verification/{key}/";
+pub(crate) const REGISTRATION_VERIFY_EMAIL: &str = "/registration/verify-email/";
+pub(crate) const REGISTRATION_RESEND: &str = "/registration/resend-verification/";
+pub(crate) const REGISTRATION_VERIFIED: &str = "/registration/verified/";
 
 /// Every route of the wire contract: [`token_routes`], [`account_routes`] and
 /// [`session_routes`] merged.
@@ -98,6 +104,28 @@ where
         .route(
             PASSWORD_RESET_COMPLETE,
             get(reset_pages::reset_complete::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            REGISTRATION,
+            post(registration::register::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            REGISTRATION_VERIFICATION,
+            get(registration::verification_page::<A>)
+                .post(registration::confirm_verification::<A>)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            REGISTRATION_VERIFY_EMAIL,
+            post(registration::verify_email::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            REGISTRATION_RESEND,
+            post(registration::resend_verification::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            REGISTRATION_VERIFIED,
+            get(registration::verified_page::<A>).fallback(method_not_allowed),
         )
 }
 

@@ -6,9 +6,6 @@ use std::sync::LazyLock;
 use axum::extract::State;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use sha2::{Digest, Sha256};
 
 use crate::account_flows::AccountFlows;
 use crate::api_error::ApiError;
@@ -50,13 +47,7 @@ document.getElementById("reset").addEventListener("submit", async (event) => {
 
 /// The Content-Security-Policy of the form: the built-in pages' policy, plus this one
 /// script (by its hash) and requests to this origin.
-static FORM_CSP: LazyLock<String> = LazyLock::new(|| {
-    let hash = STANDARD.encode(Sha256::digest(FORM_SCRIPT.as_bytes()));
-    format!(
-        "default-src 'none'; script-src 'sha256-{hash}'; connect-src 'self'; \
-         base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
-});
+static FORM_CSP: LazyLock<String> = LazyLock::new(|| crate::pages::csp_with_script(FORM_SCRIPT));
 
 /// Whether the built-in pages are served: only without `PASSWORD_RESET_REDIRECT` (else
 /// 404, as the Django library).
