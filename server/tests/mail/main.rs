@@ -653,3 +653,104 @@ async fn a_reset_mail_survives_a_dead_smtp_server_and_a_killed_process() {
         assert!(restarted.terminate());
     }
 }
+
+/// Issue 12, end to end on SQLite and PostgreSQL: a sign-up under `mandatory` through
+/// the real binary, the `Welcome!` mail received over SMTP, its link followed (GET shows
+/// the page and confirms nothing, POST confirms), then login; a sign-up with a taken
+/// address answers byte for byte the same and mails the owner `You already have an
+/// account`; the log holds no key and no password.
+#[tokio::test]
+async fn a_sign_up_is_verified_through_the_mailed_link() {
+    for db in databases("sign_up_smtp").await {
+        let smtp = SmtpServer::start();
+        let email_url = smtp.url("?tls=none");
+        let mut server = common::Server::start_with_env(
+            &db,
+            &[],
+            &[
+                ("JWT_ALLAUTH_EMAIL_URL", email_url.as_str()),
+                ("JWT_ALLAUTH_PUBLIC_URL", "https://auth.example.com"),
+            ],
+        )
+        .await;
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap();
+        let sign_up = |email: &str| {
+            client
+                .post(server.url("/registration/"))
+                .json(&serde_json::json!({
+                    "email": email,
+                    "password1": "plum-kettle orbit 42",
+                    "password2": "plum-kettle orbit 42",
+                    "first_name": "Zoë",
+                }))
+                .send()
+        };
+        let answer = |response: reqwest::Response| async move {
+            let status = response.status();
+            let mut headers: Vec<(String, String)> = response
+                .headers()
+                .iter()
+                .filter(|(name, _)| *name != "date")
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                .collect();
+            headers.sort();
+            (status, headers, response.text().await.unwrap())
+        };
+        let fresh = answer(sign_up("zoe@example.com").await.unwrap()).await;
+        assert_eq!(fresh.0, reqwest::StatusCode::CREATED);
+        assert_eq!(fresh.2, r#"{"detail":"Verification e-mail sent."}"#);
+
+        let welcome = smtp.wait_for(1).await.remove(0);
+        assert_eq!(welcome.header("Subject").as_deref(), Some("Welcome!"));
+        let text = welcome.parts().remove(0).1;
+        let start = text.find("/registration/verification/").unwrap();
+        let path: String = text[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        let login = || {
+            client
+                .post(server.url("/login/"))
+                .json(&serde_json::json!({
+                    "email": "zoe@example.com",
+                    "password": "plum-kettle orbit 42",
+                }))
+                .send()
+        };
+        assert_eq!(
+            login().await.unwrap().status(),
+            reqwest::StatusCode::UNAUTHORIZED
+        );
+        let page = client.get(server.url(&path)).send().await.unwrap();
+        assert_eq!(page.status(), reqwest::StatusCode::OK);
+        assert_eq!(
+            login().await.unwrap().status(),
+            reqwest::StatusCode::UNAUTHORIZED
+        );
+        let confirmed = client.post(server.url(&path)).send().await.unwrap();
+        assert_eq!(confirmed.status(), reqwest::StatusCode::FOUND);
+        assert_eq!(login().await.unwrap().status(), reqwest::StatusCode::OK);
+
+        // The same address again: the same answer, and a mail to its owner.
+        let taken = answer(sign_up("zoe@example.com").await.unwrap()).await;
+        assert_eq!(taken, fresh);
+        let received = smtp.wait_for(2).await;
+        assert_eq!(
+            received[1].header("Subject").as_deref(),
+            Some("You already have an account")
+        );
+
+        assert!(server.terminate());
+        let log = server.log_text();
+        let key = path
+            .trim_start_matches("/registration/verification/")
+            .trim_end_matches('/');
+        for secret in [key, "plum-kettle orbit 42"] {
+            assert!(!log.contains(secret), "{secret:?} in the log");
+        }
+        assert!(log.contains("/registration/verification/{key}/"), "{log}");
+    }
+}
