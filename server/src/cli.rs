@@ -94,6 +94,8 @@ pub enum UserCommand {
     Deactivate(EmailArgs),
     /// Activate a user.
     Activate(EmailArgs),
+    /// Mark a user's e-mail address verified (as the mailed link would).
+    Verify(EmailArgs),
     /// Replace a user's profile (a JSON object).
     SetProfile(SetProfileArgs),
     /// Delete a user, and all of their sessions and pending purpose tokens.

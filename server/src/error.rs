@@ -43,6 +43,9 @@ pub enum CommandError {
     /// The mail transport of `EMAIL_URL` cannot be built.
     #[error("EMAIL_URL cannot be used")]
     MailTransport(#[source] crate::mail::TransportError),
+    /// The mail outbox cannot be read.
+    #[error("the mail outbox cannot be read")]
+    Outbox(#[source] Box<crate::mail::OutboxError>),
     /// The HTTP application cannot be built.
     #[error(transparent)]
     State(#[from] crate::StateError),

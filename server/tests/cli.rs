@@ -122,6 +122,17 @@ async fn user_flow(db: &TestDb) {
 
     success(&db.run(&["user", "activate", "--email", "BOB@example.com"]));
     assert!(find(&pool, "bob@example.com").await.unwrap().is_active);
+
+    // verify (issue 12): as the mailed link would.
+    let bob = find(&pool, "bob@example.com").await.unwrap();
+    users(&pool)
+        .set_email_verified(bob.id, false)
+        .await
+        .unwrap();
+    assert!(!find(&pool, "bob@example.com").await.unwrap().email_verified);
+    let out = success(&db.run(&["user", "verify", "--email", "Bob@Example.com"]));
+    assert_eq!(out.trim(), "verified bob@example.com");
+    assert!(find(&pool, "bob@example.com").await.unwrap().email_verified);
     let out = success(&db.run(&["user", "deactivate", "--email", "bob@example.com"]));
     assert!(out.starts_with("deactivated bob@example.com"), "{out}");
     assert!(!find(&pool, "bob@example.com").await.unwrap().is_active);
@@ -333,15 +344,15 @@ async fn sessions_flow(db: &TestDb) {
     // purge: one expired session of bob's.
     assert_eq!(
         success(&db.run(&["purge", "--dry-run"])).trim(),
-        "would delete 1 expired session(s) and 0 expired purpose token(s)"
+        "would delete 1 expired session(s) and 0 expired purpose token(s)\n0 mail(s) waiting in the outbox (delivered mail is deleted at delivery)"
     );
     assert_eq!(
         success(&db.run(&["purge"])).trim(),
-        "deleted 1 expired session(s) and 0 expired purpose token(s)"
+        "deleted 1 expired session(s) and 0 expired purpose token(s)\n0 mail(s) waiting in the outbox (delivered mail is deleted at delivery)"
     );
     assert_eq!(
         success(&db.run(&["purge", "--dry-run"])).trim(),
-        "would delete 0 expired session(s) and 0 expired purpose token(s)"
+        "would delete 0 expired session(s) and 0 expired purpose token(s)\n0 mail(s) waiting in the outbox (delivered mail is deleted at delivery)"
     );
 
     // revoke-all ends ada's remaining session, not bob's.

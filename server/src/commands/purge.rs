@@ -7,8 +7,12 @@ use crate::error::CommandError;
 pub(super) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), CommandError> {
     let admin = Admin::open(global).await?;
     let result = admin.manager.purge(now(), args.dry_run).await;
+    // The outbox keeps no delivered mail (a mail is deleted once the SMTP server
+    // accepted it, or given up), so there is nothing of it to purge; say what waits.
+    let waiting = crate::mail::Outbox::new(admin.db.clone()).queued().await;
     admin.close().await;
     let report = result?;
+    let waiting = waiting.map_err(|error| CommandError::Outbox(Box::new(error)))?;
     let verb = if args.dry_run {
         "would delete"
     } else {
@@ -17,5 +21,9 @@ pub(super) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), Com
     out(&format!(
         "{verb} {} expired session(s) and {} expired purpose token(s)",
         report.sessions, report.purpose_tokens
+    ))?;
+    out(&format!(
+        "{} mail(s) waiting in the outbox (delivered mail is deleted at delivery)",
+        waiting.len()
     ))
 }

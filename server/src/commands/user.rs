@@ -23,6 +23,7 @@ pub(super) async fn run(global: &GlobalArgs, command: UserCommand) -> Result<(),
         UserCommand::SetRole(args) => set_role(&admin, &args).await,
         UserCommand::Deactivate(args) => deactivate(&admin, &args.email).await,
         UserCommand::Activate(args) => activate(&admin, &args.email).await,
+        UserCommand::Verify(args) => verify(&admin, &args.email).await,
         UserCommand::Delete(args) => delete(&admin, &args.email).await,
         UserCommand::SetProfile(args) => {
             set_profile(&admin, &args.email, &profile.unwrap_or_default()).await
@@ -117,6 +118,16 @@ async fn activate(admin: &Admin, email: &str) -> Result<(), CommandError> {
         .await?
         .ok_or_else(|| CommandError::NoUser(user.email))?;
     out(&format!("activated {}", user.email))
+}
+
+async fn verify(admin: &Admin, email: &str) -> Result<(), CommandError> {
+    let user = admin.user(email).await?;
+    let user = admin
+        .users
+        .set_email_verified(user.id, true)
+        .await?
+        .ok_or_else(|| CommandError::NoUser(user.email))?;
+    out(&format!("verified {}", user.email))
 }
 
 async fn set_profile(
