@@ -314,3 +314,129 @@ async fn reset_requests_with_bad_bodies_are_a_4xx() {
     }
     target.assert_alive("the reset bodies").await;
 }
+
+/// Issue 12: bad sign-up and verification bodies get the documented 4xx, never a 500,
+/// and create no account and queue no mail: wrong content types, broken or deep JSON, a
+/// NUL in a name, names over 150 characters, a key of the wrong shape, invalid UTF-8, a
+/// body over the limit.
+#[tokio::test]
+async fn sign_ups_with_bad_bodies_are_a_4xx_and_create_nothing() {
+    let target = Target::sqlite(&[]).await;
+    let deep_arrays = nested_arrays(30_000);
+    let valid = |extra: Value| {
+        let mut body = json!({
+            "email": "newcomer@example.com",
+            "password1": "plum-kettle orbit 42",
+            "password2": "plum-kettle orbit 42",
+        });
+        if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            body.extend(extra.clone());
+        }
+        body.to_string().into_bytes()
+    };
+    let cases: Vec<(&str, &str, &str, Vec<u8>, Expected)> = vec![
+        (
+            "text/plain",
+            "/registration/",
+            "text/plain",
+            valid(json!({})),
+            unsupported("text/plain"),
+        ),
+        (
+            "30 000 nested arrays",
+            "/registration/",
+            "application/json",
+            deep_arrays.clone().into_bytes(),
+            json_parse_error(&deep_arrays),
+        ),
+        (
+            "a JSON list",
+            "/registration/",
+            "application/json",
+            b"[]".to_vec(),
+            not_an_object("Invalid data. Expected a dictionary, but got list."),
+        ),
+        (
+            "a NUL in a name",
+            "/registration/",
+            "application/json",
+            valid(json!({"first_name": "Ad\u{0}a"})),
+            Expected::new(
+                StatusCode::BAD_REQUEST,
+                json!({"first_name": ["Null characters are not allowed."]}),
+            ),
+        ),
+        (
+            "a name over 150 characters",
+            "/registration/",
+            "application/json",
+            valid(json!({"last_name": "x".repeat(151)})),
+            Expected::new(
+                StatusCode::BAD_REQUEST,
+                json!({"last_name": ["Ensure this field has no more than 150 characters."]}),
+            ),
+        ),
+        (
+            "a key of the wrong shape",
+            "/registration/verify-email/",
+            "application/json",
+            br#"{"key":"no-dot-here"}"#.to_vec(),
+            Expected::new(StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
+        ),
+        (
+            "a key that is not base64",
+            "/registration/verify-email/",
+            "application/json",
+            br#"{"key":"%%%.x"}"#.to_vec(),
+            Expected::new(StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
+        ),
+    ];
+    let mut verdicts = Verdicts::new("sign-up bodies");
+    for (name, path, content_type, body, expected) in &cases {
+        let request = target
+            .client
+            .post(target.url(path))
+            .header(CONTENT_TYPE, *content_type)
+            .body(body.clone());
+        let answer = target.send(request).await;
+        verdicts.check(format!("{name} [{path}]"), &answer, expected);
+    }
+    verdicts.finish();
+    for (name, body) in [
+        (
+            "invalid UTF-8",
+            b"{\"email\":\"\xff@example.com\"}".to_vec(),
+        ),
+        ("a body over the limit", vec![b' '; 2 * 1024 * 1024]),
+    ] {
+        let response = target
+            .client
+            .post(target.url("/registration/"))
+            .header(CONTENT_TYPE, "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            response.status().is_client_error(),
+            "{name}: {}",
+            response.status()
+        );
+    }
+    // Nothing was created, nothing queued.
+    let users = jwt_allauth_server::users::Users::new(
+        target.database.clone(),
+        jwt_allauth_server::passwords::Passwords::with_permits(1),
+    );
+    assert!(
+        users
+            .find_by_email("newcomer@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let outbox = jwt_allauth_server::mail::Outbox::new(target.database.clone());
+    assert!(outbox.queued().await.unwrap().is_empty());
+    target.assert_alive("the sign-up bodies").await;
+}
