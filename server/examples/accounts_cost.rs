@@ -32,6 +32,9 @@ use serde_json::json;
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
+/// Builds the `n`-th request of a case.
+type MakeRequest<'a> = Box<dyn Fn(usize) -> Request<Body> + 'a>;
+
 const ROUNDS: usize = 3;
 const REQUESTS: usize = 40;
 const TAKEN: &str = "taken@example.com";
@@ -42,7 +45,12 @@ fn cpu_time() -> Duration {
     // Fields after the command name, which ends with the last ')'.
     let rest = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok()).unwrap_or(0);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     Duration::from_millis((ticks(11) + ticks(12)) * 10)
 }
@@ -81,7 +89,10 @@ async fn case(
         let started = Instant::now();
         let response = router.clone().oneshot(make(offset + n)).await;
         answers.push(started.elapsed());
-        assert!(response.is_ok_and(|r| r.status().is_success()), "a failed request");
+        assert!(
+            response.is_ok_and(|r| r.status().is_success()),
+            "a failed request"
+        );
     }
     settle(state).await;
     // The settling itself sleeps: its CPU time is negligible.
@@ -127,7 +138,7 @@ async fn main() {
     println!("|---:|---|---:|---:|");
     for round in 0..ROUNDS {
         let offset = round * REQUESTS;
-        let cases: [(&str, Box<dyn Fn(usize) -> Request<Body>>); 4] = [
+        let cases: [(&str, MakeRequest<'_>); 4] = [
             (
                 "sign-up, free",
                 Box::new(|n| sign_up(format!("new{n}@example.com"))),
@@ -135,7 +146,12 @@ async fn main() {
             ("sign-up, taken", Box::new(|_| sign_up(TAKEN.to_owned()))),
             (
                 "reset, free",
-                Box::new(|n| post("/password/reset/", json!({"email": format!("none{n}@example.com")}))),
+                Box::new(|n| {
+                    post(
+                        "/password/reset/",
+                        json!({"email": format!("none{n}@example.com")}),
+                    )
+                }),
             ),
             (
                 "reset, taken",

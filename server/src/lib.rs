@@ -100,10 +100,8 @@ impl AppState {
         let templates = Templates::load(config.mail.email_templates_dir.as_deref())?;
         let public_url = config.public_url();
         let outbox = Outbox::new(db.clone());
-        let users = Users::new(db.clone(), passwords).with_mail(
-            AccountMailer::new(Arc::new(templates), public_url.clone()),
-            outbox.clone(),
-        );
+        let users = Users::new(db.clone(), passwords).with_outbox(outbox.clone());
+        let mailer = AccountMailer::new(Arc::new(templates), public_url.clone());
         let mut accounts = config.accounts.clone();
         accounts.public_url = Some(public_url);
         let keys = config::signing_keys(&config).map_err(StateError::Keys)?;
@@ -111,7 +109,8 @@ impl AppState {
         let auth = AuthState::new(manager, config.http)
             .map_err(StateError::UserAgentParser)?
             .with_password_permits(turns)
-            .with_account_settings(accounts);
+            .with_account_settings(accounts)
+            .with_mailer(mailer);
         Ok(Self {
             db,
             users,

@@ -9,9 +9,10 @@ use jwt_allauth::UserStoreError;
 use jwt_allauth::store::NewPurposeToken;
 
 use crate::account::AccountStore;
+use crate::mailer::ComposedMail;
 
-/// A mail of the account flows, for the application to render with its templates and
-/// deliver. A link holds a single-use token: `Debug` never shows it.
+/// A mail of the account flows, for the application's [`Mailer`](crate::Mailer) to
+/// render. A link holds a single-use token: `Debug` never shows it.
 #[derive(Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum AccountMail {
@@ -112,9 +113,10 @@ pub enum Registered<U> {
 
 /// The application's side of the account flows.
 ///
-/// Mail never goes out on the request path: [`store_token_and_mail`] writes the purpose
-/// token and the mail that carries it in one transaction (both or neither), for a
-/// worker to deliver later, so that an SMTP failure or a slow server never changes an
+/// Mail never goes out on the request path: the flows compose a mail with the
+/// application's [`Mailer`](crate::Mailer), and [`store_token_and_mail`] writes the
+/// purpose token and that mail in one transaction (both or neither), for a worker to
+/// deliver later, so that an SMTP failure or a slow server never changes an
 /// HTTP answer. The server implements it over its users table, the session store's
 /// purpose tokens and a mail outbox in the same database.
 ///
@@ -133,7 +135,7 @@ pub trait AccountFlows: AccountStore {
         &self,
         user: &Self::User,
         token: &NewPurposeToken,
-        mail: AccountMail,
+        mail: ComposedMail,
     ) -> impl Future<Output = Result<(), UserStoreError>> + Send;
 
     /// Creates the account of a sign-up, hashing its password **whether or not the
@@ -153,7 +155,7 @@ pub trait AccountFlows: AccountStore {
     fn queue_mail(
         &self,
         user: &Self::User,
-        mail: AccountMail,
+        mail: ComposedMail,
     ) -> impl Future<Output = Result<(), UserStoreError>> + Send;
 
     /// An e-mail verification, in one transaction: consumes the token whose SHA-256 is
@@ -178,7 +180,7 @@ pub trait AccountFlows: AccountStore {
         user_id: &str,
         token_hash: &[u8; 32],
         new_password: &str,
-        mail: AccountMail,
+        mail: ComposedMail,
         now: time::OffsetDateTime,
     ) -> impl Future<Output = Result<Option<Self::User>, UserStoreError>> + Send;
 }

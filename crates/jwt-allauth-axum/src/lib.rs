@@ -159,6 +159,7 @@ mod error_response;
 mod extract;
 mod fields;
 pub mod http_settings;
+mod mailer;
 #[cfg(feature = "openapi")]
 mod openapi;
 mod pages;
@@ -182,6 +183,7 @@ pub use error_response::WWW_AUTHENTICATE;
 pub use extract::{AuthUser, CurrentUser, LoadUser, RequireRole, UserLoader};
 pub use fields::{BodyRejection, CharField, FieldErrors, Fields};
 pub use http_settings::HttpSettings;
+pub use mailer::{ComposedMail, Mailer};
 #[cfg(feature = "openapi")]
 pub use openapi::{BEARER_SCHEME, openapi};
 pub use password_permits::{PasswordPermit, PasswordPermits};

@@ -72,6 +72,7 @@ struct Inner<A: UserStore> {
     throttle: Arc<LoginThrottle>,
     password_permits: PasswordPermits,
     password_rules: PasswordRules,
+    mailer: Option<Arc<dyn crate::mailer::Mailer>>,
     cookie: RefreshCookie,
     clock: Clock,
     /// Over `manager` and `clock`, built once: the extractors take it on every request.
@@ -90,6 +91,7 @@ impl<A: UserStore> Clone for Inner<A> {
             throttle: Arc::clone(&self.throttle),
             password_permits: self.password_permits.clone(),
             password_rules: self.password_rules.clone(),
+            mailer: self.mailer.clone(),
             cookie: self.cookie.clone(),
             clock: self.clock.clone(),
             authenticator: self.authenticator.clone(),
@@ -119,6 +121,7 @@ where
             .field("throttle", &self.inner.throttle)
             .field("password_permits", &self.inner.password_permits)
             .field("password_rules", &self.inner.password_rules)
+            .field("mailer", &self.inner.mailer.is_some())
             .field("cookie", &self.inner.cookie)
             .field("clock", &self.inner.clock)
             .finish_non_exhaustive()
@@ -171,6 +174,7 @@ where
             throttle: Arc::new(LoginThrottle::from_settings(&http)),
             password_permits: PasswordPermits::per_core(),
             password_rules: PasswordRules::default(),
+            mailer: None,
             cookie: RefreshCookie::from_settings(&http),
             user_agent_parser: parser,
             authenticator: Authenticator::new(Arc::clone(&manager), clock.clone()),
@@ -227,6 +231,13 @@ where
         })
     }
 
+    /// The same state writing the account flows' mails with `mailer`. Without one, the
+    /// flows send no mail (and log why).
+    pub fn with_mailer(self, mailer: impl crate::mailer::Mailer + 'static) -> Self {
+        let mailer: Arc<dyn crate::mailer::Mailer> = Arc::new(mailer);
+        self.map_inner(|inner| inner.mailer = Some(mailer))
+    }
+
     fn map_inner(mut self, change: impl FnOnce(&mut Inner<A>)) -> Self {
         change(Arc::make_mut(&mut self.inner));
         self
@@ -275,6 +286,11 @@ where
     /// The login throttle.
     pub fn throttle(&self) -> &LoginThrottle {
         &self.inner.throttle
+    }
+
+    /// The mail writer of the account flows, if one is set.
+    pub fn mailer(&self) -> Option<&dyn crate::mailer::Mailer> {
+        self.inner.mailer.as_deref()
     }
 
     /// The rules every new password must follow.

@@ -2,12 +2,13 @@
 
 use std::sync::Arc;
 
-use jwt_allauth_axum::{AccountMail, Profile};
+use jwt_allauth::BoxError;
+use jwt_allauth_axum::{AccountMail, ComposedMail, Mailer, Profile};
 
 use super::{MailContext, MailKind, Mailbox, OutgoingMail, TemplateError, Templates};
 
 /// Renders the mails of the account flows ([`AccountMail`]) for a recipient, with the
-/// server's [`Templates`] and its `PUBLIC_URL`.
+/// server's [`Templates`] and its `PUBLIC_URL`: the server's [`Mailer`].
 #[derive(Debug, Clone)]
 pub struct AccountMailer {
     templates: Arc<Templates>,
@@ -61,5 +62,17 @@ impl AccountMailer {
             rendered.text,
             rendered.html,
         ))
+    }
+}
+
+impl Mailer for AccountMailer {
+    fn compose(&self, mail: &AccountMail, to: &Profile) -> Result<ComposedMail, BoxError> {
+        let rendered = self.render(mail, to)?;
+        Ok(ComposedMail {
+            to: to.email.clone(),
+            subject: rendered.subject,
+            text: rendered.text,
+            html: rendered.html,
+        })
     }
 }

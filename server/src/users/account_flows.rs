@@ -1,32 +1,29 @@
 //! The users table's side of the account flows: finding an account by address, and
 //! storing a purpose token with the mail that carries it, in one transaction.
 
-use std::sync::Arc;
-
 use jwt_allauth::store::NewPurposeToken;
 use jwt_allauth::{StoreError, UserStoreError};
-use jwt_allauth_axum::{AccountFlows, AccountMail, AccountStore, NewAccount, Registered};
+use jwt_allauth_axum::{AccountFlows, ComposedMail, NewAccount, Registered};
 use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
 
 use super::table::Table;
 use super::{NewUser, ServerUser, Users, UsersError};
 use crate::db::Database;
-use crate::mail::{AccountMailer, Outbox, OutboxError};
+use crate::mail::{Mailbox, Outbox, OutboxError, OutgoingMail};
 
-/// How the users table sends the flows' mails.
-#[derive(Debug, Clone)]
-pub(super) struct AccountMailing {
-    pub(super) mailer: Arc<AccountMailer>,
-    pub(super) outbox: Outbox,
+/// A composed mail as the outbox queues it.
+fn outgoing(mail: ComposedMail) -> Result<OutgoingMail, FlowError> {
+    let to: Mailbox = mail.to.parse().map_err(|_| FlowError::Recipient)?;
+    Ok(OutgoingMail::new(to, mail.subject, mail.text, mail.html))
 }
 
 /// Why a token and its mail were not stored.
 #[derive(Debug, thiserror::Error)]
 enum FlowError {
-    #[error("no mailer is configured for the account flows")]
-    NoMailer,
-    #[error("the account mail cannot be rendered")]
-    Render(#[from] crate::mail::AccountMailError),
+    #[error("no outbox is configured for the account flows")]
+    NoOutbox,
+    #[error("the account's address cannot receive mail")]
+    Recipient,
     #[error("the purpose token cannot be stored")]
     Token(#[source] StoreError),
     #[error("the mail cannot be queued")]
@@ -63,15 +60,12 @@ impl AccountFlows for Users {
 
     async fn store_token_and_mail(
         &self,
-        user: &ServerUser,
+        _user: &ServerUser,
         token: &NewPurposeToken,
-        mail: AccountMail,
+        mail: ComposedMail,
     ) -> Result<(), UserStoreError> {
-        let mailing = self.mail.as_ref().ok_or(FlowError::NoMailer)?;
-        let outgoing = mailing
-            .mailer
-            .render(&mail, &self.profile(user))
-            .map_err(FlowError::from)?;
+        let outbox = self.outbox.as_ref().ok_or(FlowError::NoOutbox)?;
+        let outgoing = outgoing(mail)?;
         let now = token.created;
         match &self.db {
             Database::Sqlite(pool) => {
@@ -95,7 +89,7 @@ impl AccountFlows for Users {
                 tx.commit().await.map_err(FlowError::Transaction)?;
             }
         }
-        mailing.outbox.wake();
+        outbox.wake();
         Ok(())
     }
 
@@ -104,13 +98,14 @@ impl AccountFlows for Users {
         user_id: &str,
         token_hash: &[u8; 32],
         new_password: &str,
-        mail: AccountMail,
+        mail: ComposedMail,
         now: time::OffsetDateTime,
     ) -> Result<Option<ServerUser>, UserStoreError> {
         let Ok(id) = user_id.parse::<i64>() else {
             return Ok(None);
         };
-        let mailing = self.mail.as_ref().ok_or(FlowError::NoMailer)?;
+        let outbox = self.outbox.as_ref().ok_or(FlowError::NoOutbox)?;
+        let notice = outgoing(mail)?;
         // argon2 runs before the transaction, which then holds its locks only briefly.
         let password_hash = self
             .passwords
@@ -144,11 +139,7 @@ impl AccountFlows for Users {
                 <$store>::revoke_user_credentials_on(&mut tx, user_id)
                     .await
                     .map_err(FlowError::Token)?;
-                let outgoing = mailing
-                    .mailer
-                    .render(&mail, &self.profile(&user))
-                    .map_err(FlowError::from)?;
-                Outbox::enqueue(&mut *tx, &outgoing, now)
+                Outbox::enqueue(&mut *tx, &notice, now)
                     .await
                     .map_err(FlowError::from)?;
                 tx.commit().await.map_err(FlowError::Transaction)?;
@@ -159,7 +150,7 @@ impl AccountFlows for Users {
             Database::Sqlite(pool) => reset_on!(pool, SqliteStore, sqlx::Sqlite),
             Database::Postgres(pool) => reset_on!(pool, PostgresStore, sqlx::Postgres),
         };
-        mailing.outbox.wake();
+        outbox.wake();
         Ok(Some(user))
     }
 
@@ -206,15 +197,14 @@ impl AccountFlows for Users {
         }
     }
 
-    async fn queue_mail(&self, user: &ServerUser, mail: AccountMail) -> Result<(), UserStoreError> {
-        let mailing = self.mail.as_ref().ok_or(FlowError::NoMailer)?;
-        let outgoing = mailing
-            .mailer
-            .render(&mail, &self.profile(user))
-            .map_err(FlowError::from)?;
-        mailing
-            .outbox
-            .push(&outgoing, time::OffsetDateTime::now_utc())
+    async fn queue_mail(
+        &self,
+        _user: &ServerUser,
+        mail: ComposedMail,
+    ) -> Result<(), UserStoreError> {
+        let outbox = self.outbox.as_ref().ok_or(FlowError::NoOutbox)?;
+        outbox
+            .push(&outgoing(mail)?, time::OffsetDateTime::now_utc())
             .await
             .map_err(FlowError::from)?;
         Ok(())

@@ -208,7 +208,7 @@ struct StoredUser<'a> {
 pub struct Users {
     db: Database,
     passwords: Passwords,
-    mail: Option<account_flows::AccountMailing>,
+    outbox: Option<crate::mail::Outbox>,
 }
 
 impl Users {
@@ -218,22 +218,14 @@ impl Users {
         Self {
             db,
             passwords,
-            mail: None,
+            outbox: None,
         }
     }
 
-    /// The same table sending the account flows' mails: rendered by `mailer`, queued in
-    /// `outbox` in the transaction that stores their token. Without it, the flows that
-    /// send mail fail (and log it).
-    pub fn with_mail(
-        mut self,
-        mailer: crate::mail::AccountMailer,
-        outbox: crate::mail::Outbox,
-    ) -> Self {
-        self.mail = Some(account_flows::AccountMailing {
-            mailer: std::sync::Arc::new(mailer),
-            outbox,
-        });
+    /// The same table queueing the account flows' mails in `outbox`, in the transaction
+    /// that stores their token. Without it, the flows that send mail fail (and log it).
+    pub fn with_outbox(mut self, outbox: crate::mail::Outbox) -> Self {
+        self.outbox = Some(outbox);
         self
     }
 

@@ -340,3 +340,30 @@ where
     }
     response
 }
+
+/// `mail` for `user`, written by the state's [`Mailer`](crate::Mailer); `None`, logged,
+/// when there is no mailer or it fails (the flows then send nothing, and answer as
+/// always).
+pub(crate) fn compose_mail<A>(
+    state: &AuthState<A>,
+    user: &A::User,
+    mail: &crate::AccountMail,
+) -> Option<crate::ComposedMail>
+where
+    A: AccountStore + 'static,
+{
+    let Some(mailer) = state.mailer() else {
+        tracing::error!(
+            mail = mail.subject(),
+            "no mailer is configured: mail not sent"
+        );
+        return None;
+    };
+    match mailer.compose(mail, &state.manager().users().profile(user)) {
+        Ok(composed) => Some(composed),
+        Err(error) => {
+            tracing::error!(mail = mail.subject(), %error, "the mail cannot be written: not sent");
+            None
+        }
+    }
+}

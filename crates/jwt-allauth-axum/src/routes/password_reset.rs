@@ -166,10 +166,11 @@ async fn send_reset_mail<A>(
         URL_SAFE_NO_PAD.encode(user_id.as_bytes()),
         token.as_str()
     );
-    if let Err(error) = accounts
-        .store_token_and_mail(&user, &row, AccountMail::PasswordReset { link })
-        .await
-    {
+    let Some(mail) = super::compose_mail(&state, &user, &AccountMail::PasswordReset { link })
+    else {
+        return;
+    };
+    if let Err(error) = accounts.store_token_and_mail(&user, &row, mail).await {
         user_store_fault(&error, "password reset request");
     }
 }
@@ -460,12 +461,15 @@ where
         }
         return Err(ApiError::from(errors).into_response());
     }
+    let Some(notice) = super::compose_mail(state, &user, &AccountMail::PasswordChanged) else {
+        return Err(ApiError::Internal.into_response());
+    };
     let reset = accounts
         .reset_password(
             capability.user_id(),
             &capability.token_hash(),
             &new1,
-            AccountMail::PasswordChanged,
+            notice,
             now,
         )
         .await;

@@ -95,10 +95,10 @@ async fn send_verification<A>(
         tracing::error!("verification mail not sent: PUBLIC_URL is not configured");
         return;
     };
-    if let Err(error) = accounts
-        .store_token_and_mail(user, &row, AccountMail::Verification { link })
-        .await
-    {
+    let Some(mail) = super::compose_mail(state, user, &AccountMail::Verification { link }) else {
+        return;
+    };
+    if let Err(error) = accounts.store_token_and_mail(user, &row, mail).await {
         user_store_fault(&error, "verification mail");
     }
 }
@@ -120,10 +120,11 @@ where
         return;
     }
     let reset_page = state.account_settings().password_reset_request_url.clone();
-    if let Err(error) = accounts
-        .queue_mail(user, AccountMail::AccountExists { reset_page })
-        .await
-    {
+    let Some(mail) = super::compose_mail(state, user, &AccountMail::AccountExists { reset_page })
+    else {
+        return;
+    };
+    if let Err(error) = accounts.queue_mail(user, mail).await {
         user_store_fault(&error, "account exists mail");
     }
 }
