@@ -754,3 +754,87 @@ async fn a_sign_up_is_verified_through_the_mailed_link() {
         assert!(log.contains("/registration/verification/{key}/"), "{log}");
     }
 }
+
+/// Issue 12, end to end on SQLite and PostgreSQL: `EMAIL_VERIFICATION=optional` opens a
+/// session at sign-up with `email_verified` false, mails `Welcome!` over SMTP, and after
+/// the link's POST the next refresh carries `email_verified` true; `none` opens a
+/// verified session and sends no mail.
+#[tokio::test]
+async fn optional_and_none_sign_ups_end_to_end() {
+    fn verified(access: &str) -> serde_json::Value {
+        use base64::Engine;
+        let payload = access.split('.').nth(1).unwrap();
+        let claims: serde_json::Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        claims["email_verified"].clone()
+    }
+    for db in databases("optional_none_smtp").await {
+        for mode in ["optional", "none"] {
+            let smtp = SmtpServer::start();
+            let email_url = smtp.url("?tls=none");
+            let mut server = common::Server::start_with_env(
+                &db,
+                &[],
+                &[
+                    ("JWT_ALLAUTH_EMAIL_URL", email_url.as_str()),
+                    ("JWT_ALLAUTH_PUBLIC_URL", "https://auth.example.com"),
+                    ("JWT_ALLAUTH_EMAIL_VERIFICATION", mode),
+                    ("JWT_ALLAUTH_REFRESH_TOKEN_AS_COOKIE", "false"),
+                ],
+            )
+            .await;
+            let client = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap();
+            let email = format!("{mode}@example.com");
+            let signed_up = client
+                .post(server.url("/registration/"))
+                .json(&serde_json::json!({
+                    "email": email,
+                    "password1": "plum-kettle orbit 42",
+                    "password2": "plum-kettle orbit 42",
+                }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(signed_up.status(), reqwest::StatusCode::CREATED, "{mode}");
+            let body: serde_json::Value = signed_up.json().await.unwrap();
+            let access = body["access"].as_str().unwrap();
+            let refresh = body["refresh"].as_str().unwrap().to_owned();
+            if mode == "none" {
+                assert_eq!(verified(access), true);
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                assert!(smtp.received().is_empty(), "no mail under none");
+                assert!(server.terminate());
+                continue;
+            }
+            assert_eq!(verified(access), false);
+            let welcome = smtp.wait_for(1).await.remove(0);
+            assert_eq!(welcome.header("Subject").as_deref(), Some("Welcome!"));
+            let text = welcome.parts().remove(0).1;
+            let start = text.find("/registration/verification/").unwrap();
+            let path: String = text[start..]
+                .chars()
+                .take_while(|c| !c.is_whitespace())
+                .collect();
+            let confirmed = client.post(server.url(&path)).send().await.unwrap();
+            assert_eq!(confirmed.status(), reqwest::StatusCode::FOUND);
+            let refreshed: serde_json::Value = client
+                .post(server.url("/refresh/"))
+                .json(&serde_json::json!({ "refresh": refresh }))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            assert_eq!(verified(refreshed["access"].as_str().unwrap()), true);
+            assert!(server.terminate());
+        }
+    }
+}
