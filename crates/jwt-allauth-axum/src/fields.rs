@@ -160,6 +160,21 @@ impl Fields {
         self.0.get(name)
     }
 
+    /// The e-mail address in field `name`: a required text of at most
+    /// [`MAX_EMAIL_CHARS`](jwt_allauth::email::MAX_EMAIL_CHARS) characters that
+    /// [`is_valid_email`](jwt_allauth::email::is_valid_email) accepts, or `None` after
+    /// adding a message to `errors` (`"Enter a valid email address."` for a malformed one).
+    pub fn email_field(&self, name: &str, errors: &mut FieldErrors) -> Option<String> {
+        let rules = CharField::required().max_length(jwt_allauth::email::MAX_EMAIL_CHARS);
+        let email = self.char_field(name, rules, errors)?;
+        if jwt_allauth::email::is_valid_email(&email) {
+            Some(email)
+        } else {
+            errors.add(name, "Enter a valid email address.");
+            None
+        }
+    }
+
     /// Validates the text field `name` as Django REST framework's `CharField` does, and
     /// returns its value, or `None` after adding a message to `errors` (or when an
     /// optional field is absent).

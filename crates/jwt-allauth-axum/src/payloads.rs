@@ -152,12 +152,19 @@ impl std::fmt::Debug for RegistrationRequest {
     }
 }
 
-/// The body of `POST /registration/verify-email/`: `{"key"}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The body of `POST /registration/verify-email/`: `{"key"}`. `Debug` does not show the
+/// key.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VerifyEmailRequest {
     /// The key of the verification mail.
     pub key: String,
+}
+
+impl std::fmt::Debug for VerifyEmailRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyEmailRequest").finish_non_exhaustive()
+    }
 }
 
 /// The body of `POST /password/reset/set-new/`: `{"new_password1","new_password2"}`,

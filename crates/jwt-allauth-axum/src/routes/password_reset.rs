@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_allauth::email::{MAX_EMAIL_CHARS, email_key, is_valid_email};
+use jwt_allauth::email::email_key;
 use jwt_allauth::tokens::ResetCapability;
 use jwt_allauth::{DeviceInfo, User};
 use time::OffsetDateTime;
@@ -90,21 +90,13 @@ where
     A: AccountFlows + 'static,
 {
     let mut errors = FieldErrors::new();
-    let email_rules = CharField::required().max_length(MAX_EMAIL_CHARS);
-    let Some(email) = fields.char_field("email", email_rules, &mut errors) else {
+    let Some(email) = fields.email_field("email", &mut errors) else {
         return Err(errors.into());
     };
-    if !is_valid_email(&email) {
-        return Err(FieldErrors::single("email", "Enter a valid email address.").into());
-    }
     let now = state.now();
     let key = email_key(&email);
     let limits = state.account_limits();
-    let throttled = |wait: std::time::Duration| {
-        ApiError::ResetThrottled(Throttled {
-            retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
-        })
-    };
+    let throttled = |wait| ApiError::ResetThrottled(Throttled::after(wait));
     limits
         .reset_requests_per_address
         .hit(&key, now)

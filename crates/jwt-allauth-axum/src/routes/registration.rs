@@ -8,7 +8,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use jwt_allauth::email::{MAX_EMAIL_CHARS, email_key, is_valid_email};
+use jwt_allauth::email::email_key;
 use jwt_allauth::tokens::GenericToken;
 use jwt_allauth::{DeviceInfo, User};
 use time::OffsetDateTime;
@@ -131,9 +131,7 @@ where
 
 /// 429 past `SIGNUPS_PER_IP`.
 fn signup_throttled(wait: std::time::Duration) -> ApiError {
-    ApiError::SignupThrottled(Throttled {
-        retry_after: wait.as_secs_f64().ceil().max(1.0) as u64,
-    })
+    ApiError::SignupThrottled(Throttled::after(wait))
 }
 
 /// `POST /registration/` `{"email","password1","password2","first_name","last_name"}`
@@ -192,20 +190,7 @@ where
         return Err(ApiError::NotFound);
     }
     let mut errors = FieldErrors::new();
-    let email = fields
-        .char_field(
-            "email",
-            CharField::required().max_length(MAX_EMAIL_CHARS),
-            &mut errors,
-        )
-        .and_then(|email| {
-            if is_valid_email(&email) {
-                Some(email)
-            } else {
-                errors.add("email", "Enter a valid email address.");
-                None
-            }
-        });
+    let email = fields.email_field("email", &mut errors);
     let password_rules = CharField::password().max_length(PASSWORD_MAX_LENGTH);
     let password1 = fields.char_field("password1", password_rules, &mut errors);
     if let Some(password) = &password1 {
@@ -472,16 +457,9 @@ where
     A: AccountFlows + 'static,
 {
     let mut errors = FieldErrors::new();
-    let Some(email) = fields.char_field(
-        "email",
-        CharField::required().max_length(MAX_EMAIL_CHARS),
-        &mut errors,
-    ) else {
+    let Some(email) = fields.email_field("email", &mut errors) else {
         return Err(errors.into());
     };
-    if !is_valid_email(&email) {
-        return Err(FieldErrors::single("email", "Enter a valid email address.").into());
-    }
     let now = state.now();
     let device = state.device_info(&client);
     let task = state.clone();

@@ -40,6 +40,16 @@ pub struct Throttled {
     pub retry_after: u64,
 }
 
+impl Throttled {
+    /// The answer for a wait of `wait`, in whole seconds rounded up (at least 1).
+    pub fn after(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        Self {
+            retry_after: seconds.max(1),
+        }
+    }
+}
+
 /// Limits password checks (logins, and the old password of a password change) per
 /// client and per e-mail address, in sliding windows: `LOGIN_FAILURES_PER_IP` per client
 /// in 60 s (default 10) and `LOGIN_FAILURES_PER_EMAIL` per address in 300 s (default 5).
@@ -436,6 +446,18 @@ fn make_room<K: Eq + Hash + Clone>(map: &mut HashMap<K, Attempts>) {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds() {
+        use std::time::Duration;
+        assert_eq!(Throttled::after(Duration::ZERO).retry_after, 1);
+        assert_eq!(Throttled::after(Duration::from_millis(1)).retry_after, 1);
+        assert_eq!(Throttled::after(Duration::from_secs(40)).retry_after, 40);
+        assert_eq!(
+            Throttled::after(Duration::from_millis(40_001)).retry_after,
+            41
+        );
+    }
 
     fn at(seconds: i64) -> OffsetDateTime {
         OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds).unwrap()
