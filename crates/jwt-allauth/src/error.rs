@@ -142,6 +142,20 @@ pub enum KeyError {
     /// The signing key and the verifying key do not belong together.
     #[error("the signing self-check failed: the verifying key does not match the signing key")]
     KeyPairMismatch,
+    /// A JSON Web Key that cannot verify tokens here: a symmetric (`oct`) key, a key for
+    /// encryption, or a key type, curve or `alg` other than EdDSA (Ed25519), ES256 (P-256)
+    /// and RS256. The text says which.
+    #[error("unusable JSON Web Key: {0}")]
+    UnusableJwk(&'static str),
+    /// Generating a new key pair failed.
+    #[error("cannot generate a {algorithm} key pair")]
+    Generate {
+        /// The algorithm.
+        algorithm: &'static str,
+        /// What the generator said.
+        #[source]
+        source: BoxError,
+    },
 }
 
 /// The error of the core's operations ([`SessionManager`](crate::SessionManager) and
@@ -168,6 +182,10 @@ pub enum Error {
     /// Signing a token failed.
     #[error("signing a token failed")]
     Signing(#[source] jsonwebtoken::errors::Error),
+    /// The key ring has no signing key: it was built to verify only
+    /// ([`KeyRing::verify_only`](crate::KeyRing::verify_only)).
+    #[error("the key ring has no signing key: it only verifies")]
+    NoSigningKey,
     /// Claims could not be serialized.
     #[error("claims could not be serialized")]
     Serialization(#[source] serde_json::Error),

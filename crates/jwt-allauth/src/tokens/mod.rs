@@ -15,7 +15,10 @@ pub use refresh::RefreshToken;
 pub use reset_capability::ResetCapability;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
+
+use arc_swap::ArcSwap;
 
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
@@ -41,9 +44,13 @@ pub struct TokenPair {
 }
 
 /// Signs and verifies the library's JWTs.
+///
+/// Clones share one key ring: [`replace_keys`](Self::replace_keys) on any of them changes
+/// the keys of all, at once and without a lock on the verification path (a service that
+/// reloads its keys, from a database or a JWKS, keeps one codec and replaces its ring).
 #[derive(Debug, Clone)]
 pub struct TokenCodec {
-    keys: KeyRing,
+    keys: Arc<ArcSwap<KeyRing>>,
     access_lifetime: i64,
     refresh_lifetime: i64,
     session_lifetime: Option<i64>,
@@ -62,7 +69,7 @@ impl TokenCodec {
     /// `LEEWAY`, `ISSUER`, `AUDIENCE`.
     pub fn new(keys: KeyRing, settings: &Settings) -> Self {
         Self {
-            keys,
+            keys: Arc::new(ArcSwap::from_pointee(keys)),
             access_lifetime: seconds(settings.access_token_lifetime),
             refresh_lifetime: seconds(settings.refresh_token_lifetime),
             session_lifetime: settings.session_lifetime.map(seconds),
@@ -94,9 +101,16 @@ impl TokenCodec {
         }
     }
 
-    /// The key ring.
-    pub fn keys(&self) -> &KeyRing {
-        &self.keys
+    /// The key ring in use.
+    pub fn keys(&self) -> Arc<KeyRing> {
+        self.keys.load_full()
+    }
+
+    /// Replaces the key ring of this codec and of every clone of it. Tokens are signed
+    /// and verified with the new ring from the next call on; a call under way finishes
+    /// with the ring it started with.
+    pub fn replace_keys(&self, keys: KeyRing) {
+        self.keys.store(Arc::new(keys));
     }
 
     /// Verifies `token` and returns its claims: signature with the key its header names
@@ -110,7 +124,7 @@ impl TokenCodec {
         expected: TokenType,
         now: OffsetDateTime,
     ) -> Result<Claims, TokenError> {
-        let claims: Claims = self.keys.verify(token)?;
+        let claims: Claims = self.keys.load().verify(token)?;
         // RFC 7519 section 4.1.5. The library never writes `nbf` (a reserved name), so only
         // a foreign token pays for this look-up's hit.
         if let Some(nbf) = claims.extra.get("nbf") {
@@ -158,7 +172,11 @@ impl TokenCodec {
     }
 
     fn check_size(&self, claims: &Claims, payload: &str, limit: usize) -> Result<(), Error> {
-        let length = self.keys.signed_len(payload.len());
+        let length = self
+            .keys
+            .load()
+            .signed_len(payload.len())
+            .ok_or(Error::NoSigningKey)?;
         if length <= limit {
             return Ok(());
         }
@@ -202,7 +220,10 @@ impl TokenCodec {
     /// Signs a payload text as it is, byte for byte.
     fn sign_payload(&self, payload: &str) -> Result<String, Error> {
         let raw = RawValue::from_string(payload.to_owned()).map_err(Error::Serialization)?;
-        self.keys.sign(&raw).map_err(Error::Signing)
+        match self.keys.load().sign(&raw) {
+            Some(signed) => signed.map_err(Error::Signing),
+            None => Err(Error::NoSigningKey),
+        }
     }
 
     fn issuer(&self) -> Option<String> {
