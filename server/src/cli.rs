@@ -61,6 +61,9 @@ pub enum Command {
     Sessions(SessionsCommand),
     /// Delete expired sessions and purpose tokens and print the counts.
     Purge(PurgeArgs),
+    /// Read the event log (the audit log of sessions and accounts).
+    #[command(subcommand)]
+    Events(EventsCommand),
 }
 
 impl Command {
@@ -214,6 +217,29 @@ pub struct RevokeSessionArgs {
     /// The session id (32 hex digits).
     #[arg(long, value_name = "ID")]
     pub session: String,
+}
+
+/// `events`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Print events in sequence order, one JSON object per line: `id`, `seq`, `type`,
+    /// `time`, `user_id`, `session`, `reason`, `device`.
+    List(ListEventsArgs),
+}
+
+/// `events list`.
+#[derive(Debug, Clone, Args)]
+pub struct ListEventsArgs {
+    /// Only the events of this user.
+    #[arg(long, value_name = "E")]
+    pub email: Option<String>,
+    /// Only events at or after this time: RFC 3339 (`2026-12-05T10:00:00Z`), or a
+    /// duration before now (`1h`, `30m`, `2d`).
+    #[arg(long, value_name = "T")]
+    pub since: Option<String>,
+    /// Keep printing new events as they are written, until interrupted.
+    #[arg(long)]
+    pub follow: bool,
 }
 
 /// `purge`.

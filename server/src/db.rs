@@ -223,8 +223,8 @@ impl Database {
     /// [`PostgresStore`]), erased.
     pub fn session_store(&self) -> DynStore {
         match self {
-            Database::Sqlite(pool) => DynStore::new(SqliteStore::new(pool.clone())),
-            Database::Postgres(pool) => DynStore::new(PostgresStore::new(pool.clone())),
+            Database::Sqlite(pool) => DynStore::with_events(SqliteStore::new(pool.clone())),
+            Database::Postgres(pool) => DynStore::with_events(PostgresStore::new(pool.clone())),
         }
     }
 

@@ -16,6 +16,15 @@ pub enum CommandError {
     /// The settings are invalid (the message names the setting).
     #[error(transparent)]
     Settings(#[from] crate::config::ConfigError),
+    /// The revocation feed cannot read the event log at start.
+    #[error("cannot start the revocation feed")]
+    RevocationFeed(#[source] jwt_allauth::StoreError),
+    /// The event log cannot be read.
+    #[error("cannot read the event log")]
+    Events(#[source] jwt_allauth::StoreError),
+    /// `--since` is neither a time nor a duration.
+    #[error("--since must be an RFC 3339 time (2026-12-05T10:00:00Z) or a duration before now (1h, 30m, 2d): {0}")]
+    InvalidSince(String),
     /// The database cannot be opened or migrated.
     #[error(transparent)]
     Database(#[from] DbError),

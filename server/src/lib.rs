@@ -20,6 +20,7 @@ pub mod limits;
 pub mod mail;
 pub mod openapi;
 pub mod passwords;
+pub mod revocations;
 pub mod users;
 
 use std::sync::Arc;
@@ -105,7 +106,12 @@ impl AppState {
         let mut accounts = config.accounts.clone();
         accounts.public_url = Some(public_url);
         let keys = config::signing_keys(&config).map_err(StateError::Keys)?;
+        let revocations = revocations::revocation_set(&config);
         let manager = SessionManager::new(config.tokens, keys, db.session_store(), users.clone());
+        let manager = match revocations {
+            Some(set) => manager.with_revocations(set),
+            None => manager,
+        };
         let auth = AuthState::new(manager, config.http)
             .map_err(StateError::UserAgentParser)?
             .with_password_permits(turns)

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
+use jwt_allauth::events::Revocation;
 use jwt_allauth::{
     AccessToken, Claims, Error, SessionManager, TokenCodec, TokenError, TokenType, UserStore,
 };
@@ -42,12 +43,25 @@ where
 {
     fn verify<'a>(&'a self, token: &'a str, now: OffsetDateTime) -> Verification<'a> {
         if self.settings().access_token_session_check {
-            Verification::SessionChecked(Box::pin(self.authenticate(token, now)))
-        } else {
-            // `authenticate` without the session check is `AccessToken::decode`, which is
-            // this plus a copy of the token text (the unit tests hold them to the same
-            // answers).
-            Verification::Stateless(self.codec().decode(token, TokenType::Access, now))
+            return Verification::SessionChecked(Box::pin(self.authenticate(token, now)));
+        }
+        // `authenticate` without the session check is `AccessToken::decode`, which is
+        // this plus a copy of the token text (the unit tests hold them to the same
+        // answers).
+        let claims = self.codec().decode(token, TokenType::Access, now);
+        let (Some(revocations), Ok(verified)) = (self.revocations(), &claims) else {
+            return Verification::Stateless(claims);
+        };
+        // The revocation feed's set: no database query unless it cannot tell.
+        let session = verified.session.as_deref();
+        match revocations.check(session, &verified.user_id, verified.iat, now) {
+            Revocation::NotRevoked => Verification::Stateless(claims),
+            Revocation::Revoked => {
+                Verification::SessionChecked(Box::pin(async { Err(Error::SessionInactive) }))
+            }
+            Revocation::Unknown => {
+                Verification::SessionChecked(Box::pin(self.authenticate(token, now)))
+            }
         }
     }
 }
@@ -431,7 +445,7 @@ mod tests {
 
             // Once the session is closed, only the remembered verification still passes.
             let session = tokens.access.session().unwrap();
-            assert!(manager.revoke_session(session).await.unwrap());
+            assert!(manager.revoke_session(session, now).await.unwrap());
             let again = authenticator.authenticate_parts(&mut parts).await;
             let fresh = authenticator
                 .authenticate_parts(&mut bearer_parts(tokens.access.as_str()))

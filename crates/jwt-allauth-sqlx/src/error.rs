@@ -87,7 +87,6 @@ impl From<InvariantError> for StoreError {
 
 /// A value read from the database that cannot be converted (for example an epoch
 /// timestamp out of range), reported as [`StoreError::Backend`].
-#[cfg(feature = "sqlite")]
 pub(crate) fn decode_error(err: impl std::error::Error + Send + Sync + 'static) -> StoreError {
     StoreError::Backend(Box::new(sqlx::Error::Decode(Box::new(err))))
 }

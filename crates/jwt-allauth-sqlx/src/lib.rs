@@ -1,6 +1,8 @@
 //! SQLite and PostgreSQL stores for [`jwt_allauth`]: the session whitelist
-//! ([`SessionStore`](jwt_allauth::store::SessionStore)) and single-use purpose tokens
-//! ([`PurposeTokenStore`](jwt_allauth::store::PurposeTokenStore)).
+//! ([`SessionStore`](jwt_allauth::store::SessionStore)), single-use purpose tokens
+//! ([`PurposeTokenStore`](jwt_allauth::store::PurposeTokenStore)) and the event log
+//! ([`EventLog`](jwt_allauth::events::EventLog)), each change with its event in one
+//! transaction.
 //!
 //! - `SqliteStore` (feature `sqlite`, on by default): timestamps as INTEGER epoch
 //!   seconds, write transactions with `BEGIN IMMEDIATE`, WAL mode for database files,
@@ -53,6 +55,10 @@ mod dialect;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod error;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod events;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod revocation_feed;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod store;
@@ -64,6 +70,8 @@ mod sqlite;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use error::is_unavailable;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use revocation_feed::{FeedSettings, RevocationFeed};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(feature = "sqlite")]

@@ -55,12 +55,26 @@ FROM jwt_allauth_sessions WHERE session = $1 AND user_id = $2
 FOR UPDATE",
 };
 
-pub(crate) const DELETE_SESSION: &str = "DELETE FROM jwt_allauth_sessions WHERE session = $1";
+/// What a deletion of sessions returns, for their `session.revoked` events.
+macro_rules! returning_ended {
+    ($statement:literal) => {
+        concat!(
+            $statement,
+            "\nRETURNING session, user_id,
+    ip, browser, browser_version, os, os_version, device, device_brand, device_model,
+    is_mobile, is_tablet, is_pc, is_bot"
+        )
+    };
+}
+
+pub(crate) const DELETE_SESSION: &str =
+    returning_ended!("DELETE FROM jwt_allauth_sessions WHERE session = $1");
 
 pub(crate) const DELETE_USER_SESSION: &str =
-    "DELETE FROM jwt_allauth_sessions WHERE session = $1 AND user_id = $2";
+    returning_ended!("DELETE FROM jwt_allauth_sessions WHERE session = $1 AND user_id = $2");
 
-pub(crate) const DELETE_USER_SESSIONS: &str = "DELETE FROM jwt_allauth_sessions WHERE user_id = $1";
+pub(crate) const DELETE_USER_SESSIONS: &str =
+    returning_ended!("DELETE FROM jwt_allauth_sessions WHERE user_id = $1");
 
 /// The user's sessions, newest first; sessions created in the same second in the
 /// reverse order of their insertion (SQLite's `rowid`, PostgreSQL's `seq` column).
@@ -88,22 +102,42 @@ pub(crate) const COUNT_EXPIRED_SESSIONS: &str =
 /// Deletes at most `$2` sessions with `expires_at <= $1`, oldest first.
 pub(crate) const DELETE_EXPIRED_SESSIONS: PerDialect<&str> = PerDialect {
     // Walks the covering `expires_at` index (oldest first) and deletes by rowid.
-    sqlite: "\
+    sqlite: returning_ended!("\
 DELETE FROM jwt_allauth_sessions WHERE rowid IN (
     SELECT rowid FROM jwt_allauth_sessions WHERE expires_at <= $1
     ORDER BY expires_at LIMIT $2
-)",
+)"),
     // Skips rows locked by a rotation instead of waiting for them. `ORDER BY expires_at`
     // makes the planner walk the `expires_at` index: without it, it may choose a
     // sequential scan that reads every live row (and every row deleted by earlier batches
     // but not yet vacuumed) before the first expired one, so each batch would cost as
     // much as the whole table.
-    postgres: "\
+    postgres: returning_ended!("\
 DELETE FROM jwt_allauth_sessions WHERE session IN (
     SELECT session FROM jwt_allauth_sessions WHERE expires_at <= $1
     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
-)",
+)"),
 };
+
+/// Writes an event: binds id, type, time, user id, session, reason, device (JSON text).
+pub(crate) const INSERT_EVENT: &str = "\
+INSERT INTO jwt_allauth_events (id, type, time, user_id, session, reason, device)
+VALUES ($1, $2, $3, $4, $5, $6, $7)";
+
+/// At most `$2` events with `seq > $1`, in `seq` order.
+pub(crate) const SELECT_EVENTS_AFTER: &str = "\
+SELECT seq, id, type, time, user_id, session, reason, device FROM jwt_allauth_events
+WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+/// The highest `seq` of the events older than `$1`, or 0.
+pub(crate) const LAST_EVENT_SEQ_BEFORE: &str =
+    "SELECT COALESCE(MAX(seq), 0) FROM jwt_allauth_events WHERE time < $1";
+
+/// Deletes at most `$2` events older than `$1`, oldest first.
+pub(crate) const DELETE_EVENTS_BEFORE: &str = "\
+DELETE FROM jwt_allauth_events WHERE seq IN (
+    SELECT seq FROM jwt_allauth_events WHERE time < $1 ORDER BY seq LIMIT $2
+)";
 
 /// Stores a purpose token: binds hash, purpose, user id, created, expires_at, then the
 /// 12 device columns. One upsert on the unique (user_id, purpose) index: concurrent

@@ -5,13 +5,14 @@ use std::fmt;
 use std::time::Instant;
 
 use jwt_allauth::StoreError;
+use jwt_allauth::events::{Event, EventLog, NewEvent, RevocationReason};
 use jwt_allauth::rotation::{Decision, LockedSession, classify};
 use jwt_allauth::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
-    SessionRecord, SessionStore, find_matching_hash,
+    SessionEnd, SessionRecord, SessionStore, find_matching_hash,
 };
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::query::Query;
+use sqlx::query::{Query, QueryAs};
 use sqlx::{ColumnIndex, Decode, Encode, Executor, Pool, Type};
 use time::OffsetDateTime;
 
@@ -19,9 +20,10 @@ use crate::MIGRATIONS_TABLE;
 use crate::device::{DeviceRow, bind_device};
 use crate::dialect::{Dialect, PURGE_BATCH_SIZE, PURGE_PACING, STORE_NAME};
 use crate::error::{InvariantError, store_error};
+use crate::events::{EndedRow, EventRow, end_sessions, write_event};
 use crate::sql;
 
-/// The session whitelist and purpose tokens on a database of dialect `DB`, one
+/// The session whitelist, purpose tokens and event log on a database of dialect `DB`, one
 /// implementation for both backends: use it as `SqliteStore` (`DB` = `sqlx::Sqlite`,
 /// feature `sqlite`) or `PostgresStore` (`DB` = `sqlx::Postgres`, feature `postgres`).
 /// The dialect is sealed: these are the only two.
@@ -29,6 +31,10 @@ use crate::sql;
 /// Rotation is one conditional `UPDATE` of the session's row; only a token that is not
 /// current takes a second transaction, which reads the row under a lock and lets
 /// [`jwt_allauth::rotation::classify`] tell a retry from a replay.
+///
+/// Every change of a session writes its event ([`jwt_allauth::events`]) in its own
+/// transaction: opening, each deletion (revocation, replay, purge). On PostgreSQL, the
+/// commit of a transaction that wrote events notifies the channel `jwt_allauth_events`.
 pub struct SqlxStore<DB: Dialect> {
     pool: Pool<DB>,
 }
@@ -259,6 +265,22 @@ where
         .bind(DB::encode_time(now))
         .bind(i64::from(limit));
     let deleted = execute(pool, query).await?;
+    pace_purge(pool, started, deleted, limit).await?;
+    Ok(deleted)
+}
+
+/// The dialect's [`PURGE_PACING`] after a purge batch that started at `started` and
+/// deleted `deleted` rows of at most `limit`.
+async fn pace_purge<DB>(
+    pool: &Pool<DB>,
+    started: Instant,
+    deleted: u64,
+    limit: u32,
+) -> Result<(), StoreError>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
     if let Some(pacing) = DB::pick(PURGE_PACING) {
         if deleted > 0 {
             execute(pool, sqlx::query(pacing.checkpoint)).await?;
@@ -267,7 +289,85 @@ where
             tokio::time::sleep(started.elapsed().max(pacing.min_pause)).await;
         }
     }
-    Ok(deleted)
+    Ok(())
+}
+
+impl<DB> SqlxStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    bool: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    Option<String>: for<'r> Decode<'r, DB> + Type<DB>,
+{
+    /// A write transaction ([`sql::BEGIN_WRITE`]).
+    async fn begin(&self) -> Result<sqlx::Transaction<'static, DB>, StoreError> {
+        self.pool
+            .begin_with(DB::pick(sql::BEGIN_WRITE))
+            .await
+            .map_err(store_error)
+    }
+
+    /// Runs `query` (a deletion of sessions that returns them) in its own transaction,
+    /// with their events. The ids of the sessions it ended.
+    async fn end_sessions(
+        &self,
+        query: QueryAs<'_, DB, EndedRow, DB::Arguments>,
+        end: SessionEnd,
+    ) -> Result<Vec<String>, StoreError> {
+        let mut tx = self.begin().await?;
+        let ended = end_sessions::<DB>(&mut tx, query, end).await?;
+        tx.commit().await.map_err(store_error)?;
+        Ok(ended)
+    }
+}
+
+impl<DB> EventLog for SqlxStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row> + Encode<'a, DB> + Type<DB>,
+    usize: ColumnIndex<DB::Row>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    bool: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    Option<String>: for<'r> Decode<'r, DB> + Type<DB>,
+{
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let rows: Vec<EventRow<DB::Time>> = sqlx::query_as(sql::SELECT_EVENTS_AFTER)
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_error)?;
+        rows.into_iter().map(EventRow::into_event::<DB>).collect()
+    }
+
+    async fn last_seq_before(&self, time: OffsetDateTime) -> Result<i64, StoreError> {
+        sqlx::query_scalar(sql::LAST_EVENT_SEQ_BEFORE)
+            .bind(DB::encode_time(time))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)
+    }
+
+    async fn delete_events_before(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let query = sqlx::query(sql::DELETE_EVENTS_BEFORE)
+            .bind(DB::encode_time(before))
+            .bind(i64::from(limit));
+        execute(&self.pool, query).await
+    }
 }
 
 impl<DB> SessionStore for SqlxStore<DB>
@@ -292,8 +392,16 @@ where
             .bind(session.enabled)
             .bind(DB::encode_time(session.created))
             .bind(DB::encode_time(session.expires_at));
-        execute(&self.pool, bind_device(query, &session.device)).await?;
-        Ok(())
+        let mut tx = self.begin().await?;
+        execute(&mut *tx, bind_device(query, &session.device)).await?;
+        let event = NewEvent::session_created(
+            session.user_id.as_str(),
+            session.session.as_str(),
+            session.device.clone(),
+            session.created,
+        );
+        write_event::<DB, _>(&mut *tx, &event).await?;
+        tx.commit().await.map_err(store_error)
     }
 
     async fn rotate_session(&self, rotation: &Rotation) -> Result<RotateResult, StoreError> {
@@ -325,10 +433,11 @@ where
                 }
             }
             Decision::Replayed => {
-                let query = sqlx::query(sql::DELETE_USER_SESSION)
+                let query = sqlx::query_as(sql::DELETE_USER_SESSION)
                     .bind(rotation.session.as_str())
                     .bind(rotation.user_id.as_str());
-                execute(&mut *tx, query).await?;
+                let end = SessionEnd::new(RevocationReason::Replay, rotation.now);
+                end_sessions::<DB>(&mut tx, query, end).await?;
             }
             Decision::Retried { .. } | Decision::Disabled | Decision::NotFound => {
                 tx.rollback().await.map_err(store_error)?;
@@ -340,24 +449,30 @@ where
         Ok(decision.into_result())
     }
 
-    async fn revoke_session(&self, session: &str) -> Result<bool, StoreError> {
-        let query = sqlx::query(sql::DELETE_SESSION).bind(session);
-        Ok(execute(&self.pool, query).await? > 0)
+    async fn revoke_session(&self, session: &str, end: SessionEnd) -> Result<bool, StoreError> {
+        let query = sqlx::query_as(sql::DELETE_SESSION).bind(session);
+        Ok(!self.end_sessions(query, end).await?.is_empty())
     }
 
-    async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, StoreError> {
-        let query = sqlx::query(sql::DELETE_USER_SESSION)
+    async fn revoke_user_session(
+        &self,
+        user_id: &str,
+        session: &str,
+        end: SessionEnd,
+    ) -> Result<bool, StoreError> {
+        let query = sqlx::query_as(sql::DELETE_USER_SESSION)
             .bind(session)
             .bind(user_id);
-        Ok(execute(&self.pool, query).await? > 0)
+        Ok(!self.end_sessions(query, end).await?.is_empty())
     }
 
-    async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
-        execute(
-            &self.pool,
-            sqlx::query(sql::DELETE_USER_SESSIONS).bind(user_id),
-        )
-        .await
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        end: SessionEnd,
+    ) -> Result<Vec<String>, StoreError> {
+        let query = sqlx::query_as(sql::DELETE_USER_SESSIONS).bind(user_id);
+        self.end_sessions(query, end).await
     }
 
     async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
@@ -388,13 +503,14 @@ where
         now: OffsetDateTime,
         limit: u32,
     ) -> Result<u64, StoreError> {
-        delete_expired_batch(
-            &self.pool,
-            DB::pick(sql::DELETE_EXPIRED_SESSIONS),
-            now,
-            limit,
-        )
-        .await
+        let started = Instant::now();
+        let query = sqlx::query_as(DB::pick(sql::DELETE_EXPIRED_SESSIONS))
+            .bind(DB::encode_time(now))
+            .bind(i64::from(limit));
+        let end = SessionEnd::new(RevocationReason::Expired, now);
+        let deleted = self.end_sessions(query, end).await?.len() as u64;
+        pace_purge(&self.pool, started, deleted, limit).await?;
+        Ok(deleted)
     }
 
     fn expired_sessions_batch_size(&self) -> u32 {
@@ -410,6 +526,10 @@ where
     usize: ColumnIndex<DB::Row>,
     i64: for<'q> Encode<'q, DB> + for<'r> Decode<'r, DB> + Type<DB>,
     Vec<u8>: for<'r> Decode<'r, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: for<'r> Decode<'r, DB> + Type<DB>,
+    String: for<'r> Decode<'r, DB> + Type<DB>,
+    Option<String>: for<'r> Decode<'r, DB> + Type<DB>,
 {
     /// A transaction on `pool` that takes the write lock its statements need at once
     /// (`BEGIN IMMEDIATE` on SQLite), as the store's own read-then-write operations do:
@@ -454,23 +574,32 @@ where
         Ok(deleted == 1)
     }
 
-    /// Deletes every session and purpose token of `user_id` (a credential change), on
-    /// `connection`: a transaction of the caller's.
+    /// Deletes every session and purpose token of `user_id` (a credential change, or the
+    /// end of the account), on `connection`: a transaction of the caller's, with one
+    /// `session.revoked` event per session. The ids of the sessions it ended.
     pub async fn revoke_user_credentials_on(
         connection: &mut DB::Connection,
         user_id: &str,
-    ) -> Result<(), StoreError> {
-        execute(
-            &mut *connection,
-            sqlx::query(sql::DELETE_USER_SESSIONS).bind(user_id),
-        )
-        .await?;
+        end: SessionEnd,
+    ) -> Result<Vec<String>, StoreError> {
+        let query = sqlx::query_as(sql::DELETE_USER_SESSIONS).bind(user_id);
+        let ended = end_sessions::<DB>(&mut *connection, query, end).await?;
         execute(
             &mut *connection,
             sqlx::query(sql::DELETE_USER_PURPOSE_TOKENS).bind(user_id),
         )
         .await?;
-        Ok(())
+        Ok(ended)
+    }
+
+    /// Writes `event` on `connection`, a transaction of the caller's that makes the change
+    /// it records (an account change of the server's), so that the two commit or roll
+    /// back together.
+    pub async fn write_event_on(
+        connection: &mut DB::Connection,
+        event: &NewEvent,
+    ) -> Result<(), StoreError> {
+        write_event::<DB, _>(connection, event).await
     }
 }
 

@@ -116,6 +116,7 @@ where
 }
 
 jwt_allauth::conformance_tests!(crate::with_store);
+jwt_allauth::event_log_tests!(crate::with_store);
 
 /// Migrations are recorded in the library's own table, not `_sqlx_migrations`, and
 /// running them again is a no-op.
@@ -134,6 +135,7 @@ async fn migrations_use_own_table_and_are_idempotent() {
             tables,
             [
                 MIGRATIONS_TABLE,
+                "jwt_allauth_events",
                 "jwt_allauth_purpose_tokens",
                 "jwt_allauth_sessions"
             ]

@@ -76,10 +76,12 @@ where
 
 mod file {
     jwt_allauth::conformance_tests!(crate::with_file_store);
+    jwt_allauth::event_log_tests!(crate::with_file_store);
 }
 
 mod memory {
     jwt_allauth::conformance_tests!(crate::with_memory_store);
+    jwt_allauth::event_log_tests!(crate::with_memory_store);
 }
 
 /// Migrations are recorded in the library's own table, not `_sqlx_migrations`, and

@@ -12,9 +12,10 @@ use std::sync::Arc;
 use time::OffsetDateTime;
 
 use crate::error::StoreError;
+use crate::events::{Event, EventLog};
 use crate::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
-    SessionRecord, SessionStore,
+    SessionEnd, SessionRecord, SessionStore,
 };
 
 /// A boxed future, as the erased store returns.
@@ -32,6 +33,8 @@ pub struct DynStore {
     sessions: Arc<dyn ErasedSessions>,
     /// `None` for a store that keeps sessions only.
     purpose_tokens: Option<Arc<dyn ErasedPurposeTokens>>,
+    /// `None` for a store that keeps no event log.
+    events: Option<Arc<dyn ErasedEvents>>,
     name: &'static str,
 }
 
@@ -52,8 +55,28 @@ impl DynStore {
         Self {
             sessions: Arc::clone(&store) as Arc<dyn ErasedSessions>,
             purpose_tokens: Some(store),
+            events: None,
             name: type_name::<S>(),
         }
+    }
+
+    /// `store`, erased, with its [`EventLog`]: what the revocation feed, webhooks and the
+    /// audit log read. The bundled stores are built this way.
+    pub fn with_events<S: SessionStore + PurposeTokenStore + EventLog + 'static>(
+        store: S,
+    ) -> Self {
+        let store = Arc::new(store);
+        Self {
+            sessions: Arc::clone(&store) as Arc<dyn ErasedSessions>,
+            purpose_tokens: Some(Arc::clone(&store) as Arc<dyn ErasedPurposeTokens>),
+            events: Some(store),
+            name: type_name::<S>(),
+        }
+    }
+
+    /// Whether the store keeps an event log.
+    pub fn has_event_log(&self) -> bool {
+        self.events.is_some()
     }
 
     /// A store that keeps sessions only: every purpose-token operation fails with
@@ -62,8 +85,15 @@ impl DynStore {
         Self {
             sessions: Arc::new(store),
             purpose_tokens: None,
+            events: None,
             name: type_name::<S>(),
         }
+    }
+
+    fn events(&self) -> Result<&dyn ErasedEvents, StoreError> {
+        self.events
+            .as_deref()
+            .ok_or_else(|| StoreError::Backend("this store keeps no event log".into()))
     }
 
     fn purpose_tokens(&self) -> Result<&dyn ErasedPurposeTokens, StoreError> {
@@ -87,16 +117,22 @@ trait ErasedSessions: Send + Sync {
         &'a self,
         rotation: &'a Rotation,
     ) -> BoxFuture<'a, Result<RotateResult, StoreError>>;
-    fn revoke_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<bool, StoreError>>;
+    fn revoke_session<'a>(
+        &'a self,
+        session: &'a str,
+        end: SessionEnd,
+    ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn revoke_user_session<'a>(
         &'a self,
         user_id: &'a str,
         session: &'a str,
+        end: SessionEnd,
     ) -> BoxFuture<'a, Result<bool, StoreError>>;
     fn revoke_user_sessions<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> BoxFuture<'a, Result<u64, StoreError>>;
+        end: SessionEnd,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>>;
     fn list_user_sessions<'a>(
         &'a self,
         user_id: &'a str,
@@ -126,21 +162,27 @@ impl<T: SessionStore> ErasedSessions for T {
     ) -> BoxFuture<'a, Result<RotateResult, StoreError>> {
         Box::pin(SessionStore::rotate_session(self, rotation))
     }
-    fn revoke_session<'a>(&'a self, session: &'a str) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(SessionStore::revoke_session(self, session))
+    fn revoke_session<'a>(
+        &'a self,
+        session: &'a str,
+        end: SessionEnd,
+    ) -> BoxFuture<'a, Result<bool, StoreError>> {
+        Box::pin(SessionStore::revoke_session(self, session, end))
     }
     fn revoke_user_session<'a>(
         &'a self,
         user_id: &'a str,
         session: &'a str,
+        end: SessionEnd,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(SessionStore::revoke_user_session(self, user_id, session))
+        Box::pin(SessionStore::revoke_user_session(self, user_id, session, end))
     }
     fn revoke_user_sessions<'a>(
         &'a self,
         user_id: &'a str,
-    ) -> BoxFuture<'a, Result<u64, StoreError>> {
-        Box::pin(SessionStore::revoke_user_sessions(self, user_id))
+        end: SessionEnd,
+    ) -> BoxFuture<'a, Result<Vec<String>, StoreError>> {
+        Box::pin(SessionStore::revoke_user_sessions(self, user_id, end))
     }
     fn list_user_sessions<'a>(
         &'a self,
@@ -280,14 +322,23 @@ impl SessionStore for DynStore {
     async fn rotate_session(&self, rotation: &Rotation) -> Result<RotateResult, StoreError> {
         self.sessions.rotate_session(rotation).await
     }
-    async fn revoke_session(&self, session: &str) -> Result<bool, StoreError> {
-        self.sessions.revoke_session(session).await
+    async fn revoke_session(&self, session: &str, end: SessionEnd) -> Result<bool, StoreError> {
+        self.sessions.revoke_session(session, end).await
     }
-    async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, StoreError> {
-        self.sessions.revoke_user_session(user_id, session).await
+    async fn revoke_user_session(
+        &self,
+        user_id: &str,
+        session: &str,
+        end: SessionEnd,
+    ) -> Result<bool, StoreError> {
+        self.sessions.revoke_user_session(user_id, session, end).await
     }
-    async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
-        self.sessions.revoke_user_sessions(user_id).await
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        end: SessionEnd,
+    ) -> Result<Vec<String>, StoreError> {
+        self.sessions.revoke_user_sessions(user_id, end).await
     }
     async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
         self.sessions.list_user_sessions(user_id).await
@@ -402,5 +453,50 @@ mod tests {
                 .await
                 .is_ok()
         );
+    }
+}
+
+/// [`EventLog`] with boxed futures.
+trait ErasedEvents: Send + Sync {
+    fn events_after(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
+    fn last_seq_before(&self, time: OffsetDateTime) -> BoxFuture<'_, Result<i64, StoreError>>;
+    fn delete_events_before(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<u64, StoreError>>;
+}
+
+impl<T: EventLog> ErasedEvents for T {
+    fn events_after(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Event>, StoreError>> {
+        Box::pin(EventLog::events_after(self, after, limit))
+    }
+    fn last_seq_before(&self, time: OffsetDateTime) -> BoxFuture<'_, Result<i64, StoreError>> {
+        Box::pin(EventLog::last_seq_before(self, time))
+    }
+    fn delete_events_before(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(EventLog::delete_events_before(self, before, limit))
+    }
+}
+
+/// Fails with [`StoreError::Backend`] for a store built without its event log
+/// ([`DynStore::new`], [`DynStore::sessions_only`]).
+impl EventLog for DynStore {
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        self.events()?.events_after(after, limit).await
+    }
+    async fn last_seq_before(&self, time: OffsetDateTime) -> Result<i64, StoreError> {
+        self.events()?.last_seq_before(time).await
+    }
+    async fn delete_events_before(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        self.events()?.delete_events_before(before, limit).await
     }
 }

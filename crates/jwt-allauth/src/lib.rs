@@ -83,7 +83,7 @@
 //!
 //! // Revocation: log the user out everywhere.
 //! manager.open_session(&Account { id: 1 }, &device, now).await?;
-//! assert_eq!(manager.logout_all("1").await?, 1);
+//! assert_eq!(manager.logout_all("1", now).await?, 1);
 //! assert!(manager.list_sessions("1").await?.is_empty());
 //! # Ok(())
 //! # }
@@ -99,6 +99,7 @@ pub mod device;
 mod dyn_store;
 pub mod email;
 pub mod error;
+pub mod events;
 pub mod keys;
 mod manager;
 pub mod memory;

@@ -9,13 +9,14 @@ use crate::claims::ExtraClaims;
 use crate::device::DeviceInfo;
 use crate::dyn_store::DynStore;
 use crate::error::{Error, KeyError, TokenError};
+use crate::events::{Revocation, RevocationReason, RevocationSet};
 use crate::keys::KeyRing;
 use crate::random::hex_id;
 use crate::rotation;
 use crate::settings::Settings;
 use crate::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
-    SessionRecord, SessionStore,
+    SessionEnd, SessionRecord, SessionStore,
 };
 use crate::tokens::refresh::UserClaims;
 use crate::tokens::{AccessToken, GenericToken, RefreshToken, TokenCodec, TokenPair};
@@ -107,6 +108,8 @@ pub struct SessionManager<U: UserStore> {
     store: DynStore,
     users: U,
     extension: Arc<dyn ClaimsExtension<U::User>>,
+    /// Where the revocations this manager makes are recorded at once, besides the store.
+    revocations: Option<Arc<RevocationSet>>,
 }
 
 impl<U: UserStore + fmt::Debug> fmt::Debug for SessionManager<U> {
@@ -149,7 +152,65 @@ impl<U: UserStore> SessionManager<U> {
             store,
             users,
             extension: Arc::new(NoClaimsExtension),
+            revocations: None,
         }
+    }
+
+    /// Records every revocation this manager makes in `revocations` as soon as the store
+    /// has committed it, so that this process refuses the ended sessions' access tokens
+    /// at once; the extractors of the axum crate consult the same set. A feed from the
+    /// store's [`EventLog`](crate::events::EventLog) adds the revocations of other
+    /// processes.
+    pub fn with_revocations(mut self, revocations: Arc<RevocationSet>) -> Self {
+        self.revocations = Some(revocations);
+        self
+    }
+
+    /// The revocation set, if any.
+    pub fn revocations(&self) -> Option<&Arc<RevocationSet>> {
+        self.revocations.as_ref()
+    }
+
+    /// Records ended sessions in the revocation set.
+    fn revoked<'a>(&self, sessions: impl IntoIterator<Item = &'a str>, at: OffsetDateTime) {
+        if let Some(set) = &self.revocations {
+            for session in sessions {
+                set.revoke_session(session, at);
+            }
+        }
+    }
+
+    /// Ends every session of `user_id` for `reason`, and records them.
+    async fn end_user_sessions(
+        &self,
+        user_id: &str,
+        reason: RevocationReason,
+        now: OffsetDateTime,
+    ) -> Result<Vec<String>, Error> {
+        let ended = self
+            .store
+            .revoke_user_sessions(user_id, SessionEnd::new(reason, now))
+            .await?;
+        self.revoked(ended.iter().map(String::as_str), now);
+        Ok(ended)
+    }
+
+    /// Ends one session of `user_id` for `reason`, and records it.
+    async fn end_user_session(
+        &self,
+        user_id: &str,
+        session: &str,
+        reason: RevocationReason,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        let ended = self
+            .store
+            .revoke_user_session(user_id, session, SessionEnd::new(reason, now))
+            .await?;
+        if ended {
+            self.revoked([session], now);
+        }
+        Ok(ended)
     }
 
     /// Adds application claims to every refresh (and so access) token, at login and at
@@ -276,16 +337,19 @@ impl<U: UserStore> SessionManager<U> {
             .session_iat
             .and_then(|iat| self.codec.session_deadline(iat));
         if rotation::session_expired(deadline, now) {
-            self.store
-                .revoke_user_session(&claims.user_id, &session)
+            self.end_user_session(&claims.user_id, &session, RevocationReason::Expired, now)
                 .await?;
             return Ok(RotationOutcome::SessionExpired);
         }
 
         let user = match self.users.load_user(&claims.user_id).await? {
             Some(user) if user.is_active() => user,
-            _ => {
-                self.store.revoke_user_sessions(&claims.user_id).await?;
+            found => {
+                let reason = match found {
+                    Some(_) => RevocationReason::Deactivated,
+                    None => RevocationReason::Deleted,
+                };
+                self.end_user_sessions(&claims.user_id, reason, now).await?;
                 return Ok(RotationOutcome::UserInactive);
             }
         };
@@ -320,7 +384,10 @@ impl<U: UserStore> SessionManager<U> {
                 let access = AccessToken::derive(&self.codec, refresh.claims(), now)?;
                 RotationOutcome::Retried(TokenPair { access, refresh })
             }
-            RotateResult::Replayed => RotationOutcome::Replayed,
+            RotateResult::Replayed => {
+                self.revoked([rotation.session.as_str()], now);
+                RotationOutcome::Replayed
+            }
             RotateResult::NotFound => RotationOutcome::NotFound,
             RotateResult::Disabled => RotationOutcome::Disabled {
                 email_verified: user.email_verified(),
@@ -328,15 +395,25 @@ impl<U: UserStore> SessionManager<U> {
         })
     }
 
-    /// Verifies an access token (stateless), and with `ACCESS_TOKEN_SESSION_CHECK` on
-    /// also checks that its session still exists ([`Error::SessionInactive`] if not).
+    /// Verifies an access token (stateless), then refuses it ([`Error::SessionInactive`])
+    /// when the revocation set ([`with_revocations`](Self::with_revocations)) holds its
+    /// session or its user. The store is asked whether its session still exists with
+    /// `ACCESS_TOKEN_SESSION_CHECK` on, and when the revocation set cannot tell (its feed
+    /// is behind, or it overflowed).
     pub async fn authenticate(
         &self,
         token: &str,
         now: OffsetDateTime,
     ) -> Result<AccessToken, Error> {
         let access = AccessToken::decode(&self.codec, token, now)?;
-        if self.settings.access_token_session_check {
+        let revocation = self.revocations.as_ref().map(|set| {
+            let claims = access.claims();
+            set.check(access.session(), &claims.user_id, claims.iat, now)
+        });
+        if revocation == Some(Revocation::Revoked) {
+            return Err(Error::SessionInactive);
+        }
+        if self.settings.access_token_session_check || revocation == Some(Revocation::Unknown) {
             let active = match access.session() {
                 Some(session) => self.store.session_is_active(session).await?,
                 None => false,
@@ -366,22 +443,40 @@ impl<U: UserStore> SessionManager<U> {
             Some(session) if claims.user_id == user_id => session,
             _ => return Err(TokenError::Invalid.into()),
         };
-        Ok(self.store.revoke_user_session(user_id, &session).await?)
+        self.end_user_session(user_id, &session, RevocationReason::Logout, now)
+            .await
     }
 
-    /// Ends every session of the user. How many were deleted.
-    pub async fn logout_all(&self, user_id: &str) -> Result<u64, Error> {
-        Ok(self.store.revoke_user_sessions(user_id).await?)
+    /// Ends every session of the user (`logout_all`). How many were deleted.
+    pub async fn logout_all(&self, user_id: &str, now: OffsetDateTime) -> Result<u64, Error> {
+        let ended = self
+            .end_user_sessions(user_id, RevocationReason::LogoutAll, now)
+            .await?;
+        Ok(ended.len() as u64)
     }
 
-    /// Ends one of the user's sessions; `false` if it is not one of theirs.
-    pub async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, Error> {
-        Ok(self.store.revoke_user_session(user_id, session).await?)
+    /// Ends one of the user's sessions at their request (`logout`); `false` if it is not
+    /// one of theirs.
+    pub async fn revoke_user_session(
+        &self,
+        user_id: &str,
+        session: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, Error> {
+        self.end_user_session(user_id, session, RevocationReason::Logout, now)
+            .await
     }
 
-    /// Ends a session whoever owns it (administration).
-    pub async fn revoke_session(&self, session: &str) -> Result<bool, Error> {
-        Ok(self.store.revoke_session(session).await?)
+    /// Ends a session whoever owns it (`admin`).
+    pub async fn revoke_session(&self, session: &str, now: OffsetDateTime) -> Result<bool, Error> {
+        let ended = self
+            .store
+            .revoke_session(session, SessionEnd::new(RevocationReason::Admin, now))
+            .await?;
+        if ended {
+            self.revoked([session], now);
+        }
+        Ok(ended)
     }
 
     /// The user's sessions, newest first.
@@ -479,10 +574,16 @@ impl<U: UserStore> SessionManager<U> {
             .await?)
     }
 
-    /// After a credential change (password set, changed or reset): deletes all of the
-    /// user's sessions and pending purpose tokens.
-    pub async fn revoke_credentials(&self, user_id: &str) -> Result<RevokedCredentials, Error> {
-        let sessions = self.store.revoke_user_sessions(user_id).await?;
+    /// After a credential change (password set, changed or reset: `reason`), or when an
+    /// account is deactivated or deleted: deletes all of the user's sessions and pending
+    /// purpose tokens.
+    pub async fn revoke_credentials(
+        &self,
+        user_id: &str,
+        reason: RevocationReason,
+        now: OffsetDateTime,
+    ) -> Result<RevokedCredentials, Error> {
+        let sessions = self.end_user_sessions(user_id, reason, now).await?.len() as u64;
         let purpose_tokens = self.store.revoke_user_purpose_tokens(user_id).await?;
         Ok(RevokedCredentials {
             sessions,

@@ -7,14 +7,15 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::device::DeviceInfo;
 use crate::error::StoreError;
+use crate::events::{Event, EventLog, NewEvent, RevocationReason};
 use crate::rotation::{Decision, LockedSession, classify};
 use crate::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
-    SessionRecord, SessionStore, find_matching_hash,
+    SessionEnd, SessionRecord, SessionStore, find_matching_hash,
 };
 
-/// The session whitelist and purpose tokens in memory, behind one lock: every operation
-/// is atomic, so it gives the guarantees of the [`store`](crate::store) module, and it
+/// The session whitelist, purpose tokens and event log in memory, behind one lock: every
+/// operation is atomic, with its events, so it gives the guarantees of the [`store`](crate::store) module, and it
 /// passes the conformance suite (`jwt_allauth::conformance`, feature `test-util`).
 ///
 /// Everything is lost when the process ends, and two processes do not share it: it is for
@@ -82,6 +83,8 @@ struct Tables {
     purpose_tokens: HashMap<(String, String), PurposeTokenRow>,
     /// Insertion order, which breaks ties between rows created in the same second.
     next_seq: u64,
+    /// The event log, in sequence order.
+    events: Vec<Event>,
 }
 
 #[derive(Debug)]
@@ -114,14 +117,36 @@ impl Tables {
         self.next_seq
     }
 
-    fn remove_session(&mut self, session: &str) -> bool {
+    fn remove_session(&mut self, session: &str, end: SessionEnd) -> bool {
         match self.sessions.remove(session) {
             Some(row) => {
                 self.jtis.remove(&row.jti);
+                self.log(NewEvent::session_revoked(
+                    row.user_id,
+                    session,
+                    end.reason,
+                    Some(row.device),
+                    end.at,
+                ));
                 true
             }
             None => false,
         }
+    }
+
+    /// Appends an event, with the next sequence number.
+    fn log(&mut self, event: NewEvent) {
+        let seq = self.events.last().map_or(1, |last| last.seq + 1);
+        self.events.push(Event {
+            id: Event::new_id(),
+            seq,
+            event_type: event.event_type,
+            time: stored(event.time),
+            user_id: event.user_id,
+            session: event.session,
+            reason: event.reason,
+            device: event.device,
+        });
     }
 
     /// Removes up to `limit` rows with `expires_at <= now`, oldest first, and how many.
@@ -134,8 +159,9 @@ impl Tables {
             .collect();
         expired.sort_unstable();
         let mut deleted = 0;
+        let end = SessionEnd::new(RevocationReason::Expired, now);
         for (_, session) in expired.into_iter().take(limit as usize) {
-            deleted += u64::from(self.remove_session(&session));
+            deleted += u64::from(self.remove_session(&session, end));
         }
         deleted
     }
@@ -190,12 +216,19 @@ impl SessionStore for MemoryStore {
             device: session.device.clone(),
         };
         tables.sessions.insert(session.session.clone(), row);
+        tables.log(NewEvent::session_created(
+            &session.user_id,
+            &session.session,
+            session.device.clone(),
+            session.created,
+        ));
         Ok(())
     }
 
     async fn rotate_session(&self, rotation: &Rotation) -> Result<RotateResult, StoreError> {
         let mut tables = self.lock()?;
-        let Tables { sessions, jtis, .. } = &mut *tables;
+        let tables = &mut *tables;
+        let Tables { sessions, jtis, .. } = tables;
         let row = sessions.get_mut(&rotation.session);
         let decision = classify(row.as_deref().map(SessionRow::locked), rotation);
         match (&decision, row) {
@@ -212,39 +245,51 @@ impl SessionStore for MemoryStore {
                 row.refresh_claims = rotation.new_refresh_claims.clone();
                 row.device = rotation.device.clone();
             }
-            (Decision::Replayed, Some(row)) => {
-                jtis.remove(&row.jti);
-                sessions.remove(&rotation.session);
+            (Decision::Replayed, Some(_)) => {
+                let end = SessionEnd::new(RevocationReason::Replay, rotation.now);
+                tables.remove_session(&rotation.session, end);
             }
             _ => {}
         }
         Ok(decision.into_result())
     }
 
-    async fn revoke_session(&self, session: &str) -> Result<bool, StoreError> {
-        Ok(self.lock()?.remove_session(session))
+    async fn revoke_session(&self, session: &str, end: SessionEnd) -> Result<bool, StoreError> {
+        Ok(self.lock()?.remove_session(session, end))
     }
 
-    async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, StoreError> {
+    async fn revoke_user_session(
+        &self,
+        user_id: &str,
+        session: &str,
+        end: SessionEnd,
+    ) -> Result<bool, StoreError> {
         let mut tables = self.lock()?;
         let owned = tables
             .sessions
             .get(session)
             .is_some_and(|row| row.user_id == user_id);
-        Ok(owned && tables.remove_session(session))
+        Ok(owned && tables.remove_session(session, end))
     }
 
-    async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        end: SessionEnd,
+    ) -> Result<Vec<String>, StoreError> {
         let mut tables = self.lock()?;
-        let owned: Vec<String> = tables
+        let mut owned: Vec<(OffsetDateTime, u64, String)> = tables
             .sessions
             .iter()
             .filter(|(_, row)| row.user_id == user_id)
-            .map(|(session, _)| session.clone())
+            .map(|(session, row)| (row.created, row.seq, session.clone()))
             .collect();
-        let mut deleted = 0;
-        for session in owned {
-            deleted += u64::from(tables.remove_session(&session));
+        owned.sort_unstable();
+        let mut deleted = Vec::with_capacity(owned.len());
+        for (_, _, session) in owned {
+            if tables.remove_session(&session, end) {
+                deleted.push(session);
+            }
         }
         Ok(deleted)
     }
@@ -413,5 +458,45 @@ impl PurposeTokenStore for MemoryStore {
             deleted += u64::from(tables.purpose_tokens.remove(&key).is_some());
         }
         Ok(deleted)
+    }
+}
+
+impl EventLog for MemoryStore {
+    async fn events_after(&self, after: i64, limit: u32) -> Result<Vec<Event>, StoreError> {
+        let tables = self.lock()?;
+        let start = tables.events.partition_point(|event| event.seq <= after);
+        Ok(tables.events[start..]
+            .iter()
+            .take(limit as usize)
+            .cloned()
+            .collect())
+    }
+
+    async fn last_seq_before(&self, time: OffsetDateTime) -> Result<i64, StoreError> {
+        let tables = self.lock()?;
+        Ok(tables
+            .events
+            .iter()
+            .filter(|event| event.time < time)
+            .map(|event| event.seq)
+            .max()
+            .unwrap_or(0))
+    }
+
+    async fn delete_events_before(
+        &self,
+        before: OffsetDateTime,
+        limit: u32,
+    ) -> Result<u64, StoreError> {
+        let mut tables = self.lock()?;
+        // Events are in time order as well as sequence order: the oldest come first.
+        let old = tables
+            .events
+            .iter()
+            .take(limit as usize)
+            .take_while(|event| event.time < before)
+            .count();
+        tables.events.drain(..old);
+        Ok(old as u64)
     }
 }

@@ -27,7 +27,26 @@ use time::{Duration, OffsetDateTime};
 
 use crate::device::DeviceInfo;
 use crate::error::StoreError;
+#[cfg(doc)]
+use crate::events::EventLog;
+use crate::events::RevocationReason;
 use crate::manager::PURGE_BATCH_SIZE;
+
+/// Why and when sessions are being ended, for the event a store writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionEnd {
+    /// Why.
+    pub reason: RevocationReason,
+    /// When.
+    pub at: OffsetDateTime,
+}
+
+impl SessionEnd {
+    /// Sessions ended for `reason` at `at`.
+    pub fn new(reason: RevocationReason, at: OffsetDateTime) -> Self {
+        Self { reason, at }
+    }
+}
 
 /// A whitelist row to insert when a user logs in.
 #[derive(Debug, Clone, PartialEq)]
@@ -178,7 +197,7 @@ pub struct PurposeTokenRecord {
 ///
 /// use jwt_allauth::StoreError;
 /// use jwt_allauth::rotation::{Decision, LockedSession, classify};
-/// use jwt_allauth::store::{NewSession, RotateResult, Rotation, SessionRecord, SessionStore};
+/// use jwt_allauth::store::{NewSession, RotateResult, Rotation, SessionEnd, SessionRecord, SessionStore};
 /// use time::OffsetDateTime;
 ///
 /// /// Sessions by id. Clones share the rows.
@@ -260,11 +279,16 @@ pub struct PurposeTokenRecord {
 ///         Ok(decision.into_result())
 ///     }
 ///
-///     async fn revoke_session(&self, session: &str) -> Result<bool, StoreError> {
+///     async fn revoke_session(&self, session: &str, _: SessionEnd) -> Result<bool, StoreError> {
 ///         Ok(self.lock()?.remove(session).is_some())
 ///     }
 ///
-///     async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, StoreError> {
+///     async fn revoke_user_session(
+///         &self,
+///         user_id: &str,
+///         session: &str,
+///         _: SessionEnd,
+///     ) -> Result<bool, StoreError> {
 ///         let mut rows = self.lock()?;
 ///         if rows.get(session).is_some_and(|row| row.current.user_id == user_id) {
 ///             rows.remove(session);
@@ -273,11 +297,17 @@ pub struct PurposeTokenRecord {
 ///         Ok(false)
 ///     }
 ///
-///     async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
+///     async fn revoke_user_sessions(&self, user_id: &str, _: SessionEnd) -> Result<Vec<String>, StoreError> {
 ///         let mut rows = self.lock()?;
-///         let before = rows.len();
-///         rows.retain(|_, row| row.current.user_id != user_id);
-///         Ok((before - rows.len()) as u64)
+///         let owned: Vec<String> = rows
+///             .iter()
+///             .filter(|(_, row)| row.current.user_id == user_id)
+///             .map(|(session, _)| session.clone())
+///             .collect();
+///         for session in &owned {
+///             rows.remove(session);
+///         }
+///         Ok(owned)
 ///     }
 ///
 ///     async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
@@ -334,37 +364,46 @@ pub struct PurposeTokenRecord {
 /// ```
 pub trait SessionStore: Send + Sync {
     /// Inserts a new session. A duplicate session id or `jti` is
-    /// [`StoreError::Conflict`].
+    /// [`StoreError::Conflict`]. A store that keeps an [`EventLog`] writes
+    /// `session.created` in the same transaction.
     fn open_session(
         &self,
         session: &NewSession,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
     /// Atomically rotates, classifies a retry, or deletes a replayed session. See
-    /// [`RotateResult`] and the module documentation for the guarantees.
+    /// [`RotateResult`] and the module documentation for the guarantees. A store that
+    /// keeps an [`EventLog`] writes `session.revoked` (`replay`) with the deletion.
     fn rotate_session(
         &self,
         rotation: &Rotation,
     ) -> impl Future<Output = Result<RotateResult, StoreError>> + Send;
 
-    /// Deletes a session whoever owns it (administration). Whether it existed.
+    /// Deletes a session whoever owns it (administration). Whether it existed. A
+    /// store that keeps an [`EventLog`] writes `session.revoked` with `end`'s reason and
+    /// time in the same transaction.
     fn revoke_session(
         &self,
         session: &str,
+        end: SessionEnd,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Deletes a session only if `user_id` owns it. Whether it was deleted.
+    /// Deletes a session only if `user_id` owns it. Whether it was deleted. Events as
+    /// [`revoke_session`](Self::revoke_session).
     fn revoke_user_session(
         &self,
         user_id: &str,
         session: &str,
+        end: SessionEnd,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send;
 
-    /// Deletes all sessions of a user. How many were deleted.
+    /// Deletes all sessions of a user. The ids of those it deleted. Events as
+    /// [`revoke_session`](Self::revoke_session): one per session.
     fn revoke_user_sessions(
         &self,
         user_id: &str,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+        end: SessionEnd,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
 
     /// The user's sessions, newest first.
     fn list_user_sessions(
@@ -385,7 +424,8 @@ pub trait SessionStore: Send + Sync {
     ) -> impl Future<Output = Result<u64, StoreError>> + Send;
 
     /// Deletes at most `limit` sessions with `expires_at <= now`, in one short
-    /// statement. How many were deleted.
+    /// statement. How many were deleted. A store that keeps an [`EventLog`] writes one
+    /// `session.revoked` (`expired`) per session, in the same transaction.
     ///
     /// A purge calls this back to back until fewer than `limit` rows are deleted. A store
     /// whose writers exclude each other may pace such a purge by pausing after a full

@@ -14,3 +14,4 @@ where
 }
 
 jwt_allauth::conformance_tests!(with_memory_store);
+jwt_allauth::event_log_tests!(with_memory_store);

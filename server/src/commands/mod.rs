@@ -1,5 +1,6 @@
 //! The commands of the command line.
 
+mod events;
 mod purge;
 pub mod serve;
 mod sessions;
@@ -30,6 +31,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::User(command) => user::run(&cli.global, command).await,
         Command::Sessions(command) => sessions::run(&cli.global, command).await,
         Command::Purge(args) => purge::run(&cli.global, &args).await,
+        Command::Events(command) => events::run(&cli.global, command).await,
     }
 }
 

@@ -5,6 +5,7 @@
 //! `server/examples/bench_server.rs`) starts exactly like `jwt-allauth serve`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -17,7 +18,7 @@ use crate::error::CommandError;
 use crate::file_limit::{self, OpenFileLimit, Raised};
 use crate::mail::{EmailUrl, MailTransport, MailWorker, WorkerConfig};
 use crate::passwords::Passwords;
-use crate::{AppState, app};
+use crate::{AppState, app, revocations};
 
 pub(super) async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CommandError> {
     let prepared = prepare(global, args).await?;
@@ -117,6 +118,18 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         destination = prepared.mail_transport.destination(),
         "mail is delivered from the outbox"
     );
+    // Before the first request: the set is live when the listener accepts.
+    let _feed = match prepared.state.manager().revocations() {
+        Some(set) => {
+            let retention = revocations::retention(prepared.state.manager().settings());
+            Some(
+                revocations::start_feed(&prepared.state.db, Arc::clone(set), retention)
+                    .await
+                    .map_err(CommandError::RevocationFeed)?,
+            )
+        }
+        None => None,
+    };
     let worker = MailWorker::spawn(
         prepared.state.outbox.clone(),
         prepared.mail_transport.clone(),

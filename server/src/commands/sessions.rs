@@ -3,7 +3,7 @@
 use jwt_allauth::store::SessionRecord;
 use time::format_description::well_known::Rfc3339;
 
-use super::{Admin, out};
+use super::{Admin, now, out};
 use crate::cli::{GlobalArgs, ListSessionsArgs, SessionsCommand};
 use crate::error::CommandError;
 
@@ -55,7 +55,7 @@ fn text_line(session: &SessionRecord) -> String {
 }
 
 async fn revoke(admin: &Admin, session: &str) -> Result<(), CommandError> {
-    if !admin.manager.revoke_session(session).await? {
+    if !admin.manager.revoke_session(session, now()).await? {
         return Err(CommandError::NoSession(session.to_owned()));
     }
     out(&format!("ended session {session}"))
@@ -63,6 +63,6 @@ async fn revoke(admin: &Admin, session: &str) -> Result<(), CommandError> {
 
 async fn revoke_all(admin: &Admin, email: &str) -> Result<(), CommandError> {
     let user = admin.user(email).await?;
-    let count = admin.manager.logout_all(&user.id.to_string()).await?;
+    let count = admin.manager.logout_all(&user.id.to_string(), now()).await?;
     out(&format!("ended {count} session(s) of {}", user.email))
 }

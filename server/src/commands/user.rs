@@ -1,5 +1,6 @@
 //! `user create | set-role | deactivate | activate | set-profile | delete`.
 
+use jwt_allauth::events::RevocationReason;
 use serde_json::{Map, Value};
 
 use super::{Admin, now, out};
@@ -82,7 +83,7 @@ async fn deactivate(admin: &Admin, email: &str) -> Result<(), CommandError> {
         .set_active(user.id, false)
         .await?
         .ok_or_else(|| CommandError::NoUser(user.email))?;
-    end_credentials(admin, "deactivated", &user).await
+    end_credentials(admin, RevocationReason::Deactivated, &user).await
 }
 
 async fn delete(admin: &Admin, email: &str) -> Result<(), CommandError> {
@@ -94,16 +95,21 @@ async fn delete(admin: &Admin, email: &str) -> Result<(), CommandError> {
         .delete(user.id)
         .await?
         .ok_or_else(|| CommandError::NoUser(user.email))?;
-    end_credentials(admin, "deleted", &user).await
+    end_credentials(admin, RevocationReason::Deleted, &user).await
 }
 
 /// Ends every session and purpose token of `user`, then prints "`done` E; ended N
 /// session(s) and M purpose token(s)".
-async fn end_credentials(admin: &Admin, done: &str, user: &ServerUser) -> Result<(), CommandError> {
+async fn end_credentials(
+    admin: &Admin,
+    reason: RevocationReason,
+    user: &ServerUser,
+) -> Result<(), CommandError> {
     let revoked = admin
         .manager
-        .revoke_credentials(&user.id.to_string())
+        .revoke_credentials(&user.id.to_string(), reason, now())
         .await?;
+    let done = reason.as_str();
     out(&format!(
         "{done} {}; ended {} session(s) and {} purpose token(s)",
         user.email, revoked.sessions, revoked.purpose_tokens

@@ -36,6 +36,12 @@ jwt_allauth::settings_group! {
         /// a connection over the cap is answered 503 and closed. The server lowers it,
         /// with a warning, to what its open-file limit allows. Defaults to 4096.
         MAX_CONNECTIONS max_connections: u32 = 4096 => value::positive_count;
+        /// `REVOCATION_FEED`: every access-token check consults the revocations of the
+        /// last access-token lifetime, kept in memory and fed from the event log, so that
+        /// a revoked session's access token is refused at once on every instance with no
+        /// query per request. Defaults to true; off, an access token stays valid until it
+        /// expires (unless `ACCESS_TOKEN_SESSION_CHECK`).
+        REVOCATION_FEED revocation_feed: bool = true => value::boolean;
     }
 }
 

@@ -129,6 +129,7 @@ fn defaults() {
     assert_eq!(s.server.header_read_timeout, secs(10));
     assert_eq!(s.server.idle_timeout, secs(60));
     assert_eq!(s.server.max_connections, 4096);
+    assert!(s.server.revocation_feed);
     assert_eq!(
         s.tokens.purpose_token_lifetime_for("password_reset"),
         secs(HOUR)
@@ -180,6 +181,7 @@ development_mode = true
 header_read_timeout = "5s"
 idle_timeout = 120
 max_connections = 100
+revocation_feed = false
 email_verification = "optional"
 registration = "closed"
 public_url = "https://auth.example.com/"
@@ -196,7 +198,7 @@ email_from = "Accounts <accounts@example.com>"
 email_templates_dir = "/etc/jwt-allauth/mail"
 "#;
 
-const ALL_ENV: [(&str, &str); 51] = [
+const ALL_ENV: [(&str, &str); 52] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -243,6 +245,7 @@ const ALL_ENV: [(&str, &str); 51] = [
     ("JWT_ALLAUTH_HEADER_READ_TIMEOUT", "5s"),
     ("JWT_ALLAUTH_IDLE_TIMEOUT", "2m"),
     ("JWT_ALLAUTH_MAX_CONNECTIONS", "100"),
+    ("JWT_ALLAUTH_REVOCATION_FEED", "off"),
     ("JWT_ALLAUTH_EMAIL_VERIFICATION", "optional"),
     ("JWT_ALLAUTH_REGISTRATION", "closed"),
     ("JWT_ALLAUTH_PUBLIC_URL", "https://auth.example.com/"),
@@ -347,6 +350,7 @@ fn assert_all_set(s: &Config) {
     assert_eq!(s.server.header_read_timeout, secs(5));
     assert_eq!(s.server.idle_timeout, secs(2 * MINUTE));
     assert_eq!(s.server.max_connections, 100);
+    assert!(!s.server.revocation_feed);
     let a = &s.accounts;
     assert_eq!(a.email_verification, EmailVerification::Optional);
     assert_eq!(a.registration, Registration::Closed);

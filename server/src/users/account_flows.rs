@@ -1,7 +1,8 @@
 //! The users table's side of the account flows: finding an account by address, and
 //! storing a purpose token with the mail that carries it, in one transaction.
 
-use jwt_allauth::store::NewPurposeToken;
+use jwt_allauth::events::RevocationReason;
+use jwt_allauth::store::{NewPurposeToken, SessionEnd};
 use jwt_allauth::{StoreError, UserStoreError};
 use jwt_allauth_axum::{AccountFlows, ComposedMail, NewAccount, Registered};
 use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
@@ -136,7 +137,8 @@ impl AccountFlows for Users {
                 else {
                     return Ok(None);
                 };
-                <$store>::revoke_user_credentials_on(&mut tx, user_id)
+                let end = SessionEnd::new(RevocationReason::PasswordReset, now);
+                <$store>::revoke_user_credentials_on(&mut tx, user_id, end)
                     .await
                     .map_err(FlowError::Token)?;
                 Outbox::enqueue(&mut *tx, &notice, now)

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use jwt_allauth::DynStore;
-use jwt_allauth::store::SessionStore;
+use jwt_allauth::events::RevocationReason;
+use jwt_allauth::store::{SessionEnd, SessionStore};
 use jwt_allauth_server::db::Database;
 
 use super::history::{
@@ -76,7 +77,7 @@ impl Admin {
             via: AdminVia::Library,
         };
         self.record(client, call, async {
-            match self.store.revoke_session(&format!("{session:032x}")).await {
+            match self.store.revoke_session(&format!("{session:032x}"), admin_end()).await {
                 Ok(true) => Reply::Done,
                 Ok(false) => Reply::Absent,
                 Err(error) => Reply::Unexpected(format!("revoke_session: {error}")),
@@ -94,7 +95,7 @@ impl Admin {
         };
         let user_id = &self.user_ids[user as usize];
         self.record(client, call, async {
-            match self.store.revoke_user_sessions(user_id).await {
+            match self.store.revoke_user_sessions(user_id, admin_end()).await {
                 Ok(_) => Reply::Done,
                 Err(error) => Reply::Unexpected(format!("revoke_user_sessions: {error}")),
             }
@@ -200,4 +201,9 @@ impl Admin {
     pub async fn close(&self) {
         self.db.close().await;
     }
+}
+
+/// An administrator's revocation, now.
+fn admin_end() -> SessionEnd {
+    SessionEnd::new(RevocationReason::Admin, time::OffsetDateTime::now_utc())
 }

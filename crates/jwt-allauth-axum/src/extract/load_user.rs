@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
+use jwt_allauth::events::RevocationReason;
 use jwt_allauth::{Error, SessionManager, User, UserStore, UserStoreError};
+use time::OffsetDateTime;
 
 use crate::authenticator::{Authenticator, BoxFuture};
 use crate::error_response::{server_fault, user_store_fault};
@@ -51,7 +53,12 @@ impl<U: fmt::Debug> fmt::Debug for LoadUser<U> {
 /// Loading users and revoking their sessions, behind a trait object.
 pub(crate) trait LoadUserDyn<U>: Send + Sync {
     fn load<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<Option<U>, UserStoreError>>;
-    fn revoke_all<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<u64, Error>>;
+    fn revoke_all<'a>(
+        &'a self,
+        user_id: &'a str,
+        reason: RevocationReason,
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<u64, Error>>;
 }
 
 impl<A> LoadUserDyn<A::User> for SessionManager<A>
@@ -65,8 +72,16 @@ where
         Box::pin(self.users().load_user(user_id))
     }
 
-    fn revoke_all<'a>(&'a self, user_id: &'a str) -> BoxFuture<'a, Result<u64, Error>> {
-        Box::pin(self.logout_all(user_id))
+    fn revoke_all<'a>(
+        &'a self,
+        user_id: &'a str,
+        reason: RevocationReason,
+        now: OffsetDateTime,
+    ) -> BoxFuture<'a, Result<u64, Error>> {
+        Box::pin(async move {
+            let revoked = self.revoke_credentials(user_id, reason, now).await?;
+            Ok(revoked.sessions)
+        })
     }
 }
 
@@ -117,8 +132,13 @@ impl<U: User + 'static> UserLoader<U> {
     pub async fn load(&self, auth: AuthUser) -> Result<LoadUser<U>, AuthRejection> {
         match self.users.load(auth.user_id()).await {
             Ok(Some(user)) if user.is_active() => Ok(LoadUser { auth, user }),
-            Ok(_) => {
-                if let Err(error) = self.users.revoke_all(auth.user_id()).await {
+            Ok(found) => {
+                let reason = match found {
+                    Some(_) => RevocationReason::Deactivated,
+                    None => RevocationReason::Deleted,
+                };
+                let now = self.authenticator.now();
+                if let Err(error) = self.users.revoke_all(auth.user_id(), reason, now).await {
                     // The answer is 401 either way; the sessions die at their next
                     // rotation, which re-reads the user.
                     server_fault(&error, "revoking the sessions of an inactive user");

@@ -111,7 +111,7 @@ where
 {
     state
         .manager()
-        .logout_all(account.loaded.auth.user_id())
+        .logout_all(account.loaded.auth.user_id(), state.now())
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "logout-all")))?;
     let response = Json(Detail::new("Successfully logged out from all devices.")).into_response();

@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use axum::response::Response;
+use jwt_allauth::events::RevocationReason;
 
 use super::{Account, tokens_response};
 use crate::account::{AccountStore, PasswordChange};
@@ -151,7 +152,12 @@ where
         }
         Ok(PasswordChange::UserNotFound) => {
             attempt.abandoned();
-            if let Err(error) = state.manager().logout_all(user_id).await {
+            let deleted = RevocationReason::Deleted;
+            if let Err(error) = state
+                .manager()
+                .revoke_credentials(user_id, deleted, state.now())
+                .await
+            {
                 server_fault(&error, "revoking the sessions of a deleted user");
             }
             return Err(AuthRejection::UserInactive.into());
@@ -164,7 +170,7 @@ where
 
     let manager = state.manager();
     manager
-        .revoke_credentials(user_id)
+        .revoke_credentials(user_id, RevocationReason::PasswordChange, state.now())
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "password change")))?;
     let now = state.now();

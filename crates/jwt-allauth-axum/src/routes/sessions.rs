@@ -92,7 +92,7 @@ where
     };
     let deleted = state
         .manager()
-        .revoke_user_session(account.loaded.auth.user_id(), &session)
+        .revoke_user_session(account.loaded.auth.user_id(), &session, state.now())
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "deleting a session")))?;
     if deleted {

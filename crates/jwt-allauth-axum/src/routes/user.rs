@@ -3,6 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
+use jwt_allauth::events::RevocationReason;
 
 use super::Account;
 #[cfg(feature = "openapi")]
@@ -99,7 +100,12 @@ where
         Ok(Some(profile)) => Ok(Json(profile).into_response()),
         Ok(None) => {
             // The user vanished since the token was checked.
-            if let Err(error) = state.manager().logout_all(user_id).await {
+            let deleted = RevocationReason::Deleted;
+            if let Err(error) = state
+                .manager()
+                .revoke_credentials(user_id, deleted, state.now())
+                .await
+            {
                 server_fault(&error, "revoking the sessions of a deleted user");
             }
             Err(AuthRejection::UserInactive.into())

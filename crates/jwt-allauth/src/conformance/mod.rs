@@ -46,12 +46,15 @@ use time::{Duration, OffsetDateTime};
 
 use crate::DeviceInfo;
 use crate::StoreError;
+use crate::events::RevocationReason;
 use crate::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
-    SessionRecord, SessionStore,
+    SessionEnd, SessionRecord, SessionStore,
 };
 
+pub mod events;
 pub mod rules;
+pub use events::*;
 pub use rules::*;
 
 /// Generates one `#[test]` per case of the [`conformance`](crate::conformance) suite, each
@@ -148,6 +151,16 @@ impl<S: SessionStore + PurposeTokenStore + Clone + 'static> Store for S {}
 // ---------------------------------------------------------------------------------------
 // Fixtures (public: manager-level cases reuse them).
 // ---------------------------------------------------------------------------------------
+
+/// Sessions ended by an administrator at [`t0`].
+pub fn admin() -> SessionEnd {
+    SessionEnd::new(RevocationReason::Admin, t0())
+}
+
+/// Sessions ended by a logout at [`t0`].
+pub fn logout() -> SessionEnd {
+    SessionEnd::new(RevocationReason::Logout, t0())
+}
 
 /// A fixed "now" for the suite; every other time is relative to it.
 pub fn t0() -> OffsetDateTime {
@@ -580,8 +593,8 @@ pub async fn revoke_session_by_id<S: Store>(store: S) {
     open(&store, &s1, "alice", "a1", at(0)).await;
     open(&store, &s2, "bob", "b1", at(0)).await;
 
-    assert!(store.revoke_session(&s1).await.unwrap());
-    assert!(!store.revoke_session(&s1).await.unwrap());
+    assert!(store.revoke_session(&s1, admin()).await.unwrap());
+    assert!(!store.revoke_session(&s1, admin()).await.unwrap());
     assert!(!store.session_is_active(&s1).await.unwrap());
     assert!(store.session_is_active(&s2).await.unwrap());
     assert_eq!(
@@ -596,12 +609,12 @@ pub async fn revoke_user_session_checks_owner<S: Store>(store: S) {
     open(&store, &s1, "alice", "a1", at(0)).await;
     open(&store, &s2, "bob", "b1", at(0)).await;
 
-    assert!(!store.revoke_user_session("alice", &s2).await.unwrap());
+    assert!(!store.revoke_user_session("alice", &s2, logout()).await.unwrap());
     assert!(store.session_is_active(&s2).await.unwrap());
     assert_eq!(store.list_user_sessions("bob").await.unwrap().len(), 1);
 
-    assert!(store.revoke_user_session("alice", &s1).await.unwrap());
-    assert!(!store.revoke_user_session("alice", &s1).await.unwrap());
+    assert!(store.revoke_user_session("alice", &s1, logout()).await.unwrap());
+    assert!(!store.revoke_user_session("alice", &s1, logout()).await.unwrap());
     assert!(!store.session_is_active(&s1).await.unwrap());
 }
 
@@ -619,9 +632,9 @@ pub async fn revoke_user_sessions_counts<S: Store>(store: S) {
     }
     open(&store, &session_id(10), "bob", "b", at(0)).await;
 
-    assert_eq!(store.revoke_user_sessions("alice").await.unwrap(), 3);
-    assert_eq!(store.revoke_user_sessions("alice").await.unwrap(), 0);
-    assert_eq!(store.revoke_user_sessions("nobody").await.unwrap(), 0);
+    assert_eq!(store.revoke_user_sessions("alice", logout()).await.unwrap().len(), 3);
+    assert_eq!(store.revoke_user_sessions("alice", logout()).await.unwrap().len(), 0);
+    assert_eq!(store.revoke_user_sessions("nobody", logout()).await.unwrap().len(), 0);
     assert!(store.list_user_sessions("alice").await.unwrap().is_empty());
     assert!(store.session_is_active(&session_id(10)).await.unwrap());
 }
@@ -634,7 +647,7 @@ pub async fn session_is_active_tracks_row<S: Store>(store: S) {
     assert!(store.session_is_active(&s).await.unwrap());
     rotate(&store, &s, "alice", "a", "b", at(1), Duration::ZERO).await;
     assert!(store.session_is_active(&s).await.unwrap());
-    assert!(store.revoke_session(&s).await.unwrap());
+    assert!(store.revoke_session(&s, admin()).await.unwrap());
     assert!(!store.session_is_active(&s).await.unwrap());
 }
 
@@ -1096,12 +1109,12 @@ pub async fn logout_races_rotation<S: Store>(store: S) {
         let revoking = {
             let store = store.clone();
             let user = user.clone();
-            tokio::spawn(async move { store.revoke_user_sessions(&user).await })
+            tokio::spawn(async move { store.revoke_user_sessions(&user, logout()).await })
         };
         let rotated = rotating.await.unwrap().unwrap();
         let revoked = revoking.await.unwrap().unwrap();
 
-        assert_eq!(revoked, 1, "trial {trial}");
+        assert_eq!(revoked.len(), 1, "trial {trial}");
         match rotated {
             RotateResult::Rotated => rotated_first += 1,
             RotateResult::NotFound => {}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use crate::StoreError;
 use crate::store::{
     NewPurposeToken, NewSession, PurposeTokenRecord, PurposeTokenStore, RotateResult, Rotation,
-    SessionRecord, SessionStore,
+    SessionEnd, SessionRecord, SessionStore,
 };
 use time::OffsetDateTime;
 
@@ -54,14 +54,23 @@ impl<S: SessionStore> SessionStore for BatchRecordingStore<S> {
     async fn rotate_session(&self, rotation: &Rotation) -> Result<RotateResult, StoreError> {
         self.inner.rotate_session(rotation).await
     }
-    async fn revoke_session(&self, session: &str) -> Result<bool, StoreError> {
-        self.inner.revoke_session(session).await
+    async fn revoke_session(&self, session: &str, end: SessionEnd) -> Result<bool, StoreError> {
+        self.inner.revoke_session(session, end).await
     }
-    async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, StoreError> {
-        self.inner.revoke_user_session(user_id, session).await
+    async fn revoke_user_session(
+        &self,
+        user_id: &str,
+        session: &str,
+        end: SessionEnd,
+    ) -> Result<bool, StoreError> {
+        self.inner.revoke_user_session(user_id, session, end).await
     }
-    async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
-        self.inner.revoke_user_sessions(user_id).await
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        end: SessionEnd,
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.revoke_user_sessions(user_id, end).await
     }
     async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
         self.inner.list_user_sessions(user_id).await

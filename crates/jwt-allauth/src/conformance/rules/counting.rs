@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::StoreError;
-use crate::store::{NewSession, RotateResult, Rotation, SessionRecord, SessionStore};
+use crate::store::{NewSession, RotateResult, Rotation, SessionEnd, SessionRecord, SessionStore};
 use time::OffsetDateTime;
 
 /// Forwards every call to the wrapped store and counts it.
@@ -38,14 +38,23 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
     async fn rotate_session(&self, rotation: &Rotation) -> Result<RotateResult, StoreError> {
         self.count().rotate_session(rotation).await
     }
-    async fn revoke_session(&self, session: &str) -> Result<bool, StoreError> {
-        self.count().revoke_session(session).await
+    async fn revoke_session(&self, session: &str, end: SessionEnd) -> Result<bool, StoreError> {
+        self.count().revoke_session(session, end).await
     }
-    async fn revoke_user_session(&self, user_id: &str, session: &str) -> Result<bool, StoreError> {
-        self.count().revoke_user_session(user_id, session).await
+    async fn revoke_user_session(
+        &self,
+        user_id: &str,
+        session: &str,
+        end: SessionEnd,
+    ) -> Result<bool, StoreError> {
+        self.count().revoke_user_session(user_id, session, end).await
     }
-    async fn revoke_user_sessions(&self, user_id: &str) -> Result<u64, StoreError> {
-        self.count().revoke_user_sessions(user_id).await
+    async fn revoke_user_sessions(
+        &self,
+        user_id: &str,
+        end: SessionEnd,
+    ) -> Result<Vec<String>, StoreError> {
+        self.count().revoke_user_sessions(user_id, end).await
     }
     async fn list_user_sessions(&self, user_id: &str) -> Result<Vec<SessionRecord>, StoreError> {
         self.count().list_user_sessions(user_id).await

@@ -9,6 +9,7 @@ pub mod users;
 use std::sync::Arc;
 use std::time::Duration as StdDuration;
 
+use crate::events::RevocationReason;
 use crate::keys::{Algorithm, KeyRing};
 use crate::store::{PurposeTokenStore, SessionStore};
 use crate::{
@@ -672,7 +673,7 @@ pub async fn manager_access_token_session_check<S: SessionStore + Clone + 'stati
             .await
             .is_ok()
     );
-    checked.logout_all("1").await.unwrap();
+    checked.logout_all("1", t0()).await.unwrap();
     assert!(matches!(
         checked.authenticate(pair.access.as_str(), t0()).await,
         Err(Error::SessionInactive)
@@ -817,8 +818,8 @@ pub async fn manager_logout_rules<S: SessionStore + 'static>(store: S) {
     );
     // Revoking one of another user's sessions by id fails.
     let theirs_id = theirs.refresh.claims().session.clone().unwrap();
-    assert!(!m.revoke_user_session("1", &theirs_id).await.unwrap());
-    assert!(m.revoke_user_session("2", &theirs_id).await.unwrap());
+    assert!(!m.revoke_user_session("1", &theirs_id, t0()).await.unwrap());
+    assert!(m.revoke_user_session("2", &theirs_id, t0()).await.unwrap());
 }
 
 /// Rule 10: purge deletes what can no longer be presented, in batches; dry run counts.
@@ -1026,7 +1027,7 @@ pub async fn manager_purpose_tokens_and_credential_change<
     m.open_session(&users.get("1"), &device("Safari"), t0())
         .await
         .unwrap();
-    let revoked = m.revoke_credentials("1").await.unwrap();
+    let revoked = m.revoke_credentials("1", RevocationReason::PasswordChange, t0()).await.unwrap();
     assert_eq!(revoked.sessions, 2);
     assert!(revoked.purpose_tokens >= 1);
     assert!(live_sessions(&m, "1").await.is_empty());
@@ -1054,7 +1055,7 @@ async fn revocation_beats_rotation<S: SessionStore + Clone + 'static>(store: S, 
         };
         let revoke = {
             let m = m.clone();
-            tokio::spawn(async move { m.logout_all("1").await.unwrap() })
+            tokio::spawn(async move { m.logout_all("1", t0()).await.unwrap() })
         };
         let outcome = rotate.await.unwrap();
         revoke.await.unwrap();
