@@ -16,6 +16,9 @@
 //! - [`router`] serves `/login/`, `/refresh/`, `/logout/`, `/logout-all/`, `/user/`,
 //!   `/password/change/`, `/whoami/`, `/sessions/` and `/sessions/{session}/`, over
 //!   the application's [`AccountStore`].
+//! - [`WellKnown`] publishes the public keys (`/.well-known/jwks.json`) and the OpenID
+//!   discovery document (`/.well-known/openid-configuration`) that other services verify
+//!   our access tokens with ([`AuthState::well_known`] for an `AuthState`'s keys).
 //! - The bodies the routes read and answer are named types ([`LoginRequest`],
 //!   [`Tokens`], [`Detail`], [`ErrorBody`], [`SessionInfo`], ...).
 //! - With the `openapi` feature, `openapi()` returns the OpenAPI 3.1 document of
@@ -195,6 +198,10 @@ pub use payloads::{
     VerifyEmailRequest,
 };
 pub use rejection::{AuthRejection, PermissionDenied, RefreshRejection, RoleRejection};
+pub use routes::well_known::{
+    JWKS_MAX_AGE_SECONDS, JWKS_PATH, NO_ISSUER_DETAIL, OPENID_CONFIGURATION_PATH,
+    OpenIdConfiguration, WellKnown, well_known_routes,
+};
 pub use routes::{
     account_flow_routes, account_routes, method_not_allowed, router, session_routes, token_routes,
 };

@@ -142,12 +142,15 @@ impl Modify for OptionalBodies {
         routes::whoami::whoami,
         routes::sessions::list_sessions,
         routes::sessions::delete_session,
+        routes::well_known::jwks,
+        routes::well_known::openid_configuration,
     ),
     modifiers(&BearerSecurity, &OptionalBodies),
     tags(
         (name = "tokens", description = "Log in, rotate the refresh token, log out."),
         (name = "account", description = "The caller's profile, password and claims."),
         (name = "sessions", description = "The caller's sessions (devices)."),
+        (name = "keys", description = "The public keys that verify access tokens, for other services."),
     ),
 )]
 struct ApiDoc;

@@ -365,6 +365,20 @@ where
 
 impl<A> AuthState<A>
 where
+    A: UserStore + 'static,
+{
+    /// The published keys of this state's session manager (its codec's ring, read at
+    /// every request), with `ISSUER` and `PUBLIC_URL` from the settings: serve them with
+    /// [`WellKnown::router`](crate::WellKnown::router).
+    pub fn well_known(&self) -> crate::WellKnown {
+        crate::WellKnown::new(self.manager().codec().clone())
+            .with_issuer(self.settings().issuer.clone())
+            .with_public_url(self.account_settings().public_url.clone())
+    }
+}
+
+impl<A> AuthState<A>
+where
     A: crate::AccountFlows + 'static,
 {
     /// The routes of the account flows ([`account_flow_routes`](crate::account_flow_routes))

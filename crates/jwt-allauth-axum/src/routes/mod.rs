@@ -1,5 +1,7 @@
 //! The routers: `/login/`, `/refresh/`, `/logout/`, `/logout-all/`, `/user/`,
-//! `/password/change/`, `/whoami/`, `/sessions/` and `/sessions/{session}/`.
+//! `/password/change/`, `/whoami/`, `/sessions/` and `/sessions/{session}/`; and the
+//! published keys, `/.well-known/jwks.json` and `/.well-known/openid-configuration`
+//! ([`well_known`]).
 
 pub(crate) mod login;
 pub(crate) mod logout;
@@ -10,6 +12,7 @@ pub(crate) mod registration;
 pub(crate) mod reset_pages;
 pub(crate) mod sessions;
 pub(crate) mod user;
+pub(crate) mod well_known;
 pub(crate) mod whoami;
 
 use std::marker::PhantomData;
