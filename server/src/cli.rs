@@ -64,6 +64,10 @@ pub enum Command {
     /// Read the event log (the audit log of sessions and accounts).
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Manage the signing keys stored in the database (standby -> active -> previous ->
+    /// retired).
+    #[command(subcommand)]
+    Keys(KeysCommand),
 }
 
 impl Command {
@@ -248,6 +252,60 @@ pub struct PurgeArgs {
     /// Only count what would be deleted.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `keys ...`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List the keys, oldest first: one tab-separated line per key (kid, algorithm,
+    /// state, created, next transition).
+    List,
+    /// Generate a standby key: published by running servers within KEY_RELOAD_INTERVAL,
+    /// not signing yet. Needs KEY_ENCRYPTION_KEY. Prints its kid as the last line.
+    Generate(GenerateKeyArgs),
+    /// Make a standby key the signing key; the active key becomes previous (it keeps
+    /// verifying the tokens it signed). Warns when the key has been published for less
+    /// than the JWKS max-age.
+    Activate(KidArgs),
+    /// Retire a key: no longer published nor verifying, its private key erased. Refused
+    /// while it may verify a live token (active, or previous for less than the token
+    /// lifetime) unless --force.
+    Retire(RetireKeyArgs),
+}
+
+/// `keys generate`.
+#[derive(Debug, Clone, Args)]
+pub struct GenerateKeyArgs {
+    /// The algorithm: EdDSA (Ed25519), ES256 (P-256) or RS256 (RSA 2048).
+    #[arg(long, value_name = "ALG", value_parser = parse_public_key_algorithm)]
+    pub algorithm: jwt_allauth::Algorithm,
+}
+
+/// A key's `kid`.
+#[derive(Debug, Clone, Args)]
+pub struct KidArgs {
+    /// The key's kid (see `keys list`).
+    #[arg(value_name = "KID")]
+    pub kid: String,
+}
+
+/// `keys retire`.
+#[derive(Debug, Clone, Args)]
+pub struct RetireKeyArgs {
+    /// The key's kid (see `keys list`).
+    #[arg(value_name = "KID")]
+    pub kid: String,
+    /// Retire it even if it may still verify live tokens (they then stop verifying).
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// EdDSA, ES256 or RS256 (any case).
+fn parse_public_key_algorithm(text: &str) -> Result<jwt_allauth::Algorithm, String> {
+    match text.parse::<jwt_allauth::Algorithm>() {
+        Ok(algorithm) if algorithm.is_asymmetric() => Ok(algorithm),
+        _ => Err("expected EdDSA, ES256 or RS256".to_owned()),
+    }
 }
 
 #[cfg(test)]

@@ -37,6 +37,39 @@ pub enum CommandError {
     /// The configured signing keys cannot be used.
     #[error("the signing keys cannot be used")]
     Keys(#[source] KeyError),
+    /// The signing keys of the database cannot be used (key-encryption key missing or
+    /// wrong, database unreadable).
+    #[error(transparent)]
+    KeySet(#[from] crate::keys::KeySetError),
+    /// The key-encryption key cannot be read.
+    #[error(transparent)]
+    Kek(#[from] crate::keys::KekError),
+    /// A signing-keys operation failed.
+    #[error(transparent)]
+    KeyStore(#[from] crate::keys::KeyStoreError),
+    /// `keys generate` needs the key-encryption key.
+    #[error(
+        "set KEY_ENCRYPTION_KEY (32 random bytes in standard base64, e.g. `openssl rand \
+         -base64 32`) or KEY_ENCRYPTION_KEY_FILE to store signing keys"
+    )]
+    NoKek,
+    /// No stored key has this `kid`.
+    #[error("no signing key with kid {0}")]
+    NoKey(String),
+    /// `keys activate` of a key that is not standby.
+    #[error("key {kid} is {state}: only a standby key can be activated (generate a new one)")]
+    NotStandby {
+        /// The key.
+        kid: String,
+        /// Its state.
+        state: crate::keys::KeyState,
+    },
+    /// `keys retire` refused (without `--force`).
+    #[error(transparent)]
+    RetireRefused(#[from] crate::keys::RetireRefused),
+    /// The key changed state while the command ran (another administrator).
+    #[error("key {0} changed state meanwhile; run the command again")]
+    KeyChanged(String),
     /// The password hasher cannot be prepared.
     #[error("the password hasher cannot be prepared")]
     Passwords(#[source] crate::passwords::PasswordError),

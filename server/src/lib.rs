@@ -16,6 +16,7 @@ pub mod error;
 pub mod file_limit;
 pub mod health;
 pub mod keyfile;
+pub mod keys;
 pub mod limits;
 pub mod mail;
 pub mod openapi;
@@ -37,7 +38,7 @@ use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::{BoxError, KeyError, SessionManager};
-use jwt_allauth_axum::{AuthState, PasswordPermits};
+use jwt_allauth_axum::{AuthState, PasswordPermits, WellKnown};
 use serde_json::json;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
@@ -87,6 +88,9 @@ pub struct AppState {
     /// The axum crate's state: the session manager, the User-Agent parser, the client-IP
     /// resolver, the login throttle, the refresh cookie and the clock.
     pub auth: Auth,
+    /// The published keys: the session manager's ring, `ISSUER` and `PUBLIC_URL` as
+    /// configured (with neither, no discovery document: it is never guessed from `BIND`).
+    pub well_known: WellKnown,
 }
 
 impl AppState {
@@ -95,6 +99,18 @@ impl AppState {
     /// [`config::ensure_signing_key`]). The database must be migrated. Building the
     /// User-Agent parser is slow when `COLLECT_USER_AGENT` is on.
     pub fn new(config: Config, db: Database, passwords: Passwords) -> Result<Self, StateError> {
+        let keys = config::signing_keys(&config).map_err(StateError::Keys)?;
+        Self::with_keys(config, db, passwords, keys)
+    }
+
+    /// Like [`new`](Self::new), signing and verifying with `keys` (what `serve` builds
+    /// from the settings and the database's keys, see [`keys::KeySource`]).
+    pub fn with_keys(
+        config: Config,
+        db: Database,
+        passwords: Passwords,
+        keys: jwt_allauth::KeyRing,
+    ) -> Result<Self, StateError> {
         // The routers hand out turns at password checks fairly between clients, as many
         // at a time as the hashing pool runs.
         let turns = PasswordPermits::new(passwords.permits());
@@ -103,9 +119,9 @@ impl AppState {
         let outbox = Outbox::new(db.clone());
         let users = Users::new(db.clone(), passwords).with_outbox(outbox.clone());
         let mailer = AccountMailer::new(Arc::new(templates), public_url.clone());
+        let configured_public_url = config.accounts.public_url.clone();
         let mut accounts = config.accounts.clone();
         accounts.public_url = Some(public_url);
-        let keys = config::signing_keys(&config).map_err(StateError::Keys)?;
         let revocations = revocations::revocation_set(&config);
         let manager = SessionManager::new(config.tokens, keys, db.session_store(), users.clone());
         let manager = match revocations {
@@ -117,11 +133,15 @@ impl AppState {
             .with_password_permits(turns)
             .with_account_settings(accounts)
             .with_mailer(mailer);
+        let well_known = WellKnown::new(auth.manager().codec().clone())
+            .with_issuer(auth.settings().issuer.clone())
+            .with_public_url(configured_public_url);
         Ok(Self {
             db,
             users,
             outbox,
             auth,
+            well_known,
         })
     }
 
@@ -160,13 +180,18 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 ];
 
 /// The HTTP application: `/health/`, `/ready/`, `/openapi.json` (the [`openapi()`]
-/// document) and every route of the wire contract (`jwt_allauth_axum::router`), with
+/// document), every route of the wire contract (`jwt_allauth_axum::router`) and the
+/// published keys (`/.well-known/jwks.json`, `/.well-known/openid-configuration`), with
 /// request logging that never records bodies, query strings, tokens, cookies or
 /// passwords, the [`SECURITY_HEADERS`], a [`BODY_LIMIT`], a [`HEADER_LIMIT`] and a
 /// [`REQUEST_TIMEOUT`].
 pub async fn app(state: AppState) -> Router {
     let sensitive: Arc<[HeaderName]> = Arc::new(SENSITIVE_HEADERS);
-    let api = state.auth.router().merge(state.auth.account_flow_router());
+    let api = state
+        .auth
+        .router()
+        .merge(state.auth.account_flow_router())
+        .merge(state.well_known.router());
     let mut router = health::router(state.db.clone())
         .merge(openapi::openapi_router())
         .merge(api)

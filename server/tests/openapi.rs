@@ -74,6 +74,8 @@ fn contract() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/sessions/{session}/", &["delete"]),
         ("/health/", &["get"]),
         ("/ready/", &["get"]),
+        ("/.well-known/jwks.json", &["get"]),
+        ("/.well-known/openid-configuration", &["get"]),
     ]
     .into_iter()
     .map(|(path, methods)| (path, methods.iter().copied().collect()))
@@ -266,7 +268,10 @@ async fn the_document_matches_the_router() {
             let name = method.as_str().to_ascii_lowercase();
             if methods.contains(&name) {
                 // A verification key that does not exist is the route's own 404.
-                let own_404 = path == "/registration/verification/{key}/" && method == Method::POST;
+                // So is the discovery document with no ISSUER nor PUBLIC_URL configured.
+                let own_404 = (path == "/registration/verification/{key}/"
+                    && method == Method::POST)
+                    || path == "/.well-known/openid-configuration";
                 assert!(
                     (own_404 || status != StatusCode::NOT_FOUND)
                         && status != StatusCode::METHOD_NOT_ALLOWED,
@@ -310,6 +315,8 @@ async fn bodies_security_and_error_schemas() {
         "/registration/verify-email/",
         "/registration/resend-verification/",
         "/registration/verified/",
+        "/.well-known/jwks.json",
+        "/.well-known/openid-configuration",
     ]
     .into();
     for (path, method, operation) in operations(&doc) {

@@ -1,6 +1,7 @@
 //! The commands of the command line.
 
 mod events;
+mod keys;
 mod purge;
 pub mod serve;
 mod sessions;
@@ -32,6 +33,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Sessions(command) => sessions::run(&cli.global, command).await,
         Command::Purge(args) => purge::run(&cli.global, &args).await,
         Command::Events(command) => events::run(&cli.global, command).await,
+        Command::Keys(command) => keys::run(&cli.global, command).await,
     }
 }
 

@@ -6,8 +6,10 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
+use time::OffsetDateTime;
 use tokio::net::TcpListener;
 
 use crate::cli::{GlobalArgs, ServeArgs};
@@ -16,6 +18,7 @@ use crate::connections::{self, ConnectionLimits};
 use crate::db::{Database, DatabaseUrl, DbError};
 use crate::error::CommandError;
 use crate::file_limit::{self, OpenFileLimit, Raised};
+use crate::keys::{self, KeyReloader, KeySource, RingSummary, SigningKeys};
 use crate::mail::{EmailUrl, MailTransport, MailWorker, WorkerConfig};
 use crate::passwords::Passwords;
 use crate::{AppState, app, revocations};
@@ -39,13 +42,18 @@ pub struct Prepared {
     pub server: ServerSettings,
     /// Where mail goes (`EMAIL_URL`), checked at start.
     pub mail_transport: MailTransport,
+    /// Where the key ring comes from, reloaded every [`key_reload_interval`](Self::key_reload_interval).
+    pub key_source: KeySource,
+    /// `KEY_RELOAD_INTERVAL`.
+    pub key_reload_interval: Duration,
 }
 
 /// Everything `serve` does before it listens: loads the settings (file, environment,
 /// `args`), refuses a weak HMAC secret outside `DEVELOPMENT_MODE`, connects and
 /// migrates, prepares the mail transport (creating the mail directory of a `file://`
-/// `EMAIL_URL`), loads or creates the signing key, prepares the password hasher and
-/// builds the [`AppState`] (which loads the mail templates).
+/// `EMAIL_URL`), loads or creates the signing key, builds the key ring from the settings
+/// and the database's keys (failing when they cannot be decrypted), prepares the
+/// password hasher and builds the [`AppState`] (which loads the mail templates).
 pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, CommandError> {
     let mut config = config::load_config(
         global.config.as_deref(),
@@ -68,18 +76,31 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
     }
     let mail_transport = MailTransport::from_url(&email_url, config.mail.email_from.clone())
         .map_err(CommandError::MailTransport)?;
+    let explicit = keys::explicit_signing_key(&config);
     config::ensure_signing_key(&mut config)?;
+    let settings_ring = config::signing_keys(&config).map_err(CommandError::Keys)?;
+    let key_source = KeySource::new(
+        &config,
+        settings_ring,
+        explicit,
+        SigningKeys::new(db.clone()),
+    )?;
+    let ring = key_source.ring(OffsetDateTime::now_utc()).await?;
+    RingSummary::of(&ring).log("signing keys loaded");
+    let key_reload_interval = config.keys.key_reload_interval;
     let addr = config.server.bind;
     let server = config.server.clone();
     let passwords = Passwords::new();
     passwords.warm_up().await.map_err(CommandError::Passwords)?;
-    let state = AppState::new(config, db, passwords).map_err(CommandError::State)?;
+    let state = AppState::with_keys(config, db, passwords, ring).map_err(CommandError::State)?;
     Ok(Prepared {
         state,
         addr,
         database_url: url,
         server,
         mail_transport,
+        key_source,
+        key_reload_interval,
     })
 }
 
@@ -87,7 +108,8 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
 /// until SIGINT or SIGTERM; in-flight requests then finish and the database pool is
 /// closed. First raises the soft open-file limit to the hard one where it can; then
 /// serves within `HEADER_READ_TIMEOUT`, `IDLE_TIMEOUT` and `MAX_CONNECTIONS` (fitted
-/// under the open-file limit), as [`connections::serve`] describes.
+/// under the open-file limit), as [`connections::serve`] describes. Reloads the key ring
+/// every `KEY_RELOAD_INTERVAL` meanwhile ([`KeyReloader`]).
 pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandError> {
     let open_files = raise_open_file_limit();
     let settings = &prepared.server;
@@ -130,12 +152,18 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         }
         None => None,
     };
+    let key_reloader = KeyReloader::spawn(
+        prepared.key_source.clone(),
+        prepared.state.manager().codec().clone(),
+        prepared.key_reload_interval,
+    );
     let worker = MailWorker::spawn(
         prepared.state.outbox.clone(),
         prepared.mail_transport.clone(),
         WorkerConfig::default(),
     );
     connections::serve(listener, router, limits, shutdown_signal()).await;
+    drop(key_reloader);
     // A mail the SMTP server is accepting finishes; the rest stays queued.
     if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, worker.shutdown())
         .await

@@ -9,11 +9,11 @@ use jwt_allauth::Settings;
 use jwt_allauth::settings::{ENV_PREFIX, SettingsError, SettingsGroup, Value};
 use jwt_allauth_axum::{AccountSettings, HttpSettings};
 
-use super::{MailSettings, ServerSettings};
+use super::{KeySettings, MailSettings, ServerSettings};
 
 /// Every setting of the server, in the groups that use them: the core's token and
 /// session [`Settings`], the axum crate's [`HttpSettings`] and [`AccountSettings`], and
-/// the server's own [`ServerSettings`] and [`MailSettings`].
+/// the server's own [`ServerSettings`], [`MailSettings`] and [`KeySettings`].
 ///
 /// [`Config::load`] layers the sources: the defaults, then the file, then the
 /// environment; the command line applies its flags last. Each setting `NAME` is the TOML
@@ -37,6 +37,8 @@ pub struct Config {
     pub server: ServerSettings,
     /// Where mail goes and its templates.
     pub mail: MailSettings,
+    /// The signing keys stored in the database: their encryption key, their reloading.
+    pub keys: KeySettings,
 }
 
 /// Why the configuration could not be loaded. Every message names the setting or the
@@ -162,6 +164,7 @@ impl Config {
             AccountSettings::NAMES,
             ServerSettings::NAMES,
             MailSettings::NAMES,
+            KeySettings::NAMES,
         ]
         .into_iter()
         .flatten()
@@ -176,12 +179,13 @@ impl Config {
     /// Sets the setting `name` (as the contract spells it) from `value`, in the group
     /// that owns it.
     pub fn set(&mut self, name: &str, value: &Value) -> Result<(), ConfigError> {
-        let groups: [&mut dyn SettingsGroup; 5] = [
+        let groups: [&mut dyn SettingsGroup; 6] = [
             &mut self.tokens,
             &mut self.http,
             &mut self.accounts,
             &mut self.server,
             &mut self.mail,
+            &mut self.keys,
         ];
         for group in groups {
             if group.names().contains(&name) {

@@ -10,6 +10,7 @@ use jwt_allauth::{KeyError, KeyRing, Secret};
 use crate::db::DEFAULT_DATABASE_URL;
 use crate::keyfile::{self, KeyFile, KeyFileError};
 
+mod key_settings;
 mod loader;
 mod mail_settings;
 mod server_settings;
@@ -17,6 +18,7 @@ mod server_settings;
 #[cfg(test)]
 mod tests;
 
+pub use key_settings::{KeySettings, MAX_KEY_RELOAD_INTERVAL, MIN_KEY_RELOAD_INTERVAL};
 pub use loader::{Config, ConfigError};
 pub use mail_settings::MailSettings;
 pub use server_settings::ServerSettings;

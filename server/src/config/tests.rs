@@ -196,9 +196,12 @@ reset_requests_per_ip = "9/2m"
 email_url = "file:///var/mail/jwt-allauth"
 email_from = "Accounts <accounts@example.com>"
 email_templates_dir = "/etc/jwt-allauth/mail"
+key_encryption_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+key_encryption_key_file = "/run/secrets/kek"
+key_reload_interval = "5s"
 "#;
 
-const ALL_ENV: [(&str, &str); 52] = [
+const ALL_ENV: [(&str, &str); 55] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -272,6 +275,12 @@ const ALL_ENV: [(&str, &str); 52] = [
     ("JWT_ALLAUTH_EMAIL_URL", "file:///var/mail/jwt-allauth"),
     ("JWT_ALLAUTH_EMAIL_FROM", "Accounts <accounts@example.com>"),
     ("JWT_ALLAUTH_EMAIL_TEMPLATES_DIR", "/etc/jwt-allauth/mail"),
+    (
+        "JWT_ALLAUTH_KEY_ENCRYPTION_KEY",
+        "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+    ),
+    ("JWT_ALLAUTH_KEY_ENCRYPTION_KEY_FILE", "/run/secrets/kek"),
+    ("JWT_ALLAUTH_KEY_RELOAD_INTERVAL", "5s"),
 ];
 
 fn assert_all_set(s: &Config) {
@@ -394,6 +403,15 @@ fn assert_all_set(s: &Config) {
         s.mail.email_templates_dir,
         Some(PathBuf::from("/etc/jwt-allauth/mail"))
     );
+    assert_eq!(
+        s.keys.key_encryption_key.as_ref().map(Secret::expose),
+        Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")
+    );
+    assert_eq!(
+        s.keys.key_encryption_key_file,
+        Some(PathBuf::from("/run/secrets/kek"))
+    );
+    assert_eq!(s.keys.key_reload_interval, Duration::from_secs(5));
 }
 
 #[test]
