@@ -48,6 +48,10 @@ pub enum KeySetError {
         #[source]
         source: KeyError,
     },
+    /// The ring cannot be built from the settings' and the database's keys (the active
+    /// key's halves do not match, or the crypto backend fails its probe token).
+    #[error("the key ring cannot be built from the settings' and the database's keys")]
+    Ring(#[source] KeyError),
 }
 
 /// Whether the settings name the signing key explicitly: `SECRET_KEY`, or a public-key
@@ -103,10 +107,7 @@ impl KeySource {
     pub async fn ring(&self, now: OffsetDateTime) -> Result<KeyRing, KeySetError> {
         let stored = self.store.list().await?;
         let keys = self.decrypt(&stored, now)?;
-        self.compose(keys).map_err(|source| KeySetError::Key {
-            kid: "(ring)".to_owned(),
-            source,
-        })
+        self.compose(keys).map_err(KeySetError::Ring)
     }
 
     /// Opens the private key of every key not retired (so that a wrong key-encryption key
