@@ -234,7 +234,7 @@ async fn key_encryption_key_wrong_or_missing(db: TestDb) {
         "a shared secret of at least thirty-two bytes".to_owned(),
     );
     let line = fails_at_start(
-        &serve_output(&db, &[secret.clone()]),
+        &serve_output(&db, std::slice::from_ref(&secret)),
         "the database holds signing keys, but neither KEY_ENCRYPTION_KEY nor \
          KEY_ENCRYPTION_KEY_FILE is set",
     );
@@ -246,7 +246,10 @@ async fn key_encryption_key_wrong_or_missing(db: TestDb) {
     );
     assert!(!line.contains(&kek(4)));
     // With the generated key file (a warning logged first) too.
-    fails_at_start(&serve_output(&db, &[wrong.clone()]), "cannot be decrypted");
+    fails_at_start(
+        &serve_output(&db, std::slice::from_ref(&wrong)),
+        "cannot be decrypted",
+    );
     // Nor is a key sealed under another key-encryption key stored.
     failure(
         &keys(&db, &["generate", "--algorithm", "EdDSA"], &[wrong]),
@@ -269,4 +272,54 @@ async fn key_encryption_key_wrong_or_missing_on_postgres() {
     if let Some(db) = TestDb::postgres("key_encryption_key_wrong_or_missing_on_postgres").await {
         key_encryption_key_wrong_or_missing(db).await;
     }
+}
+
+/// A reload that fails (here a row that does not decrypt) keeps the ring in use and logs
+/// once; the next good reload says so.
+#[tokio::test]
+async fn a_failed_reload_keeps_the_keys_and_logs_once() {
+    const FAILED: &str = "cannot reload the signing keys";
+    let db = TestDb::sqlite();
+    create_user(&db);
+    let env = env_with_kek(&kek(5));
+    let kid = generate(&db, "EdDSA", &env);
+    success(&keys(&db, &["activate", &kid], &env));
+    let server = serve(&db, &env).await;
+    let (before, _) = login(&server).await;
+    assert_eq!(header(&before)["kid"], kid);
+
+    let Database::Sqlite(pool) = db.connect().await else {
+        panic!("SQLite");
+    };
+    sqlx::query(
+        "INSERT INTO jwt_allauth_signing_keys (kid, algorithm, state, public_pem, \
+         private_nonce, private_sealed, created_at) VALUES ('broken', 'EdDSA', 'standby', \
+         'not a key', zeroblob(24), zeroblob(64), 0)",
+    )
+    .execute(&pool)
+    .await
+    .unwrap();
+    eventually("the failed reload is logged", || async {
+        server.log_text().contains(FAILED)
+    })
+    .await;
+    // Three more reload intervals at least: the keys in use keep working, no new line.
+    let started = std::time::Instant::now();
+    while started.elapsed() < std::time::Duration::from_secs(3) {
+        let (access, _) = login(&server).await;
+        assert_eq!(header(&access)["kid"], kid);
+        assert_eq!(whoami(&server, &before).await, StatusCode::OK);
+    }
+    let log = server.log_text();
+    assert_eq!(log.matches(FAILED).count(), 1, "{log}");
+    assert!(!log.contains("panicked"), "{log}");
+
+    sqlx::query("DELETE FROM jwt_allauth_signing_keys WHERE kid = 'broken'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    eventually("the recovery is logged", || async {
+        server.log_text().contains("read from the database again")
+    })
+    .await;
 }

@@ -86,7 +86,6 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
         SigningKeys::new(db.clone()),
     )?;
     let ring = key_source.ring(OffsetDateTime::now_utc()).await?;
-    RingSummary::of(&ring).log("signing keys loaded");
     let key_reload_interval = config.keys.key_reload_interval;
     let addr = config.server.bind;
     let server = config.server.clone();
@@ -140,6 +139,7 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         destination = prepared.mail_transport.destination(),
         "mail is delivered from the outbox"
     );
+    RingSummary::of(&prepared.state.manager().codec().keys()).log("signing keys loaded");
     // Before the first request: the set is live when the listener accepts.
     let _feed = match prepared.state.manager().revocations() {
         Some(set) => {
