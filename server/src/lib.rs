@@ -171,7 +171,8 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// The security headers set on every response that does not set them itself:
 /// `X-Content-Type-Options: nosniff`, `X-Frame-Options: DENY`, `Referrer-Policy:
-/// no-referrer` and `Cache-Control: no-store` (nothing the API answers may be cached).
+/// no-referrer` and `Cache-Control: no-store` (nothing the API answers may be cached,
+/// except the published keys, whose routes say `public, max-age=300` themselves).
 pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
     (X_CONTENT_TYPE_OPTIONS, "nosniff"),
     (X_FRAME_OPTIONS, "DENY"),
