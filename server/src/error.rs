@@ -23,7 +23,9 @@ pub enum CommandError {
     #[error("cannot read the event log")]
     Events(#[source] jwt_allauth::StoreError),
     /// `--since` is neither a time nor a duration.
-    #[error("--since must be an RFC 3339 time (2026-12-05T10:00:00Z) or a duration before now (1h, 30m, 2d): {0}")]
+    #[error(
+        "--since must be an RFC 3339 time (2026-12-05T10:00:00Z) or a duration before now (1h, 30m, 2d): {0}"
+    )]
     InvalidSince(String),
     /// The database cannot be opened or migrated.
     #[error(transparent)]

@@ -97,7 +97,12 @@ async fn assert_refused(client: &Client, server: &Server, access: &str, what: &s
 }
 
 /// How long `access` keeps being accepted by `server` (polled until refused, at most 5 s).
-async fn time_to_refusal(client: &Client, server: &Server, access: &str, since: Instant) -> Duration {
+async fn time_to_refusal(
+    client: &Client,
+    server: &Server,
+    access: &str,
+    since: Instant,
+) -> Duration {
     loop {
         let (status, _) = whoami(client, server, access).await;
         if status == StatusCode::UNAUTHORIZED {
@@ -121,7 +126,10 @@ async fn each_revocation_refuses_the_access_token_at_once(db: &TestDb) {
         sessions.push(login(&client, &server).await);
     }
     for session in &sessions {
-        assert_eq!(whoami(&client, &server, &session.access).await.0, StatusCode::OK);
+        assert_eq!(
+            whoami(&client, &server, &session.access).await.0,
+            StatusCode::OK
+        );
     }
 
     // Logout.
@@ -143,14 +151,26 @@ async fn each_revocation_refuses_the_access_token_at_once(db: &TestDb) {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_refused(&client, &server, &sessions[1].access, "after DELETE /sessions/{id}/").await;
-    assert_eq!(whoami(&client, &server, &sessions[2].access).await.0, StatusCode::OK);
+    assert_refused(
+        &client,
+        &server,
+        &sessions[1].access,
+        "after DELETE /sessions/{id}/",
+    )
+    .await;
+    assert_eq!(
+        whoami(&client, &server, &sessions[2].access).await.0,
+        StatusCode::OK
+    );
 
     // The CLI: another process, seen through the event log.
     let revoked = Instant::now();
     success(&db.run(&["sessions", "revoke", "--session", &sessions[2].session]));
     let delay = time_to_refusal(&client, &server, &sessions[2].access, revoked).await;
-    assert!(delay <= BOUND + Duration::from_millis(500), "CLI revocation seen after {delay:?}");
+    assert!(
+        delay <= BOUND + Duration::from_millis(500),
+        "CLI revocation seen after {delay:?}"
+    );
     assert_refused(&client, &server, &sessions[2].access, "after the CLI").await;
 
     // A password change ends the others; the session it opens works.
@@ -230,7 +250,10 @@ async fn without_the_feed_an_access_token_outlives_its_session() {
     let session = login(&client, &server).await;
     success(&db.run(&["sessions", "revoke", "--session", &session.session]));
     tokio::time::sleep(BOUND * 2).await;
-    assert_eq!(whoami(&client, &server, &session.access).await.0, StatusCode::OK);
+    assert_eq!(
+        whoami(&client, &server, &session.access).await.0,
+        StatusCode::OK
+    );
 }
 
 /// Percentiles of `samples` (sorted here).
@@ -251,7 +274,10 @@ async fn three_instances_enforce_a_revocation_within_the_bound() {
         return;
     };
     success(&db.run(&["user", "create", "--email", EMAIL, "--password", PASSWORD]));
-    let secret = [("JWT_ALLAUTH_SECRET_KEY", "a shared secret of at least thirty-two bytes")];
+    let secret = [(
+        "JWT_ALLAUTH_SECRET_KEY",
+        "a shared secret of at least thirty-two bytes",
+    )];
     let mut servers = Vec::new();
     for _ in 0..3 {
         servers.push(serve(&db, &secret).await);
@@ -267,7 +293,10 @@ async fn three_instances_enforce_a_revocation_within_the_bound() {
         let session = login(&client, issuer).await;
         let other = login(&client, issuer).await;
         for server in &servers {
-            assert_eq!(whoami(&client, server, &session.access).await.0, StatusCode::OK);
+            assert_eq!(
+                whoami(&client, server, &session.access).await.0,
+                StatusCode::OK
+            );
         }
         let revoker = &servers[(trial + 1) % 3];
         let revoked = Instant::now();
@@ -355,7 +384,10 @@ async fn authenticated_requests_query_nothing() {
     let burst_started = Instant::now();
     let mut requests = 0;
     while burst_started.elapsed() < window {
-        assert_eq!(whoami(&client, &server, &session.access).await.0, StatusCode::OK);
+        assert_eq!(
+            whoami(&client, &server, &session.access).await.0,
+            StatusCode::OK
+        );
         requests += 1;
     }
     assert!(requests >= 100, "only {requests} requests in {window:?}");
@@ -367,7 +399,9 @@ async fn authenticated_requests_query_nothing() {
     // add thousands.
     let idle_delta = idle - start;
     let busy_delta = busy - idle;
-    println!("transactions: idle window {idle_delta}, window with {requests} requests {busy_delta}");
+    println!(
+        "transactions: idle window {idle_delta}, window with {requests} requests {busy_delta}"
+    );
     assert!(
         busy_delta <= idle_delta + 10,
         "{requests} authenticated requests ran {busy_delta} transactions against {idle_delta} idle"

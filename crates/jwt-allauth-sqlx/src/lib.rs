@@ -70,10 +70,10 @@ mod sqlite;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use error::is_unavailable;
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use revocation_feed::{FeedSettings, RevocationFeed};
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use revocation_feed::{FeedSettings, RevocationFeed};
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, is_memory_url};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

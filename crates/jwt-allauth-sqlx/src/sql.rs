@@ -102,21 +102,25 @@ pub(crate) const COUNT_EXPIRED_SESSIONS: &str =
 /// Deletes at most `$2` sessions with `expires_at <= $1`, oldest first.
 pub(crate) const DELETE_EXPIRED_SESSIONS: PerDialect<&str> = PerDialect {
     // Walks the covering `expires_at` index (oldest first) and deletes by rowid.
-    sqlite: returning_ended!("\
+    sqlite: returning_ended!(
+        "\
 DELETE FROM jwt_allauth_sessions WHERE rowid IN (
     SELECT rowid FROM jwt_allauth_sessions WHERE expires_at <= $1
     ORDER BY expires_at LIMIT $2
-)"),
+)"
+    ),
     // Skips rows locked by a rotation instead of waiting for them. `ORDER BY expires_at`
     // makes the planner walk the `expires_at` index: without it, it may choose a
     // sequential scan that reads every live row (and every row deleted by earlier batches
     // but not yet vacuumed) before the first expired one, so each batch would cost as
     // much as the whole table.
-    postgres: returning_ended!("\
+    postgres: returning_ended!(
+        "\
 DELETE FROM jwt_allauth_sessions WHERE session IN (
     SELECT session FROM jwt_allauth_sessions WHERE expires_at <= $1
     ORDER BY expires_at LIMIT $2 FOR UPDATE SKIP LOCKED
-)"),
+)"
+    ),
 };
 
 /// Writes an event: binds id, type, time, user id, session, reason, device (JSON text).

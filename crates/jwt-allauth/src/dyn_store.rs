@@ -62,9 +62,7 @@ impl DynStore {
 
     /// `store`, erased, with its [`EventLog`]: what the revocation feed, webhooks and the
     /// audit log read. The bundled stores are built this way.
-    pub fn with_events<S: SessionStore + PurposeTokenStore + EventLog + 'static>(
-        store: S,
-    ) -> Self {
+    pub fn with_events<S: SessionStore + PurposeTokenStore + EventLog + 'static>(store: S) -> Self {
         let store = Arc::new(store);
         Self {
             sessions: Arc::clone(&store) as Arc<dyn ErasedSessions>,
@@ -175,7 +173,9 @@ impl<T: SessionStore> ErasedSessions for T {
         session: &'a str,
         end: SessionEnd,
     ) -> BoxFuture<'a, Result<bool, StoreError>> {
-        Box::pin(SessionStore::revoke_user_session(self, user_id, session, end))
+        Box::pin(SessionStore::revoke_user_session(
+            self, user_id, session, end,
+        ))
     }
     fn revoke_user_sessions<'a>(
         &'a self,
@@ -331,7 +331,9 @@ impl SessionStore for DynStore {
         session: &str,
         end: SessionEnd,
     ) -> Result<bool, StoreError> {
-        self.sessions.revoke_user_session(user_id, session, end).await
+        self.sessions
+            .revoke_user_session(user_id, session, end)
+            .await
     }
     async fn revoke_user_sessions(
         &self,
@@ -458,7 +460,8 @@ mod tests {
 
 /// [`EventLog`] with boxed futures.
 trait ErasedEvents: Send + Sync {
-    fn events_after(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
+    fn events_after(&self, after: i64, limit: u32)
+    -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
     fn last_seq_before(&self, time: OffsetDateTime) -> BoxFuture<'_, Result<i64, StoreError>>;
     fn delete_events_before(
         &self,
@@ -468,7 +471,11 @@ trait ErasedEvents: Send + Sync {
 }
 
 impl<T: EventLog> ErasedEvents for T {
-    fn events_after(&self, after: i64, limit: u32) -> BoxFuture<'_, Result<Vec<Event>, StoreError>> {
+    fn events_after(
+        &self,
+        after: i64,
+        limit: u32,
+    ) -> BoxFuture<'_, Result<Vec<Event>, StoreError>> {
         Box::pin(EventLog::events_after(self, after, limit))
     }
     fn last_seq_before(&self, time: OffsetDateTime) -> BoxFuture<'_, Result<i64, StoreError>> {

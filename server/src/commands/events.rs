@@ -33,7 +33,10 @@ fn since(text: &str) -> Result<OffsetDateTime, CommandError> {
     }
     let ago = parse_duration(text).map_err(|_| CommandError::InvalidSince(text.to_owned()))?;
     now()
-        .checked_sub(ago.try_into().map_err(|_| CommandError::InvalidSince(text.to_owned()))?)
+        .checked_sub(
+            ago.try_into()
+                .map_err(|_| CommandError::InvalidSince(text.to_owned()))?,
+        )
         .ok_or_else(|| CommandError::InvalidSince(text.to_owned()))
 }
 
@@ -45,7 +48,10 @@ async fn list(admin: &Admin, args: &ListEventsArgs) -> Result<(), CommandError> 
     let from = args.since.as_deref().map(since).transpose()?;
     let log = admin.manager.store();
     let mut after = match from {
-        Some(time) => log.last_seq_before(time).await.map_err(CommandError::Events)?,
+        Some(time) => log
+            .last_seq_before(time)
+            .await
+            .map_err(CommandError::Events)?,
         None => 0,
     };
     loop {
@@ -55,8 +61,8 @@ async fn list(admin: &Admin, args: &ListEventsArgs) -> Result<(), CommandError> 
             .map_err(CommandError::Events)?;
         for event in &events {
             if shown(event, user_id.as_deref(), from) {
-                let line = serde_json::to_string(event)
-                    .map_err(|err| CommandError::Output(err.into()))?;
+                let line =
+                    serde_json::to_string(event).map_err(|err| CommandError::Output(err.into()))?;
                 out(&line)?;
             }
         }

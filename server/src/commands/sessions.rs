@@ -63,6 +63,9 @@ async fn revoke(admin: &Admin, session: &str) -> Result<(), CommandError> {
 
 async fn revoke_all(admin: &Admin, email: &str) -> Result<(), CommandError> {
     let user = admin.user(email).await?;
-    let count = admin.manager.logout_all(&user.id.to_string(), now()).await?;
+    let count = admin
+        .manager
+        .logout_all(&user.id.to_string(), now())
+        .await?;
     out(&format!("ended {count} session(s) of {}", user.email))
 }

@@ -6,9 +6,10 @@
 //! the database for the caller (`/user/`, `/password/change/`, `/logout/`,
 //! `/logout-all/`, `GET /sessions/`, `DELETE /sessions/{id}/`) loads the user first and
 //! answers 401 `token_not_valid` ("Token is invalid or expired"), deleting all of that
-//! user's sessions. `/whoami/`, which only verifies the access token, accepts it until it
-//! expires, unless `ACCESS_TOKEN_SESSION_CHECK=true`, where it answers 401 ("Session is
-//! no longer active.") once the sessions are gone. Other users are not affected.
+//! user's sessions (events `session.revoked`, reason `deleted`). From then on every
+//! access token of those sessions is refused on every route, `/whoami/` included, with
+//! 401 ("Session is no longer active.": the revocation feed, events.md), and their
+//! refresh tokens as at first sight. Other users are not affected.
 
 use reqwest::StatusCode;
 use reqwest::header::COOKIE;
@@ -68,7 +69,13 @@ fn user_gone() -> Expected {
     token_not_valid("Token is invalid or expired")
 }
 
-/// Checks the routes that load the user with `tokens`, and `/refresh/`.
+/// The answer to an access token of a session that has been ended.
+fn session_ended() -> Expected {
+    token_not_valid("Session is no longer active.")
+}
+
+/// Checks the routes that load the user with the access token of `tokens`, an ended
+/// session's, and `/refresh/` with its refresh token.
 async fn user_routes_refuse(target: &Target, verdicts: &mut Verdicts, tokens: &Tokens) {
     let client = &target.client;
     let requests = [
@@ -90,7 +97,7 @@ async fn user_routes_refuse(target: &Target, verdicts: &mut Verdicts, tokens: &T
     ];
     for (name, request) in requests.into_iter().chain(session_routes(target, tokens)) {
         let answer = target.send(request.bearer_auth(&tokens.access)).await;
-        verdicts.check(name, &answer, &user_gone());
+        verdicts.check(name, &answer, &session_ended());
     }
     let answer = target.refresh_cookie(&tokens.refresh).await;
     verdicts.check("POST /refresh/", &answer, &user_gone());
@@ -146,9 +153,9 @@ async fn a_deleted_users_token_at_a_user_route_is_refused_and_ends_every_session
     let answer = target.get_bearer("/user/", &scene.victim.access).await;
     first_sight_refuses(&target, &scene, &mut verdicts, "GET /user/", &answer).await;
     user_routes_refuse(&target, &mut verdicts, &second).await;
-    // Without the session check, the access-token-only route still accepts it.
+    // The session is ended: the access-token-only route refuses it too.
     let answer = target.get_bearer("/whoami/", &second.access).await;
-    verdicts.check("GET /whoami/ after", &answer, &Expected::ok());
+    verdicts.check("GET /whoami/ after", &answer, &session_ended());
     verdicts.finish();
     bystander_unaffected(&target, &scene, &bystander_sessions).await;
 }

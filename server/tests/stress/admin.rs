@@ -77,7 +77,11 @@ impl Admin {
             via: AdminVia::Library,
         };
         self.record(client, call, async {
-            match self.store.revoke_session(&format!("{session:032x}"), admin_end()).await {
+            match self
+                .store
+                .revoke_session(&format!("{session:032x}"), admin_end())
+                .await
+            {
                 Ok(true) => Reply::Done,
                 Ok(false) => Reply::Absent,
                 Err(error) => Reply::Unexpected(format!("revoke_session: {error}")),

@@ -68,22 +68,47 @@ pub async fn events_of_opening_and_revoking<S: Store + EventLog>(store: S) {
     );
     assert!(
         store
-            .revoke_user_session("alice", &s2, SessionEnd::new(RevocationReason::Logout, at(11)))
+            .revoke_user_session(
+                "alice",
+                &s2,
+                SessionEnd::new(RevocationReason::Logout, at(11))
+            )
             .await
             .unwrap()
     );
     let all = SessionEnd::new(RevocationReason::LogoutAll, at(12));
-    assert_eq!(store.revoke_user_sessions("alice", all).await.unwrap(), [s3.clone()]);
-    assert!(store.revoke_user_sessions("alice", all).await.unwrap().is_empty());
+    assert_eq!(
+        store.revoke_user_sessions("alice", all).await.unwrap(),
+        [s3.clone()]
+    );
+    assert!(
+        store
+            .revoke_user_sessions("alice", all)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     let events = all_events(&store).await;
     let revoked = &events[4..];
     assert_eq!(
         kinds(revoked),
         [
-            (EventType::SessionRevoked, Some(s1.clone()), Some(RevocationReason::Admin)),
-            (EventType::SessionRevoked, Some(s2.clone()), Some(RevocationReason::Logout)),
-            (EventType::SessionRevoked, Some(s3.clone()), Some(RevocationReason::LogoutAll)),
+            (
+                EventType::SessionRevoked,
+                Some(s1.clone()),
+                Some(RevocationReason::Admin)
+            ),
+            (
+                EventType::SessionRevoked,
+                Some(s2.clone()),
+                Some(RevocationReason::Logout)
+            ),
+            (
+                EventType::SessionRevoked,
+                Some(s3.clone()),
+                Some(RevocationReason::LogoutAll)
+            ),
         ]
     );
     assert!(revoked.iter().all(|event| event.user_id == "alice"));
@@ -108,7 +133,11 @@ pub async fn events_of_replay_and_purge<S: Store + EventLog>(store: S) {
         rotate(&store, &s, "alice", "a", "b2", at(2), reuse).await,
         RotateResult::Retried { .. }
     ));
-    assert_eq!(all_events(&store).await.len(), 1, "rotations are not events");
+    assert_eq!(
+        all_events(&store).await.len(),
+        1,
+        "rotations are not events"
+    );
     assert_eq!(
         rotate(&store, &s, "alice", "a", "c", at(30), reuse).await,
         RotateResult::Replayed
@@ -120,7 +149,11 @@ pub async fn events_of_replay_and_purge<S: Store + EventLog>(store: S) {
     let events = all_events(&store).await;
     assert_eq!(
         kinds(&events[1..]),
-        [(EventType::SessionRevoked, Some(s.clone()), Some(RevocationReason::Replay))]
+        [(
+            EventType::SessionRevoked,
+            Some(s.clone()),
+            Some(RevocationReason::Replay)
+        )]
     );
     assert_eq!(events[1].time, at(30));
 
@@ -152,7 +185,14 @@ pub async fn events_of_replay_and_purge<S: Store + EventLog>(store: S) {
 /// deleted in bounded batches.
 pub async fn events_page_in_sequence_order_and_purge<S: Store + EventLog>(store: S) {
     for n in 0..5u32 {
-        open(&store, &session_id(n.into()), "alice", &format!("a{n}"), at(n.into())).await;
+        open(
+            &store,
+            &session_id(n.into()),
+            "alice",
+            &format!("a{n}"),
+            at(n.into()),
+        )
+        .await;
     }
     let events = all_events(&store).await;
     assert_eq!(events.len(), 5);
@@ -162,7 +202,13 @@ pub async fn events_page_in_sequence_order_and_purge<S: Store + EventLog>(store:
 
     let page = store.events_after(events[1].seq, 2).await.unwrap();
     assert_eq!(page, events[2..4]);
-    assert!(store.events_after(events[4].seq, 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .events_after(events[4].seq, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 
     assert_eq!(store.delete_events_before(at(3), 2).await.unwrap(), 2);
     assert_eq!(store.delete_events_before(at(3), 2).await.unwrap(), 1);
@@ -175,8 +221,26 @@ pub async fn events_page_in_sequence_order_and_purge<S: Store + EventLog>(store:
 pub async fn events_carry_no_secret<S: Store + EventLog>(store: S) {
     let s = session_id(7);
     open(&store, &s, "alice", "secret-jti-1", at(0)).await;
-    rotate(&store, &s, "alice", "secret-jti-1", "secret-jti-2", at(1), Duration::ZERO).await;
-    rotate(&store, &s, "alice", "secret-jti-1", "secret-jti-3", at(2), Duration::ZERO).await;
+    rotate(
+        &store,
+        &s,
+        "alice",
+        "secret-jti-1",
+        "secret-jti-2",
+        at(1),
+        Duration::ZERO,
+    )
+    .await;
+    rotate(
+        &store,
+        &s,
+        "alice",
+        "secret-jti-1",
+        "secret-jti-3",
+        at(2),
+        Duration::ZERO,
+    )
+    .await;
     let json = serde_json::to_string(&all_events(&store).await).unwrap();
     assert!(!json.contains("secret-jti"), "{json}");
     assert!(!json.contains("refresh"), "{json}");
@@ -186,7 +250,9 @@ pub async fn events_carry_no_secret<S: Store + EventLog>(store: S) {
     names.sort();
     assert_eq!(
         names,
-        ["device", "id", "reason", "seq", "session", "time", "type", "user_id"]
+        [
+            "device", "id", "reason", "seq", "session", "time", "type", "user_id"
+        ]
     );
 }
 
@@ -202,7 +268,10 @@ pub async fn events_exactly_one_per_concurrent_revocation<S: Store + EventLog>(s
                 let s = s.clone();
                 tokio::spawn(async move {
                     if n % 2 == 0 {
-                        store.revoke_user_session("alice", &s, logout()).await.unwrap()
+                        store
+                            .revoke_user_session("alice", &s, logout())
+                            .await
+                            .unwrap()
                     } else {
                         !store
                             .revoke_user_sessions("alice", logout())

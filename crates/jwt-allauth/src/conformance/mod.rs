@@ -609,12 +609,27 @@ pub async fn revoke_user_session_checks_owner<S: Store>(store: S) {
     open(&store, &s1, "alice", "a1", at(0)).await;
     open(&store, &s2, "bob", "b1", at(0)).await;
 
-    assert!(!store.revoke_user_session("alice", &s2, logout()).await.unwrap());
+    assert!(
+        !store
+            .revoke_user_session("alice", &s2, logout())
+            .await
+            .unwrap()
+    );
     assert!(store.session_is_active(&s2).await.unwrap());
     assert_eq!(store.list_user_sessions("bob").await.unwrap().len(), 1);
 
-    assert!(store.revoke_user_session("alice", &s1, logout()).await.unwrap());
-    assert!(!store.revoke_user_session("alice", &s1, logout()).await.unwrap());
+    assert!(
+        store
+            .revoke_user_session("alice", &s1, logout())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .revoke_user_session("alice", &s1, logout())
+            .await
+            .unwrap()
+    );
     assert!(!store.session_is_active(&s1).await.unwrap());
 }
 
@@ -632,9 +647,30 @@ pub async fn revoke_user_sessions_counts<S: Store>(store: S) {
     }
     open(&store, &session_id(10), "bob", "b", at(0)).await;
 
-    assert_eq!(store.revoke_user_sessions("alice", logout()).await.unwrap().len(), 3);
-    assert_eq!(store.revoke_user_sessions("alice", logout()).await.unwrap().len(), 0);
-    assert_eq!(store.revoke_user_sessions("nobody", logout()).await.unwrap().len(), 0);
+    assert_eq!(
+        store
+            .revoke_user_sessions("alice", logout())
+            .await
+            .unwrap()
+            .len(),
+        3
+    );
+    assert_eq!(
+        store
+            .revoke_user_sessions("alice", logout())
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        store
+            .revoke_user_sessions("nobody", logout())
+            .await
+            .unwrap()
+            .len(),
+        0
+    );
     assert!(store.list_user_sessions("alice").await.unwrap().is_empty());
     assert!(store.session_is_active(&session_id(10)).await.unwrap());
 }

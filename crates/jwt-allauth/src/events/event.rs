@@ -219,7 +219,11 @@ impl NewEvent {
     }
 
     /// An account event (`user.*`).
-    pub fn account(event_type: EventType, user_id: impl Into<String>, time: OffsetDateTime) -> Self {
+    pub fn account(
+        event_type: EventType,
+        user_id: impl Into<String>,
+        time: OffsetDateTime,
+    ) -> Self {
         Self {
             event_type,
             time,

@@ -274,8 +274,14 @@ mod tests {
     fn a_revoked_session_is_refused_until_its_tokens_have_expired() {
         let set = RevocationSet::in_process(RETENTION, 10);
         set.revoke_session(S1, t(0));
-        assert_eq!(set.check(Some(S1), "7", t(-5).unix_timestamp(), t(1)), Revocation::Revoked);
-        assert_eq!(set.check(Some(S2), "7", t(-5).unix_timestamp(), t(1)), Revocation::NotRevoked);
+        assert_eq!(
+            set.check(Some(S1), "7", t(-5).unix_timestamp(), t(1)),
+            Revocation::Revoked
+        );
+        assert_eq!(
+            set.check(Some(S2), "7", t(-5).unix_timestamp(), t(1)),
+            Revocation::NotRevoked
+        );
         set.prune(t(299));
         assert_eq!(set.len(), 1);
         set.prune(t(300));
@@ -286,10 +292,19 @@ mod tests {
     fn a_deactivated_user_loses_the_tokens_issued_until_then_and_only_those() {
         let set = RevocationSet::in_process(RETENTION, 10);
         set.revoke_user("7", t(0));
-        assert_eq!(set.check(Some(S1), "7", t(0).unix_timestamp(), t(1)), Revocation::Revoked);
+        assert_eq!(
+            set.check(Some(S1), "7", t(0).unix_timestamp(), t(1)),
+            Revocation::Revoked
+        );
         // A token issued after a reactivation and a new login is not.
-        assert_eq!(set.check(Some(S2), "7", t(2).unix_timestamp(), t(3)), Revocation::NotRevoked);
-        assert_eq!(set.check(Some(S1), "8", t(0).unix_timestamp(), t(1)), Revocation::NotRevoked);
+        assert_eq!(
+            set.check(Some(S2), "7", t(2).unix_timestamp(), t(3)),
+            Revocation::NotRevoked
+        );
+        assert_eq!(
+            set.check(Some(S1), "8", t(0).unix_timestamp(), t(1)),
+            Revocation::NotRevoked
+        );
     }
 
     #[test]

@@ -47,7 +47,9 @@ impl<S: SessionStore> SessionStore for CountingStore<S> {
         session: &str,
         end: SessionEnd,
     ) -> Result<bool, StoreError> {
-        self.count().revoke_user_session(user_id, session, end).await
+        self.count()
+            .revoke_user_session(user_id, session, end)
+            .await
     }
     async fn revoke_user_sessions(
         &self,

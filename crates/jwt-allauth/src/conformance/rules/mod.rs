@@ -1027,7 +1027,10 @@ pub async fn manager_purpose_tokens_and_credential_change<
     m.open_session(&users.get("1"), &device("Safari"), t0())
         .await
         .unwrap();
-    let revoked = m.revoke_credentials("1", RevocationReason::PasswordChange, t0()).await.unwrap();
+    let revoked = m
+        .revoke_credentials("1", RevocationReason::PasswordChange, t0())
+        .await
+        .unwrap();
     assert_eq!(revoked.sessions, 2);
     assert!(revoked.purpose_tokens >= 1);
     assert!(live_sessions(&m, "1").await.is_empty());
