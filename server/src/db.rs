@@ -5,6 +5,7 @@
 //! [`CONNECT_TIMEOUT`] when the database does not answer.
 
 mod database_url;
+mod reads;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -17,6 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
 
 pub use self::database_url::{Backend, DatabaseUrl, UrlError, redact_url};
+pub use self::reads::{ReadFuture, ReadPool, ReadPoolError};
 
 /// The database used when neither `--database-url`, `JWT_ALLAUTH_DATABASE_URL`,
 /// `DATABASE_URL` nor the configuration file names one: a SQLite file in the current

@@ -48,7 +48,7 @@ use jwt_allauth::{UserStore, UserStoreError};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::db::Database;
+use crate::db::{Database, ReadPool};
 use crate::passwords::{PasswordError, Passwords};
 
 /// Why a users-table operation failed.
@@ -207,6 +207,9 @@ struct StoredUser<'a> {
 #[derive(Debug, Clone)]
 pub struct Users {
     db: Database,
+    /// On PostgreSQL, the connections [`find_by_id`](Self::find_by_id) reads through
+    /// (see [`ReadPool`]).
+    reads: Option<ReadPool>,
     passwords: Passwords,
     outbox: Option<crate::mail::Outbox>,
 }
@@ -214,9 +217,22 @@ pub struct Users {
 impl Users {
     /// The users table of `db` (migrated by [`Database::migrate`]), hashing with
     /// `passwords`.
+    ///
+    /// On PostgreSQL, lookups by id (every request that loads its caller) go through a
+    /// [`ReadPool`] of their own, on the same connection options as the database's pool.
     pub fn new(db: Database, passwords: Passwords) -> Self {
+        let reads = match &db {
+            Database::Sqlite(_) => None,
+            Database::Postgres(pool) => ReadPool::new((*pool.connect_options()).clone())
+                .inspect_err(|error| {
+                    // The reads then share the database's pool, as writes do.
+                    tracing::warn!(error = %crate::error::report(error), "no read pool");
+                })
+                .ok(),
+        };
         Self {
             db,
+            reads,
             passwords,
             outbox: None,
         }
@@ -287,6 +303,9 @@ impl Users {
 
     /// The user with this id.
     pub async fn find_by_id(&self, id: i64) -> Result<Option<ServerUser>, UsersError> {
+        if let Some(reads) = &self.reads {
+            return table::by_id_read(reads, id).await;
+        }
         on_table!(&self.db, table => table.by_id(id))
     }
 

@@ -6,6 +6,7 @@ use time::OffsetDateTime;
 
 use super::dialect::Dialect;
 use super::{ServerUser, StoredUser, UsersError};
+use crate::db::ReadPool;
 
 /// The columns of a user row, in [`UserRow`]'s order. The profile is read as text on
 /// both backends: PostgreSQL stores it as `jsonb`, which the cast turns into its text;
@@ -141,6 +142,18 @@ impl<T> UserRow<T> {
             password_hash: self.password_hash,
         })
     }
+}
+
+/// The user with this id, read on PostgreSQL through `reads`.
+pub(super) async fn by_id_read(
+    reads: &ReadPool,
+    id: i64,
+) -> Result<Option<ServerUser>, UsersError> {
+    let row: Option<UserRow<OffsetDateTime>> = reads
+        .read(|connection| Box::pin(sqlx::query_as(BY_ID).bind(id).fetch_optional(connection)))
+        .await
+        .map_err(UsersError::from_sqlx)?;
+    row.map(UserRow::into_user::<sqlx::Postgres>).transpose()
 }
 
 /// The users table on a pool of dialect `D`.
