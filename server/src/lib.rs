@@ -14,6 +14,7 @@ pub mod connections;
 pub mod db;
 pub mod error;
 pub mod file_limit;
+pub mod guard;
 pub mod health;
 pub mod keyfile;
 pub mod keys;
@@ -34,12 +35,12 @@ use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, COOKIE, PROXY_AUTHORIZATION, REFERRER_POLICY, SET_COOKIE,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
-use axum::middleware::{self, Next};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::{BoxError, KeyError, SessionManager};
 use jwt_allauth_axum::{AuthState, PasswordPermits, WellKnown};
 use serde_json::json;
+use tower::ServiceBuilder;
 use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
@@ -49,6 +50,7 @@ use tracing::Level;
 
 use crate::config::Config;
 use crate::db::Database;
+use crate::guard::RequestGuardLayer;
 pub use crate::limits::HEADER_LIMIT;
 use crate::mail::{AccountMailer, Outbox, Templates};
 pub use crate::openapi::{OPENAPI_PATH, openapi};
@@ -188,29 +190,15 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 /// [`REQUEST_TIMEOUT`].
 pub async fn app(state: AppState) -> Router {
     let sensitive: Arc<[HeaderName]> = Arc::new(SENSITIVE_HEADERS);
-    let api = state
-        .auth
-        .router()
-        .merge(state.auth.account_flow_router())
-        .merge(state.well_known.router());
-    let mut router = health::router(state.db.clone())
-        .merge(openapi::openapi_router())
-        .merge(api)
-        .fallback(not_found)
-        .method_not_allowed_fallback(jwt_allauth_axum::method_not_allowed)
-        .layer(DefaultBodyLimit::max(BODY_LIMIT));
-    router = limits::with_header_limit(router, HEADER_LIMIT);
-    router = with_timeout(router, REQUEST_TIMEOUT);
-    router = with_close_after_refused_body(router);
-    for (name, value) in SECURITY_HEADERS {
-        router = router.layer(SetResponseHeaderLayer::if_not_present(
-            name,
-            HeaderValue::from_static(value),
-        ));
-    }
-    router
-        // Innermost: marks Set-Cookie before the trace layer sees the response.
-        .layer(SetSensitiveResponseHeadersLayer::from_shared(Arc::clone(
+    let security_header = |(name, value): (HeaderName, &'static str)| {
+        SetResponseHeaderLayer::if_not_present(name, HeaderValue::from_static(value))
+    };
+    let [nosniff, frame, referrer, cache] = SECURITY_HEADERS.map(security_header);
+    // One stack of layers: each `Router::layer` call would box the routes once more, and
+    // every request would clone each box. The first layer is the outermost.
+    let middleware = ServiceBuilder::new()
+        // Marks Authorization and Cookie before anything can log them.
+        .layer(SetSensitiveRequestHeadersLayer::from_shared(Arc::clone(
             &sensitive,
         )))
         .layer(
@@ -226,8 +214,27 @@ pub async fn app(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        // Outermost: marks Authorization and Cookie before anything can log them.
-        .layer(SetSensitiveRequestHeadersLayer::from_shared(sensitive))
+        // Marks Set-Cookie before the trace layer sees the response.
+        .layer(SetSensitiveResponseHeadersLayer::from_shared(sensitive))
+        // The innermost sets its header first: the answers list them in the order of
+        // SECURITY_HEADERS.
+        .layer(cache)
+        .layer(referrer)
+        .layer(frame)
+        .layer(nosniff)
+        .layer(RequestGuardLayer::new(HEADER_LIMIT, REQUEST_TIMEOUT))
+        .layer(DefaultBodyLimit::max(BODY_LIMIT));
+    let api = state
+        .auth
+        .router()
+        .merge(state.auth.account_flow_router())
+        .merge(state.well_known.router());
+    health::router(state.db.clone())
+        .merge(openapi::openapi_router())
+        .merge(api)
+        .fallback(not_found)
+        .method_not_allowed_fallback(jwt_allauth_axum::method_not_allowed)
+        .layer(middleware)
 }
 
 /// `path` as request logs show it: the key and token segments of the account links
@@ -251,52 +258,11 @@ pub fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
     std::borrow::Cow::Borrowed(path)
 }
 
-/// `router` adding `Connection: close` to an error answer to a request that carries a
-/// body.
-///
-/// Such an answer may come before the body was read (413 over [`BODY_LIMIT`], 401 before
-/// the body is parsed), and then the connection cannot serve another request: hyper
-/// closes it after the answer. Said in the answer, the client knows not to send its next
-/// request on it; unsaid, a client that reuses the connection meanwhile sees its request
-/// fail with a broken pipe.
-fn with_close_after_refused_body(router: Router) -> Router {
-    router.layer(middleware::from_fn(
-        |request: Request<Body>, next: Next| async move {
-            let has_body = request
-                .headers()
-                .get(header::CONTENT_LENGTH)
-                .is_some_and(|length| length.as_bytes() != b"0")
-                || request.headers().contains_key(header::TRANSFER_ENCODING);
-            let mut response = next.run(request).await;
-            let status = response.status();
-            if has_body && (status.is_client_error() || status.is_server_error()) {
-                response
-                    .headers_mut()
-                    .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            }
-            response
-        },
-    ))
-}
-
 /// `router` answering 503 `{"detail":"Request timed out."}` to a request that takes over
 /// `limit`.
+#[cfg(test)]
 fn with_timeout(router: Router, limit: Duration) -> Router {
-    router.layer(middleware::from_fn(
-        move |request: Request<Body>, next: Next| async move {
-            match tokio::time::timeout(limit, next.run(request)).await {
-                Ok(response) => response,
-                Err(_) => {
-                    tracing::warn!("request timed out");
-                    (
-                        StatusCode::SERVICE_UNAVAILABLE,
-                        axum::Json(json!({"detail": "Request timed out."})),
-                    )
-                        .into_response()
-                }
-            }
-        },
-    ))
+    router.layer(RequestGuardLayer::new(usize::MAX, limit))
 }
 
 /// 404 `{"detail":"Not found."}`.
