@@ -18,23 +18,36 @@
 //!   (PostgreSQL restarted meanwhile);
 //! - a statement that fails on a reused connection because the connection is gone
 //!   (PostgreSQL closed it: restart, `pg_terminate_backend`) is run once more on a new
-//!   connection, which only reads can afford.
+//!   connection, which only reads can afford; the idle connections, likely gone too,
+//!   are closed.
 //!
-//! Its limits are those of the sqlx pool: at most as many connections, and taking one
+//! Its limits are those of the sqlx pool: at most as many connections; taking one
 //! (waiting for a free one, or connecting) fails after [`CONNECT_TIMEOUT`] with
 //! [`sqlx::Error::PoolTimedOut`], which servers answer 503 like any unreachable
-//! database. It opens its connections on demand, apart from the sqlx pool's.
+//! database; a connection idle for [`IDLE_TIMEOUT`] or open for [`MAX_LIFETIME`] is
+//! closed (sqlx's defaults). It opens its connections on demand, apart from the sqlx
+//! pool's.
 
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use deadpool::managed::{self, Manager, Metrics, Object, RecycleError, RecycleResult};
 use sqlx::Connection;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
 
 use super::{CONNECT_TIMEOUT, PG_MAX_CONNECTIONS, PG_PING_IDLE_AFTER};
+
+/// How long a connection may stay idle before it is closed: sqlx's default.
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// How long a connection may stay open: sqlx's default.
+pub const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// How often idle connections are looked at, to close those past [`IDLE_TIMEOUT`] or
+/// [`MAX_LIFETIME`].
+const REAP_EVERY: Duration = Duration::from_secs(60);
 
 /// A boxed future borrowing a connection: what [`ReadPool::read`] runs.
 pub type ReadFuture<'c, T> = Pin<Box<dyn Future<Output = Result<T, sqlx::Error>> + Send + 'c>>;
@@ -63,7 +76,9 @@ impl fmt::Debug for ReadPool {
 }
 
 impl ReadPool {
-    /// A pool connecting with `options`, empty until the first read.
+    /// A pool connecting with `options`, empty until the first read. Within a tokio
+    /// runtime, a task closes idle connections past [`IDLE_TIMEOUT`] or [`MAX_LIFETIME`]
+    /// until the pool is dropped; connections past them are never handed out anyway.
     pub fn new(options: PgConnectOptions) -> Result<Self, ReadPoolError> {
         // No timeouts in deadpool (it would need its runtime feature): the whole
         // acquisition is bounded by `CONNECT_TIMEOUT` in `acquire`.
@@ -72,6 +87,18 @@ impl ReadPool {
             .queue_mode(managed::QueueMode::Lifo)
             .build()
             .map_err(ReadPoolError)?;
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let weak = pool.weak();
+            runtime.spawn(async move {
+                loop {
+                    tokio::time::sleep(REAP_EVERY).await;
+                    let Some(pool) = weak.upgrade() else {
+                        break;
+                    };
+                    pool.retain(|pooled, metrics| !expired(pooled, &metrics));
+                }
+            });
+        }
         Ok(Self { pool })
     }
 
@@ -87,6 +114,7 @@ impl ReadPool {
         match result {
             Err(err) if connection.reused && is_gone(&err) => {
                 drop(connection);
+                self.pool.retain(|_, _| false);
                 let mut connection = self.acquire().await?;
                 connection.run(&read).await
             }
@@ -118,6 +146,11 @@ impl ReadPool {
             done: false,
         })
     }
+}
+
+/// Whether a connection is past [`IDLE_TIMEOUT`] or [`MAX_LIFETIME`].
+fn expired(pooled: &PooledConnection, metrics: &Metrics) -> bool {
+    pooled.idle_since.elapsed() >= IDLE_TIMEOUT || metrics.age() >= MAX_LIFETIME
 }
 
 /// Whether `err` says the connection is gone: PostgreSQL closed it, or the socket broke.
@@ -201,8 +234,11 @@ impl Manager for Connector {
     async fn recycle(
         &self,
         pooled: &mut PooledConnection,
-        _: &Metrics,
+        metrics: &Metrics,
     ) -> RecycleResult<sqlx::Error> {
+        if expired(pooled, metrics) {
+            return Err(RecycleError::message("past its idle timeout or lifetime"));
+        }
         if pooled.idle_since.elapsed() >= PG_PING_IDLE_AFTER {
             pooled
                 .connection
