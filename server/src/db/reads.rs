@@ -77,8 +77,9 @@ impl fmt::Debug for ReadPool {
 
 impl ReadPool {
     /// A pool connecting with `options`, empty until the first read. Within a tokio
-    /// runtime, a task closes idle connections past [`IDLE_TIMEOUT`] or [`MAX_LIFETIME`]
-    /// until the pool is dropped; connections past them are never handed out anyway.
+    /// runtime, a task closes idle connections past sqlx's idle timeout (10 minutes) or
+    /// lifetime (30 minutes) until the pool is dropped; connections past them are never
+    /// handed out anyway.
     pub fn new(options: PgConnectOptions) -> Result<Self, ReadPoolError> {
         // No timeouts in deadpool (it would need its runtime feature): the whole
         // acquisition is bounded by `CONNECT_TIMEOUT` in `acquire`.
