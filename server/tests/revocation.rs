@@ -6,17 +6,15 @@
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod revocation_support;
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::{Server, TestDb, failure, success};
 use reqwest::{Client, StatusCode};
+use revocation_support::{EMAIL, PASSWORD, login, serve, whoami};
 use serde_json::{Value, json};
 
-const EMAIL: &str = "alice@example.com";
-const PASSWORD: &str = "correct horse battery staple";
 /// events.md: a revocation is enforced by every instance within 1 s.
 const BOUND: Duration = Duration::from_secs(1);
 
@@ -38,51 +36,6 @@ macro_rules! on_both_databases {
             }
         }
     };
-}
-
-/// A server answering refresh tokens in the body (no cookie jar needed).
-async fn serve(db: &TestDb, env: &[(&str, &str)]) -> Server {
-    let mut all = vec![("JWT_ALLAUTH_REFRESH_TOKEN_AS_COOKIE", "false")];
-    all.extend_from_slice(env);
-    Server::start_with_env(db, &[], &all).await
-}
-
-/// A logged-in session: its tokens and its id.
-struct Login {
-    access: String,
-    refresh: String,
-    session: String,
-}
-
-async fn login(client: &Client, server: &Server) -> Login {
-    let response = client
-        .post(server.url("/login/"))
-        .json(&json!({"email": EMAIL, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    let access = body["access"].as_str().unwrap().to_owned();
-    let payload = access.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
-    Login {
-        session: claims["session"].as_str().unwrap().to_owned(),
-        refresh: body["refresh"].as_str().unwrap().to_owned(),
-        access,
-    }
-}
-
-/// `GET /whoami/` with `access`: its status and body.
-async fn whoami(client: &Client, server: &Server, access: &str) -> (StatusCode, Value) {
-    let response = client
-        .get(server.url("/whoami/"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// Asserts that `access` is refused as a revoked session's token.
@@ -346,64 +299,4 @@ async fn three_instances_enforce_a_revocation_within_the_bound() {
         delays.len()
     );
     assert!(p99 <= BOUND, "p99 {p99:?} over the bound");
-}
-
-/// The statements PostgreSQL runs for a burst of authenticated requests: none. The
-/// database's transaction counters over a window with 600 requests equal those of an idle
-/// window of the same length (the feed's own polls, which do not depend on requests,
-/// are in both).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn authenticated_requests_query_nothing() {
-    let Some(db) = TestDb::postgres("authenticated_requests_query_nothing").await else {
-        return;
-    };
-    success(&db.run(&["user", "create", "--email", EMAIL, "--password", PASSWORD]));
-    let server = serve(&db, &[]).await;
-    let client = Client::new();
-    let session = login(&client, &server).await;
-    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-    // A backend flushes its counters at most once a second while busy, and within 10 s
-    // once idle: each window is read 11 s after it ends.
-    let settle = Duration::from_secs(11);
-    let window = Duration::from_secs(3);
-    let transactions = || async {
-        let count: i64 = sqlx::query_scalar(
-            "SELECT (xact_commit + xact_rollback)::bigint FROM pg_stat_database \
-             WHERE datname = current_database()",
-        )
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-        count
-    };
-    tokio::time::sleep(settle).await;
-    let start = transactions().await;
-    tokio::time::sleep(window + settle).await;
-    let idle = transactions().await;
-
-    let burst_started = Instant::now();
-    let mut requests = 0;
-    while burst_started.elapsed() < window {
-        assert_eq!(
-            whoami(&client, &server, &session.access).await.0,
-            StatusCode::OK
-        );
-        requests += 1;
-    }
-    assert!(requests >= 100, "only {requests} requests in {window:?}");
-    tokio::time::sleep(settle).await;
-    let busy = transactions().await;
-    // Our own three reads are transactions too, one in each difference. The feed's polls
-    // (about four a second) reach the counters a second's worth at a time, so two windows
-    // of equal length differ by up to a couple of flushes; one query per request would
-    // add thousands.
-    let idle_delta = idle - start;
-    let busy_delta = busy - idle;
-    println!(
-        "transactions: idle window {idle_delta}, window with {requests} requests {busy_delta}"
-    );
-    assert!(
-        busy_delta <= idle_delta + 10,
-        "{requests} authenticated requests ran {busy_delta} transactions against {idle_delta} idle"
-    );
 }

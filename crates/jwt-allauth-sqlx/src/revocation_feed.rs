@@ -167,6 +167,8 @@ async fn listen(mut listener: sqlx::postgres::PgListener, wake: Arc<Notify>) {
                 tracing::info!("the revocation feed's listening connection was lost; reconnecting");
                 wake.notify_one();
             }
+            // The server is shutting down.
+            Err(sqlx::Error::PoolClosed) => return,
             Err(error) => {
                 tracing::warn!(%error, "the revocation feed cannot listen; polling until it can");
                 tokio::time::sleep(Duration::from_secs(1)).await;

@@ -141,7 +141,7 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
     );
     RingSummary::of(&prepared.state.manager().codec().keys()).log("signing keys loaded");
     // Before the first request: the set is live when the listener accepts.
-    let _feed = match prepared.state.manager().revocations() {
+    let feed = match prepared.state.manager().revocations() {
         Some(set) => {
             let retention = revocations::retention(prepared.state.manager().settings());
             Some(
@@ -164,6 +164,8 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
     );
     connections::serve(listener, router, limits, shutdown_signal()).await;
     drop(key_reloader);
+    // Its listening connection goes back to the pool before the pool closes.
+    drop(feed);
     // A mail the SMTP server is accepting finishes; the rest stays queued.
     if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, worker.shutdown())
         .await

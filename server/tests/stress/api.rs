@@ -180,7 +180,11 @@ impl Api {
             Err(error) => Err(error),
         };
         let end = self.history.now();
+        let carries_access_token = !matches!(call, Call::Login { .. } | Call::Refresh { .. });
         let (reply, extracted) = match exchange {
+            Ok(exchange) if carries_access_token && is_session_ended(&exchange) => {
+                (Reply::SessionEnded, None)
+            }
             Ok(exchange) => classify(&exchange),
             Err(error) => (Reply::Unexpected(format!("transport error: {error}")), None),
         };
@@ -400,6 +404,17 @@ impl Api {
         .await
         .0
     }
+}
+
+/// Whether this is the refusal of an access token whose session was ended: 401
+/// `token_not_valid` "Session is no longer active." with `WWW-Authenticate`.
+fn is_session_ended(exchange: &Exchange) -> bool {
+    let expected = json!({"detail": "Session is no longer active.", "code": "token_not_valid"});
+    exchange.is(StatusCode::UNAUTHORIZED, &expected)
+        && exchange
+            .headers
+            .get(WWW_AUTHENTICATE)
+            .is_some_and(|value| value == r#"Bearer realm="api""#)
 }
 
 /// Whether this is the refusal of a refresh token: 401 `token_not_valid` "Token is

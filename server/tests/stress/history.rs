@@ -213,6 +213,11 @@ pub enum Reply {
     Refused,
     /// A listing or a database snapshot.
     Listed(Vec<SessionRow>),
+    /// An access token refused because its session had been ended (by a logout-all, a
+    /// password change or an administrator running concurrently): 401
+    /// `{"detail":"Session is no longer active.","code":"token_not_valid"}`, the
+    /// revocation feed of events.md. Nothing was done.
+    SessionEnded,
     /// Anything else: a 5xx, an undocumented status or body, a transport error, a
     /// failed command. The text says what.
     Unexpected(String),
@@ -227,6 +232,7 @@ impl Reply {
             Reply::Absent => "absent",
             Reply::Refused => "refused",
             Reply::Listed(_) => "listed",
+            Reply::SessionEnded => "session ended",
             Reply::Unexpected(_) => "UNEXPECTED",
         }
     }

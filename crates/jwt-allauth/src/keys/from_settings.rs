@@ -10,7 +10,7 @@ impl KeyRing {
     /// rotation, the previous key (`PREVIOUS_SECRET_KEY` or `PREVIOUS_PUBLIC_KEY_FILE`,
     /// `PREVIOUS_ALGORITHM`, `PREVIOUS_KEY_ID`) is added as a key that only verifies.
     ///
-    /// A `SECRET_KEY` under [`MIN_HMAC_SECRET_BYTES`](super::MIN_HMAC_SECRET_BYTES) is refused (see
+    /// A `SECRET_KEY` under [`MIN_HMAC_SECRET_BYTES`](crate::keys::MIN_HMAC_SECRET_BYTES) is refused (see
     /// [`dangerous_from_settings_with_short_secret`](Self::dangerous_from_settings_with_short_secret)).
     /// A short `PREVIOUS_SECRET_KEY` is accepted, so that a rotation away from a weak
     /// secret can finish without logging everyone out (the server warns about it).

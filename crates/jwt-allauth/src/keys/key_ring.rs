@@ -108,7 +108,7 @@ impl KeyRing {
         )
     }
 
-    /// A ring with one HMAC secret, at least [`MIN_HMAC_SECRET_BYTES`](super::MIN_HMAC_SECRET_BYTES) long.
+    /// A ring with one HMAC secret, at least [`MIN_HMAC_SECRET_BYTES`](crate::keys::MIN_HMAC_SECRET_BYTES) long.
     pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
         super::long_enough(secret)?;
         Self::dangerous_hmac_short_secret(algorithm, secret)

@@ -29,7 +29,7 @@ mod signing_key;
 mod verifying_key;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
-pub use generate::KeyPair;
+pub use generate::{KeyPair, RSA_KEY_BITS};
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use key_ring::KeyRing;
 pub use signing_key::SigningKey;

@@ -16,7 +16,7 @@ pub struct SigningKey {
 }
 
 impl SigningKey {
-    /// An HMAC secret for HS256, HS384 or HS512, at least [`MIN_HMAC_SECRET_BYTES`](super::MIN_HMAC_SECRET_BYTES)
+    /// An HMAC secret for HS256, HS384 or HS512, at least [`MIN_HMAC_SECRET_BYTES`](crate::keys::MIN_HMAC_SECRET_BYTES)
     /// long ([`KeyError::ShortSecret`] otherwise).
     pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
         long_enough(secret)?;
@@ -24,7 +24,7 @@ impl SigningKey {
     }
 
     /// An HMAC secret of any non-empty length. A secret under
-    /// [`MIN_HMAC_SECRET_BYTES`](super::MIN_HMAC_SECRET_BYTES) can be found by brute force from one token, and then
+    /// [`MIN_HMAC_SECRET_BYTES`](crate::keys::MIN_HMAC_SECRET_BYTES) can be found by brute force from one token, and then
     /// any token can be forged: for development only.
     pub fn dangerous_hmac_short_secret(
         algorithm: Algorithm,

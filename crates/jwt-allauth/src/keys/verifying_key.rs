@@ -120,7 +120,7 @@ fn mac_matches<M: Mac + Clone>(keyed: &M, message: &[u8], tag: &[u8]) -> bool {
 }
 
 impl VerifyingKey {
-    /// An HMAC secret for HS256, HS384 or HS512, at least [`MIN_HMAC_SECRET_BYTES`](super::MIN_HMAC_SECRET_BYTES)
+    /// An HMAC secret for HS256, HS384 or HS512, at least [`MIN_HMAC_SECRET_BYTES`](crate::keys::MIN_HMAC_SECRET_BYTES)
     /// long ([`KeyError::ShortSecret`] otherwise).
     pub fn hmac(algorithm: Algorithm, secret: &[u8]) -> Result<Self, KeyError> {
         long_enough(secret)?;
