@@ -27,6 +27,10 @@ pub(crate) enum Verification<'a> {
     /// [`SessionManager::authenticate`], which reads the session store
     /// (`ACCESS_TOKEN_SESSION_CHECK` on).
     SessionChecked(BoxFuture<'a, Result<AccessToken, Error>>),
+    /// The token names a key the verifier does not know yet: fetch the keys, then verify
+    /// again (a key set read from a JWKS URL; only on this path is a future allocated).
+    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
+    Refetched(BoxFuture<'a, Result<Claims, TokenError>>),
 }
 
 /// [`SessionManager::authenticate`] behind a trait object.
@@ -165,6 +169,23 @@ impl Authenticator {
         }
     }
 
+    /// A verifier with no store whose keys come from the issuer's JWKS URL, kept fresh
+    /// by `keys` (see [`RemoteKeySet`](crate::jwks::RemoteKeySet)): the same extractors
+    /// as [`verify_only`](Self::verify_only), and the same limits (no session check).
+    /// A token naming a `kid` the set does not have makes the set fetched again, at most
+    /// once per [`unknown_key_interval`](crate::jwks::RemoteKeySetBuilder::unknown_key_interval),
+    /// before it is verified once more; any other token is verified at once, with no
+    /// allocation, as with `verify_only`. Needs the `jwks` feature.
+    #[cfg(feature = "jwks")]
+    pub fn from_jwks(keys: crate::jwks::RemoteKeySet, clock: Clock) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                verifier: keys.shared,
+                clock,
+            }),
+        }
+    }
+
     /// The current time of this verifier's clock.
     pub fn now(&self) -> OffsetDateTime {
         self.shared.clock.now()
@@ -180,6 +201,7 @@ impl Authenticator {
         match self.verify(token) {
             Verification::Stateless(claims) => stateless_caller(claims),
             Verification::SessionChecked(verifying) => session_checked_caller(verifying.await),
+            Verification::Refetched(verifying) => stateless_caller(verifying.await),
         }
     }
 
@@ -212,6 +234,7 @@ impl Authenticator {
         };
         match self.verify(token) {
             Verification::Stateless(claims) => stateless_caller(claims).map(Some),
+            Verification::Refetched(verifying) => stateless_caller(verifying.await).map(Some),
             Verification::SessionChecked(verifying) => {
                 let user = session_checked_caller(verifying.await)?;
                 parts.extensions.insert(Verified(user.clone()));

@@ -21,6 +21,10 @@
 //!   our access tokens with ([`AuthState::well_known`] for an `AuthState`'s keys).
 //! - The bodies the routes read and answer are named types ([`LoginRequest`],
 //!   [`Tokens`], [`Detail`], [`ErrorBody`], [`SessionInfo`], ...).
+//! - [`Authenticator::verify_only`] and, with the `jwks` feature,
+//!   `Authenticator::from_jwks` over a `jwks::RemoteKeySet` verify access tokens in a
+//!   service with no store and no database (a resource server), from keys given in code
+//!   or read from the issuer's JWKS URL.
 //! - With the `openapi` feature, `openapi()` returns the OpenAPI 3.1 document of
 //!   [`router`], generated with utoipa from the handlers and those types.
 //!
@@ -162,6 +166,8 @@ mod error_response;
 mod extract;
 mod fields;
 pub mod http_settings;
+#[cfg(feature = "jwks")]
+pub mod jwks;
 mod mailer;
 #[cfg(feature = "openapi")]
 mod openapi;
