@@ -27,14 +27,23 @@ pub enum JwksError {
     /// The TLS settings or the HTTP client could not be built.
     #[error("could not build the JWKS HTTP client")]
     Client(#[source] Box<dyn std::error::Error + Send + Sync>),
-    /// The request failed: connection, TLS, timeout, or reading the body.
+    /// The request failed: connection, TLS, or reading the body.
     #[error("could not fetch the JWKS from {url}")]
     Request {
         /// The JWKS URL.
         url: String,
-        /// What reqwest reported.
+        /// What the HTTP client reported.
         #[source]
-        source: reqwest::Error,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The fetch took longer than
+    /// [`timeout`](super::RemoteKeySetBuilder::timeout).
+    #[error("the JWKS fetch from {url} took longer than {after:?}")]
+    Timeout {
+        /// The JWKS URL.
+        url: String,
+        /// The timeout.
+        after: std::time::Duration,
     },
     /// The server answered with a status other than 2xx (redirects are not followed).
     #[error("the JWKS server {url} answered {status}")]

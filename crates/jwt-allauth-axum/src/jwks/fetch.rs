@@ -6,14 +6,23 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::body::Bytes;
 use axum::http::header::ACCEPT;
+use axum::http::{Request, Uri};
+use http_body_util::{BodyExt, Empty, Limited};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use jwt_allauth::keys::{Jwk, KeyRing, VerifyingKey};
-use reqwest::{Client, Url};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::settings::RemoteKeySetBuilder;
 use super::{JwksError, cache_control};
+
+/// The HTTP client of a key set.
+pub(super) type JwksClient = Client<HttpsConnector<HttpConnector>, Empty<Bytes>>;
 
 /// What a successful fetch gives.
 pub(super) struct Fetched {
@@ -27,15 +36,18 @@ pub(super) struct Fetched {
 
 /// The JWKS URL, checked: `https`, or `http` to a loopback host unless plain http is
 /// allowed.
-pub(super) fn checked_url(settings: &RemoteKeySetBuilder) -> Result<Url, JwksError> {
+pub(super) fn checked_url(settings: &RemoteKeySetBuilder) -> Result<Uri, JwksError> {
     let bad_url = || JwksError::BadUrl {
         url: settings.url.clone(),
     };
-    let url = Url::parse(&settings.url).map_err(|_| bad_url())?;
-    match url.scheme() {
-        "https" => Ok(url),
-        "http" if settings.allow_plain_http || is_loopback(&url) => Ok(url),
-        "http" => Err(JwksError::PlainHttp {
+    let url: Uri = settings.url.parse().map_err(|_| bad_url())?;
+    if url.host().is_none_or(str::is_empty) {
+        return Err(bad_url());
+    }
+    match url.scheme_str() {
+        Some("https") => Ok(url),
+        Some("http") if settings.allow_plain_http || is_loopback(&url) => Ok(url),
+        Some("http") => Err(JwksError::PlainHttp {
             url: settings.url.clone(),
         }),
         _ => Err(bad_url()),
@@ -43,8 +55,8 @@ pub(super) fn checked_url(settings: &RemoteKeySetBuilder) -> Result<Url, JwksErr
 }
 
 /// Whether the URL's host is a loopback address or `localhost`.
-fn is_loopback(url: &Url) -> bool {
-    let Some(host) = url.host_str() else {
+fn is_loopback(url: &Uri) -> bool {
+    let Some(host) = url.host() else {
         return false;
     };
     let bare = host.trim_start_matches('[').trim_end_matches(']');
@@ -54,10 +66,11 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// The HTTP client of a key set: rustls with the `ring` provider and the operating
-/// system's trust store, the timeouts of the settings, no redirects, no proxy from the
-/// environment, no cookies.
-pub(super) fn client(settings: &RemoteKeySetBuilder) -> Result<Client, JwksError> {
+/// The HTTP client of a key set: HTTP/1.1 over rustls with the `ring` provider and the
+/// operating system's trust store, with the connection timeout of the settings. It
+/// follows no redirect, reads no proxy setting and keeps no cookie; and it installs
+/// nothing process-wide.
+pub(super) fn client(settings: &RemoteKeySetBuilder) -> Result<JwksClient, JwksError> {
     // `ring` rather than rustls' default aws-lc-rs, which builds a C library. rustls
     // deprecates it for its lack of post-quantum key exchange, which matters for secrets
     // recorded now and decrypted later: a key set is public, only its integrity matters.
@@ -69,32 +82,51 @@ pub(super) fn client(settings: &RemoteKeySetBuilder) -> Result<Client, JwksError
     let tls = rustls_platform_verifier::BuilderVerifierExt::with_platform_verifier(tls)
         .map_err(|error| JwksError::Client(error.into()))?
         .with_no_client_auth();
-    Client::builder()
-        .tls_backend_preconfigured(tls)
-        .connect_timeout(settings.connect_timeout)
-        .timeout(settings.timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .no_proxy()
-        .build()
-        .map_err(|error| JwksError::Client(error.into()))
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(settings.connect_timeout));
+    let https = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(http);
+    Ok(Client::builder(TokioExecutor::new()).build(https))
 }
 
-/// Fetches and reads the key set at `url`.
+/// Fetches and reads the key set at `url`, in at most `timeout`.
 pub(super) async fn fetch(
-    client: &Client,
-    url: &Url,
+    client: &JwksClient,
+    url: &Uri,
+    timeout: Duration,
     max_bytes: usize,
 ) -> Result<Fetched, JwksError> {
-    let request_failed = |source| JwksError::Request {
+    tokio::time::timeout(timeout, fetch_unbounded(client, url, max_bytes))
+        .await
+        .unwrap_or_else(|_| {
+            Err(JwksError::Timeout {
+                url: url.to_string(),
+                after: timeout,
+            })
+        })
+}
+
+async fn fetch_unbounded(
+    client: &JwksClient,
+    url: &Uri,
+    max_bytes: usize,
+) -> Result<Fetched, JwksError> {
+    let request_failed = |source: Box<dyn std::error::Error + Send + Sync>| JwksError::Request {
         url: url.to_string(),
         source,
     };
-    let mut response = client
-        .get(url.clone())
+    let request = Request::get(url.clone())
         .header(ACCEPT, "application/json")
-        .send()
+        .body(Empty::new())
+        .map_err(|error| request_failed(error.into()))?;
+    let response = client
+        .request(request)
         .await
-        .map_err(request_failed)?;
+        .map_err(|error| request_failed(error.into()))?;
     let status = response.status();
     if !status.is_success() {
         return Err(JwksError::Status {
@@ -102,24 +134,21 @@ pub(super) async fn fetch(
             status,
         });
     }
-    let too_large = || JwksError::TooLarge {
-        url: url.to_string(),
-        limit: max_bytes,
-    };
-    if response
-        .content_length()
-        .is_some_and(|length| length > max_bytes as u64)
-    {
-        return Err(too_large());
-    }
     let max_age = cache_control::max_age(response.headers());
-    let mut body = Vec::new();
-    while let Some(chunk) = response.chunk().await.map_err(request_failed)? {
-        if body.len() + chunk.len() > max_bytes {
-            return Err(too_large());
-        }
-        body.extend_from_slice(&chunk);
-    }
+    let body = Limited::new(response.into_body(), max_bytes)
+        .collect()
+        .await
+        .map_err(|error| {
+            if error.is::<http_body_util::LengthLimitError>() {
+                JwksError::TooLarge {
+                    url: url.to_string(),
+                    limit: max_bytes,
+                }
+            } else {
+                request_failed(error)
+            }
+        })?
+        .to_bytes();
     let (keys, skipped) = read_key_set(&body).map_err(|source| JwksError::NotAKeySet {
         url: url.to_string(),
         source,

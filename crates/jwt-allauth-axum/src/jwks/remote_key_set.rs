@@ -5,15 +5,15 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
 use std::time::Duration;
 
+use axum::http::Uri;
 use jwt_allauth::keys::KeyRing;
 use jwt_allauth::{Claims, TokenCodec, TokenError, TokenType};
-use reqwest::{Client, Url};
 use time::OffsetDateTime;
 use tokio::task::AbortHandle;
 use tokio::time::Instant;
 
 use super::JwksError;
-use super::fetch::{self, Fetched};
+use super::fetch::{self, Fetched, JwksClient};
 use super::settings::RemoteKeySetBuilder;
 use crate::authenticator::{Verification, VerifyAccess};
 
@@ -54,8 +54,8 @@ pub struct RemoteKeySet {
 /// What the clones of a [`RemoteKeySet`] share.
 pub(crate) struct Shared {
     codec: TokenCodec,
-    url: Url,
-    client: Client,
+    url: Uri,
+    client: JwksClient,
     settings: RemoteKeySetBuilder,
     /// Held while a fetch for an unknown `kid` runs, so that requests arriving meanwhile
     /// wait for it rather than start their own (single flight). Holds when the last such
@@ -76,7 +76,7 @@ pub(crate) struct Shared {
 impl fmt::Debug for RemoteKeySet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("RemoteKeySet")
-            .field("url", &self.shared.url.as_str())
+            .field("url", &self.shared.url)
             .field("keys", &self.shared.codec.keys())
             .finish_non_exhaustive()
     }
@@ -101,7 +101,8 @@ impl RemoteKeySet {
     pub(super) async fn start(settings: RemoteKeySetBuilder) -> Result<Self, JwksError> {
         let url = fetch::checked_url(&settings)?;
         let client = fetch::client(&settings)?;
-        let fetched = fetch::fetch(&client, &url, settings.max_response_bytes).await?;
+        let fetched =
+            fetch::fetch(&client, &url, settings.timeout, settings.max_response_bytes).await?;
         let codec = TokenCodec::new(fetched.ring.clone(), &settings.token_settings);
         let first_refresh = settings.refresh_after(fetched.max_age);
         let epoch = Instant::now();
@@ -139,8 +140,8 @@ impl RemoteKeySet {
     }
 
     /// The JWKS URL.
-    pub fn url(&self) -> &str {
-        self.shared.url.as_str()
+    pub fn url(&self) -> String {
+        self.shared.url.to_string()
     }
 
     /// Fetches the key set now and, if the fetch succeeds, uses it; a failure keeps the
@@ -169,7 +170,13 @@ impl Shared {
             ring,
             max_age,
             skipped,
-        } = fetch::fetch(&self.client, &self.url, self.settings.max_response_bytes).await?;
+        } = fetch::fetch(
+            &self.client,
+            &self.url,
+            self.settings.timeout,
+            self.settings.max_response_bytes,
+        )
+        .await?;
         self.log_skipped(&skipped);
         self.codec.replace_keys(ring);
         Ok(max_age)
