@@ -1,18 +1,36 @@
-//! A verify-only service for HTTP benchmarks (wrk): `GET /plain/` answers a fixed JSON
-//! document, `GET /verified/` the same behind [`AuthUser`] over
-//! [`Authenticator::from_jwks`], with the keys of an EdDSA issuer whose JWKS this process
-//! serves itself on another port of 127.0.0.1.
+//! A verify-only service for HTTP benchmarks (wrk). Every route answers the same fixed
+//! JSON document:
+//!
+//! - `GET /plain/`: no authentication;
+//! - `GET /verified/`: behind [`AuthUser`] over [`Authenticator::from_jwks`], with the
+//!   keys of an EdDSA issuer whose JWKS this process serves itself on another port of
+//!   127.0.0.1;
+//! - `GET /floor/`: after the least any verifier of the EdDSA token must do, written by
+//!   hand: the Bearer value taken as is, base64url-decoding the signature, one Ed25519
+//!   verification of `header.payload` with the key in hand (no header read, no key
+//!   selection), base64url-decoding the payload and parsing it into [`Claims`] (no claim
+//!   checked); 401 if the signature fails;
+//! - `GET /verified-hs256/`: behind `AuthUser` over [`Authenticator::verify_only`] with an
+//!   HS256 key ring (a verify-only service sharing a secret).
 //!
 //! `cargo run --release -p jwt-allauth-axum --features jwks --example verify_only_server
-//! -- 127.0.0.1:8002 token.txt` serves on 127.0.0.1:8002 and writes a valid access token
-//! (a day long) to `token.txt`. See BENCHMARKS.md for the wrk commands.
+//! -- 127.0.0.1:8002 token.txt` serves on 127.0.0.1:8002 and writes a valid EdDSA access
+//! token (a day long) to `token.txt`, and an HS256 one to `token.txt.hs256`. See
+//! BENCHMARKS.md for the wrk commands.
 #![allow(clippy::unwrap_used)]
 
+use std::sync::Arc;
+
 use axum::Router;
-use axum::http::HeaderValue;
-use axum::http::header::CONTENT_TYPE;
+use axum::extract::State;
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ed25519_dalek::Verifier;
+use ed25519_dalek::pkcs8::DecodePublicKey;
 use jwt_allauth::keys::{Algorithm, KeyPair, KeyRing};
 use jwt_allauth::{Claims, ExtraClaims, Settings, TokenCodec, TokenType};
 use jwt_allauth_axum::jwks::RemoteKeySet;
@@ -36,6 +54,33 @@ async fn verified(_caller: AuthUser) -> impl IntoResponse {
     fixed_body()
 }
 
+/// The floor: see the module documentation.
+async fn floor(
+    State(key): State<Arc<ed25519_dalek::VerifyingKey>>,
+    headers: HeaderMap,
+) -> Result<impl IntoResponse, StatusCode> {
+    let token = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .ok_or(StatusCode::UNAUTHORIZED)?;
+    let (message, signature) = token.rsplit_once('.').ok_or(StatusCode::UNAUTHORIZED)?;
+    let mut bytes = [0u8; 64];
+    match URL_SAFE_NO_PAD.decode_slice(signature, &mut bytes) {
+        Ok(64) => {}
+        _ => return Err(StatusCode::UNAUTHORIZED),
+    }
+    let signature = ed25519_dalek::Signature::from_bytes(&bytes);
+    key.verify(message.as_bytes(), &signature)
+        .map_err(|_| StatusCode::UNAUTHORIZED)?;
+    let payload = message.split_once('.').ok_or(StatusCode::UNAUTHORIZED)?.1;
+    let payload = URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| StatusCode::UNAUTHORIZED)?;
+    let _claims: Claims = serde_json::from_slice(&payload).map_err(|_| StatusCode::UNAUTHORIZED)?;
+    Ok(fixed_body())
+}
+
 #[tokio::main]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -50,23 +95,36 @@ async fn main() {
     .unwrap();
     let jwks = serde_json::to_string(&issuer.jwks()).unwrap();
     let now = OffsetDateTime::now_utc().unix_timestamp();
+    let claims = Claims {
+        token_type: TokenType::Access,
+        exp: now + 86_400,
+        iat: now,
+        jti: "0123456789abcdef0123456789abcdef".into(),
+        user_id: "7".into(),
+        session: Some("fedcba9876543210fedcba9876543210".into()),
+        session_iat: Some(now),
+        role: 0,
+        email_verified: true,
+        iss: None,
+        aud: None,
+        extra: ExtraClaims::new(),
+    };
     let token = TokenCodec::new(issuer, &Settings::default())
-        .encode(&Claims {
-            token_type: TokenType::Access,
-            exp: now + 86_400,
-            iat: now,
-            jti: "0123456789abcdef0123456789abcdef".into(),
-            user_id: "7".into(),
-            session: Some("fedcba9876543210fedcba9876543210".into()),
-            session_iat: Some(now),
-            role: 0,
-            email_verified: true,
-            iss: None,
-            aud: None,
-            extra: ExtraClaims::new(),
-        })
+        .encode(&claims)
         .unwrap();
     std::fs::write(&token_file, &token).unwrap();
+    let secret = b"a benchmark secret of thirty-two bytes or more";
+    let hs256 = TokenCodec::new(
+        KeyRing::hmac(Algorithm::HS256, secret).unwrap(),
+        &Settings::default(),
+    );
+    std::fs::write(
+        format!("{token_file}.hs256"),
+        hs256.encode(&claims).unwrap(),
+    )
+    .unwrap();
+    let dalek =
+        Arc::new(ed25519_dalek::VerifyingKey::from_public_key_pem(pair.public_pem()).unwrap());
 
     let jwks_listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let jwks_url = format!("http://{}/jwks.json", jwks_listener.local_addr().unwrap());
@@ -77,7 +135,13 @@ async fn main() {
     let app = Router::new()
         .route("/plain/", get(plain))
         .route("/verified/", get(verified))
-        .with_state(Authenticator::from_jwks(keys, Clock::system()));
+        .with_state(Authenticator::from_jwks(keys, Clock::system()))
+        .merge(Router::new().route("/floor/", get(floor)).with_state(dalek))
+        .merge(
+            Router::new()
+                .route("/verified-hs256/", get(verified))
+                .with_state(Authenticator::verify_only(hs256, Clock::system())),
+        );
     let listener = tokio::net::TcpListener::bind(&bind).await.unwrap();
     eprintln!("serving on http://{bind}; token in {token_file}");
     axum::serve(listener, app).await.unwrap();

@@ -25,12 +25,10 @@ pub(crate) enum Verification<'a> {
     /// Done without the store (`ACCESS_TOKEN_SESSION_CHECK` off): the token's claims.
     Stateless(Result<Claims, TokenError>),
     /// [`SessionManager::authenticate`], which reads the session store
-    /// (`ACCESS_TOKEN_SESSION_CHECK` on).
+    /// (`ACCESS_TOKEN_SESSION_CHECK` on); or, for a key set read from a JWKS URL, a token
+    /// naming a key not known yet, verified again after the set is fetched (the result
+    /// is remembered for the request all the same). The only paths that allocate.
     SessionChecked(BoxFuture<'a, Result<AccessToken, Error>>),
-    /// The token names a key the verifier does not know yet: fetch the keys, then verify
-    /// again (a key set read from a JWKS URL; only on this path is a future allocated).
-    #[cfg_attr(not(feature = "jwks"), allow(dead_code))]
-    Refetched(BoxFuture<'a, Result<Claims, TokenError>>),
 }
 
 /// [`SessionManager::authenticate`] behind a trait object.
@@ -201,7 +199,6 @@ impl Authenticator {
         match self.verify(token) {
             Verification::Stateless(claims) => stateless_caller(claims),
             Verification::SessionChecked(verifying) => session_checked_caller(verifying.await),
-            Verification::Refetched(verifying) => stateless_caller(verifying.await),
         }
     }
 
@@ -234,7 +231,6 @@ impl Authenticator {
         };
         match self.verify(token) {
             Verification::Stateless(claims) => stateless_caller(claims).map(Some),
-            Verification::Refetched(verifying) => stateless_caller(verifying.await).map(Some),
             Verification::SessionChecked(verifying) => {
                 let user = session_checked_caller(verifying.await)?;
                 parts.extensions.insert(Verified(user.clone()));
