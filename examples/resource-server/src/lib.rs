@@ -2,7 +2,7 @@
 //! protects its routes with the access tokens a `jwt-allauth` server issues. It verifies
 //! them with the server's public keys, read from its JWKS URL
 //! (`/.well-known/jwks.json`) and kept fresh by a
-//! [`RemoteKeySet`](jwt_allauth_axum::jwks::RemoteKeySet); it never holds a key that
+//! [`RemoteKeySet`]; it never holds a key that
 //! could sign a token.
 //!
 //! Routes:
