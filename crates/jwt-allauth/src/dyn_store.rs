@@ -425,39 +425,6 @@ impl PurposeTokenStore for DynStore {
     }
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-    use crate::memory::MemoryStore;
-
-    #[tokio::test]
-    async fn an_erased_store_is_not_erased_twice_and_a_sessions_only_store_refuses_purpose_tokens()
-    {
-        let erased = DynStore::new(MemoryStore::default());
-        let again = DynStore::new(erased.clone());
-        assert!(Arc::ptr_eq(&erased.sessions, &again.sessions));
-        assert!(format!("{again:?}").contains("MemoryStore"));
-
-        let sessions_only = DynStore::sessions_only(MemoryStore::default());
-        let now = OffsetDateTime::now_utc();
-        assert!(
-            SessionStore::count_expired_sessions(&sessions_only, now)
-                .await
-                .is_ok()
-        );
-        assert!(matches!(
-            PurposeTokenStore::count_expired_purpose_tokens(&sessions_only, now).await,
-            Err(StoreError::Backend(_))
-        ));
-        assert!(
-            PurposeTokenStore::count_expired_purpose_tokens(&erased, now)
-                .await
-                .is_ok()
-        );
-    }
-}
-
 /// [`EventLog`] with boxed futures.
 trait ErasedEvents: Send + Sync {
     fn events_after(&self, after: i64, limit: u32)
@@ -505,5 +472,38 @@ impl EventLog for DynStore {
         limit: u32,
     ) -> Result<u64, StoreError> {
         self.events()?.delete_events_before(before, limit).await
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use crate::memory::MemoryStore;
+
+    #[tokio::test]
+    async fn an_erased_store_is_not_erased_twice_and_a_sessions_only_store_refuses_purpose_tokens()
+    {
+        let erased = DynStore::new(MemoryStore::default());
+        let again = DynStore::new(erased.clone());
+        assert!(Arc::ptr_eq(&erased.sessions, &again.sessions));
+        assert!(format!("{again:?}").contains("MemoryStore"));
+
+        let sessions_only = DynStore::sessions_only(MemoryStore::default());
+        let now = OffsetDateTime::now_utc();
+        assert!(
+            SessionStore::count_expired_sessions(&sessions_only, now)
+                .await
+                .is_ok()
+        );
+        assert!(matches!(
+            PurposeTokenStore::count_expired_purpose_tokens(&sessions_only, now).await,
+            Err(StoreError::Backend(_))
+        ));
+        assert!(
+            PurposeTokenStore::count_expired_purpose_tokens(&erased, now)
+                .await
+                .is_ok()
+        );
     }
 }
