@@ -14,7 +14,7 @@ use crate::error::StoreError;
 /// `open_session`, one `session.revoked` per session it deletes (with the reason the
 /// caller gave, `replay` when `rotate_session` deletes a replayed session, `expired` when
 /// a purge deletes an expired one). The conformance suite checks it
-/// ([`conformance::events`](crate::conformance)).
+/// (`jwt_allauth::conformance::events`, feature `test-util`).
 pub trait EventLog: Send + Sync {
     /// Up to `limit` events with `seq > after`, in increasing `seq`.
     ///

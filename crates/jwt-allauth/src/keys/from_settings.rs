@@ -19,7 +19,7 @@ impl KeyRing {
     }
 
     /// Like [`from_settings`](Self::from_settings), but accepts an HMAC `SECRET_KEY`
-    /// shorter than [`MIN_HMAC_SECRET_BYTES`]: tokens signed with it can be forged by
+    /// shorter than [`MIN_HMAC_SECRET_BYTES`](crate::keys::MIN_HMAC_SECRET_BYTES): tokens signed with it can be forged by
     /// brute force. For development only (the server's `DEVELOPMENT_MODE`).
     pub fn dangerous_from_settings_with_short_secret(
         settings: &Settings,
