@@ -3,7 +3,9 @@
 
 use std::future::{Future, ready};
 
-use jwt_allauth::store::{NewSession, RotateResult, Rotation, SessionRecord, SessionStore};
+use jwt_allauth::store::{
+    NewSession, RotateResult, Rotation, SessionEnd, SessionRecord, SessionStore,
+};
 use jwt_allauth::{StoreError, User, UserStore, UserStoreError};
 use time::OffsetDateTime;
 
@@ -25,7 +27,11 @@ impl SessionStore for EmptyStore {
         ready(Ok(RotateResult::NotFound))
     }
 
-    fn revoke_session(&self, _: &str) -> impl Future<Output = Result<bool, StoreError>> + Send {
+    fn revoke_session(
+        &self,
+        _: &str,
+        _: SessionEnd,
+    ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         ready(Ok(false))
     }
 
@@ -33,6 +39,7 @@ impl SessionStore for EmptyStore {
         &self,
         _: &str,
         _: &str,
+        _: SessionEnd,
     ) -> impl Future<Output = Result<bool, StoreError>> + Send {
         ready(Ok(false))
     }
@@ -40,8 +47,9 @@ impl SessionStore for EmptyStore {
     fn revoke_user_sessions(
         &self,
         _: &str,
-    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
-        ready(Ok(0))
+        _: SessionEnd,
+    ) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        ready(Ok(Vec::new()))
     }
 
     fn list_user_sessions(
