@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use super::{Event, EventType};
+use super::{Event, EventType, RevocationReason};
 
 /// The answer of [`RevocationSet::check`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,9 +150,15 @@ impl RevocationSet {
     }
 
     /// Records what an event revokes: its session for `session.revoked`, its user for
-    /// `user.deactivated` and `user.deleted`; other events change nothing.
+    /// `user.deactivated` and `user.deleted`; other events change nothing. A session
+    /// ended because it expired (`expired`: a purge, or the absolute session lifetime) is
+    /// not recorded, so that a purge of many sessions takes no room here: its access
+    /// tokens have expired too (an access token never outlives the session deadline, nor,
+    /// unless `ACCESS_TOKEN_LIFETIME` is set longer than `REFRESH_TOKEN_LIFETIME`, the
+    /// refresh token it came with), and an expiry is not a security event.
     pub fn apply(&self, event: &Event) {
         match (event.event_type, &event.session) {
+            (EventType::SessionRevoked, _) if event.reason == Some(RevocationReason::Expired) => {}
             (EventType::SessionRevoked, Some(session)) => self.revoke_session(session, event.time),
             (kind, _) if kind.ends_the_account() => self.revoke_user(&event.user_id, event.time),
             _ => {}
@@ -353,6 +359,10 @@ mod tests {
         set.apply(&event(EventType::SessionCreated, Some(S1)));
         set.apply(&event(EventType::UserPasswordChanged, None));
         assert!(set.is_empty());
+        let mut purged = event(EventType::SessionRevoked, Some(S2));
+        purged.reason = Some(RevocationReason::Expired);
+        set.apply(&purged);
+        assert!(set.is_empty(), "an expired session's tokens have expired");
         set.apply(&event(EventType::SessionRevoked, Some(S1)));
         set.apply(&event(EventType::UserDeleted, None));
         assert_eq!(set.len(), 2);
