@@ -159,9 +159,14 @@ const CHANNEL: &str = "jwt_allauth_events";
 /// have been missed), to the feed.
 #[cfg(feature = "postgres")]
 async fn listen(mut listener: sqlx::postgres::PgListener, wake: Arc<Notify>) {
+    // Logged once per outage, not at every retry.
+    let mut failing = false;
     loop {
         match listener.try_recv().await {
-            Ok(Some(_)) => wake.notify_one(),
+            Ok(Some(_)) => {
+                failing = false;
+                wake.notify_one();
+            }
             // Lost, and reconnected at the next call: catch up.
             Ok(None) => {
                 tracing::info!("the revocation feed's listening connection was lost; reconnecting");
@@ -170,7 +175,10 @@ async fn listen(mut listener: sqlx::postgres::PgListener, wake: Arc<Notify>) {
             // The server is shutting down.
             Err(sqlx::Error::PoolClosed) => return,
             Err(error) => {
-                tracing::warn!(%error, "the revocation feed cannot listen; polling until it can");
+                if !failing {
+                    tracing::warn!(%error, "the revocation feed cannot listen; polling until it can");
+                }
+                failing = true;
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }

@@ -171,11 +171,16 @@ impl<U: UserStore> SessionManager<U> {
         self.revocations.as_ref()
     }
 
-    /// Records ended sessions in the revocation set.
-    fn revoked<'a>(&self, sessions: impl IntoIterator<Item = &'a str>, at: OffsetDateTime) {
+    /// Records sessions ended for `reason` in the revocation set.
+    fn revoked<'a>(
+        &self,
+        sessions: impl IntoIterator<Item = &'a str>,
+        reason: RevocationReason,
+        at: OffsetDateTime,
+    ) {
         if let Some(set) = &self.revocations {
             for session in sessions {
-                set.revoke_session(session, at);
+                set.session_ended(session, reason, at);
             }
         }
     }
@@ -191,7 +196,7 @@ impl<U: UserStore> SessionManager<U> {
             .store
             .revoke_user_sessions(user_id, SessionEnd::new(reason, now))
             .await?;
-        self.revoked(ended.iter().map(String::as_str), now);
+        self.revoked(ended.iter().map(String::as_str), reason, now);
         Ok(ended)
     }
 
@@ -208,7 +213,7 @@ impl<U: UserStore> SessionManager<U> {
             .revoke_user_session(user_id, session, SessionEnd::new(reason, now))
             .await?;
         if ended {
-            self.revoked([session], now);
+            self.revoked([session], reason, now);
         }
         Ok(ended)
     }
@@ -385,7 +390,8 @@ impl<U: UserStore> SessionManager<U> {
                 RotationOutcome::Retried(TokenPair { access, refresh })
             }
             RotateResult::Replayed => {
-                self.revoked([rotation.session.as_str()], now);
+                let replay = RevocationReason::Replay;
+                self.revoked([rotation.session.as_str()], replay, now);
                 RotationOutcome::Replayed
             }
             RotateResult::NotFound => RotationOutcome::NotFound,
@@ -474,7 +480,7 @@ impl<U: UserStore> SessionManager<U> {
             .revoke_session(session, SessionEnd::new(RevocationReason::Admin, now))
             .await?;
         if ended {
-            self.revoked([session], now);
+            self.revoked([session], RevocationReason::Admin, now);
         }
         Ok(ended)
     }

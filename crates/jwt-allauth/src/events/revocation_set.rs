@@ -149,18 +149,30 @@ impl RevocationSet {
         self.insert(at, |inner| &mut inner.users, user_id);
     }
 
-    /// Records what an event revokes: its session for `session.revoked`, its user for
-    /// `user.deactivated` and `user.deleted`; other events change nothing. A session
-    /// ended because it expired (`expired`: a purge, or the absolute session lifetime) is
-    /// not recorded, so that a purge of many sessions takes no room here: its access
-    /// tokens have expired too (an access token never outlives the session deadline, nor,
-    /// unless `ACCESS_TOKEN_LIFETIME` is set longer than `REFRESH_TOKEN_LIFETIME`, the
-    /// refresh token it came with), and an expiry is not a security event.
+    /// Records that `session` ended at `at` for `reason`. A session ended because it
+    /// expired (`expired`: a purge, or the absolute session lifetime) is not recorded, so
+    /// that a purge of many sessions takes no room here: its access tokens have expired
+    /// too (an access token never outlives the session deadline, nor, unless
+    /// `ACCESS_TOKEN_LIFETIME` is set longer than `REFRESH_TOKEN_LIFETIME`, the refresh
+    /// token it came with), and an expiry is not a security event.
+    pub fn session_ended(&self, session: &str, reason: RevocationReason, at: OffsetDateTime) {
+        if reason != RevocationReason::Expired {
+            self.revoke_session(session, at);
+        }
+    }
+
+    /// Records what an event revokes: its session for `session.revoked` (as
+    /// [`session_ended`](Self::session_ended) does), its user for `user.deactivated` and
+    /// `user.deleted`; other events change nothing.
     pub fn apply(&self, event: &Event) {
-        match (event.event_type, &event.session) {
-            (EventType::SessionRevoked, _) if event.reason == Some(RevocationReason::Expired) => {}
-            (EventType::SessionRevoked, Some(session)) => self.revoke_session(session, event.time),
-            (kind, _) if kind.ends_the_account() => self.revoke_user(&event.user_id, event.time),
+        match (event.event_type, &event.session, event.reason) {
+            (EventType::SessionRevoked, Some(session), Some(reason)) => {
+                self.session_ended(session, reason, event.time);
+            }
+            (EventType::SessionRevoked, Some(session), None) => {
+                self.revoke_session(session, event.time);
+            }
+            (kind, _, _) if kind.ends_the_account() => self.revoke_user(&event.user_id, event.time),
             _ => {}
         }
     }
