@@ -6,8 +6,14 @@
 //!   [`AuthUser`] over [`Authenticator::from_jwks`], with the same EdDSA access token
 //!   (`verify_only/key_ring`: the same behind [`Authenticator::verify_only`] over the same
 //!   keys, to show that the JWKS path adds nothing for a known key).
-//! - `eddsa/codec_decode`: [`TokenCodec::decode`] of that token with the key set's codec
-//!   (header, key selection by `kid`, Ed25519 signature, payload, claim checks).
+//!   `verify_only/key_ring_uncached`: the same with the ring's cache of verified tokens
+//!   off (`KeyRing::with_verified_token_cache(0)`), so that every request checks the
+//!   signature; the other two check it once and answer the same token from the cache
+//!   afterwards, as a service does for a client presenting its token again.
+//! - `eddsa/codec_decode`: [`TokenCodec::decode`] of that token with a codec over the same
+//!   public key and no cache (header, key selection by `kid`, Ed25519 signature, payload,
+//!   claim checks); `eddsa/codec_decode_remembered`: the same with the cache (the
+//!   token's SHA-256, a look-up, the claims copied, claim checks).
 //! - `eddsa/floor`: what no verifier of this token can skip: base64url-decode the
 //!   signature, one Ed25519 verification (`ed25519_dalek`, RFC 8032 `verify`, as the
 //!   codec does) of `header.payload` with the key already in hand, base64url-decode the
@@ -131,11 +137,18 @@ fn verify_only(c: &mut Criterion) {
     });
     let codec = keys.codec().clone();
     let from_jwks = router(Authenticator::from_jwks(keys, Clock::system()));
+    let public_ring =
+        || KeyRing::verify_only([pair.verifying_key().unwrap().with_key_id(KID)]).unwrap();
     let from_ring = router(Authenticator::verify_only(
-        TokenCodec::new(
-            KeyRing::verify_only([pair.verifying_key().unwrap().with_key_id(KID)]).unwrap(),
-            &Settings::default(),
-        ),
+        TokenCodec::new(public_ring(), &Settings::default()),
+        Clock::system(),
+    ));
+    let uncached = TokenCodec::new(
+        public_ring().with_verified_token_cache(0),
+        &Settings::default(),
+    );
+    let from_ring_uncached = router(Authenticator::verify_only(
+        uncached.clone(),
         Clock::system(),
     ));
     let dalek = ed25519_dalek::VerifyingKey::from_public_key_pem(pair.public_pem()).unwrap();
@@ -152,7 +165,25 @@ fn verify_only(c: &mut Criterion) {
         call(&runtime, &from_ring, "/authenticated", &authorization),
         StatusCode::OK
     );
+    assert_eq!(
+        call(
+            &runtime,
+            &from_ring_uncached,
+            "/authenticated",
+            &authorization
+        ),
+        StatusCode::OK
+    );
     let decode = || {
+        uncached
+            .decode(
+                black_box(&token),
+                TokenType::Access,
+                OffsetDateTime::now_utc(),
+            )
+            .unwrap()
+    };
+    let decode_remembered = || {
         codec
             .decode(
                 black_box(&token),
@@ -162,6 +193,7 @@ fn verify_only(c: &mut Criterion) {
             .unwrap()
     };
     assert_eq!(decode(), floor(&token, &dalek));
+    assert_eq!(decode_remembered(), floor(&token, &dalek));
 
     let mut group = c.benchmark_group("verify_only");
     group.bench_function("plain", |b| {
@@ -187,10 +219,21 @@ fn verify_only(c: &mut Criterion) {
             )
         })
     });
+    group.bench_function("key_ring_uncached", |b| {
+        b.iter(|| {
+            call(
+                &runtime,
+                &from_ring_uncached,
+                "/authenticated",
+                black_box(&authorization),
+            )
+        })
+    });
     group.finish();
 
     let mut group = c.benchmark_group("eddsa");
     group.bench_function("codec_decode", |b| b.iter(decode));
+    group.bench_function("codec_decode_remembered", |b| b.iter(decode_remembered));
     group.bench_function("floor", |b| b.iter(|| floor(black_box(&token), &dalek)));
     group.finish();
 }

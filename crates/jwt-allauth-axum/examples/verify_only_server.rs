@@ -11,7 +11,12 @@
 //!   selection), base64url-decoding the payload and parsing it into [`Claims`] (no claim
 //!   checked); 401 if the signature fails;
 //! - `GET /verified-hs256/`: behind `AuthUser` over [`Authenticator::verify_only`] with an
-//!   HS256 key ring (a verify-only service sharing a secret).
+//!   HS256 key ring (a verify-only service sharing a secret);
+//! - `GET /verified-uncached/` and `GET /verified-hs256-uncached/`: the same two with the
+//!   key ring's cache of verified tokens off (`verified_token_cache(0)`,
+//!   `KeyRing::with_verified_token_cache(0)`), so that every request checks the token's
+//!   signature; with the cache (the routes above, the default), a token presented again
+//!   is answered from memory after its first check.
 //!
 //! `cargo run --release -p jwt-allauth-axum --features jwks --example verify_only_server
 //! -- 127.0.0.1:8002 token.txt` serves on 127.0.0.1:8002 and writes a valid EdDSA access
@@ -114,8 +119,10 @@ async fn main() {
         .unwrap();
     std::fs::write(&token_file, &token).unwrap();
     let secret = b"a benchmark secret of thirty-two bytes or more";
-    let hs256 = TokenCodec::new(
-        KeyRing::hmac(Algorithm::HS256, secret).unwrap(),
+    let hs256_ring = || KeyRing::hmac(Algorithm::HS256, secret).unwrap();
+    let hs256 = TokenCodec::new(hs256_ring(), &Settings::default());
+    let hs256_uncached = TokenCodec::new(
+        hs256_ring().with_verified_token_cache(0),
         &Settings::default(),
     );
     std::fs::write(
@@ -130,7 +137,15 @@ async fn main() {
     let jwks_url = format!("http://{}/jwks.json", jwks_listener.local_addr().unwrap());
     let jwks_app = Router::new().route("/jwks.json", get(move || async move { jwks }));
     tokio::spawn(async move { axum::serve(jwks_listener, jwks_app).await.unwrap() });
-    let keys = RemoteKeySet::builder(jwks_url).build().await.unwrap();
+    let keys = RemoteKeySet::builder(jwks_url.clone())
+        .build()
+        .await
+        .unwrap();
+    let keys_uncached = RemoteKeySet::builder(jwks_url)
+        .verified_token_cache(0)
+        .build()
+        .await
+        .unwrap();
 
     let app = Router::new()
         .route("/plain/", get(plain))
@@ -141,6 +156,16 @@ async fn main() {
             Router::new()
                 .route("/verified-hs256/", get(verified))
                 .with_state(Authenticator::verify_only(hs256, Clock::system())),
+        )
+        .merge(
+            Router::new()
+                .route("/verified-uncached/", get(verified))
+                .with_state(Authenticator::from_jwks(keys_uncached, Clock::system())),
+        )
+        .merge(
+            Router::new()
+                .route("/verified-hs256-uncached/", get(verified))
+                .with_state(Authenticator::verify_only(hs256_uncached, Clock::system())),
         );
     let listener = tokio::net::TcpListener::bind(&bind).await.unwrap();
     eprintln!("serving on http://{bind}; token in {token_file}");

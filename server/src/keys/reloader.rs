@@ -2,7 +2,8 @@
 //!
 //! The lifecycle is slow (minutes between steps), so polling is enough: every
 //! `KEY_RELOAD_INTERVAL` (30 s by default, at most 60 s) the server builds its ring again
-//! ([`KeySource::ring`]) and installs it with [`TokenCodec::replace_keys`] on the session
+//! ([`KeySource::ring`]) and, when its keys changed, installs it with
+//! [`TokenCodec::replace_keys`] on the session
 //! manager's codec, which signing, verification and the published key set all read. A
 //! change made with `jwt-allauth keys ...` therefore reaches every instance within one
 //! interval. A reload that fails (database down, a row that does not decrypt) keeps the
@@ -74,13 +75,15 @@ impl KeyReloader {
                 ticks.tick().await;
                 match source.ring(OffsetDateTime::now_utc()).await {
                     Ok(ring) => {
-                        let summary = RingSummary::of(&ring);
-                        codec.replace_keys(ring);
                         if failing {
                             tracing::info!("the signing keys are read from the database again");
                             failing = false;
                         }
+                        // Kept when the same keys come back, so is the ring's cache of
+                        // verified access tokens (a key's `kid` names one key for good).
+                        let summary = RingSummary::of(&ring);
                         if summary != current {
+                            codec.replace_keys(ring);
                             summary.log("signing keys changed");
                             current = summary;
                         }

@@ -103,7 +103,12 @@ impl RemoteKeySet {
         let client = fetch::client(&settings)?;
         let fetched =
             fetch::fetch(&client, &url, settings.timeout, settings.max_response_bytes).await?;
-        let codec = TokenCodec::new(fetched.ring.clone(), &settings.token_settings);
+        let codec = TokenCodec::new(
+            fetched
+                .ring
+                .with_verified_token_cache(settings.verified_token_cache),
+            &settings.token_settings,
+        );
         let first_refresh = settings.refresh_after(fetched.max_age);
         let epoch = Instant::now();
         let shared = Arc::new(Shared {
@@ -180,7 +185,11 @@ impl Shared {
         )
         .await?;
         self.log_skipped(&skipped);
-        self.codec.replace_keys(ring);
+        // The same keys again keep the ring, and the access tokens it has verified.
+        if self.codec.keys().jwks() != ring.jwks() {
+            self.codec
+                .replace_keys(ring.with_verified_token_cache(self.settings.verified_token_cache));
+        }
         Ok(max_age)
     }
 

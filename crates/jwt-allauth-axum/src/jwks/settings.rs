@@ -23,6 +23,7 @@ pub struct RemoteKeySetBuilder {
     pub(super) default_refresh: Duration,
     pub(super) retry_after_failure: Duration,
     pub(super) allow_plain_http: bool,
+    pub(super) verified_token_cache: usize,
 }
 
 impl RemoteKeySetBuilder {
@@ -39,6 +40,7 @@ impl RemoteKeySetBuilder {
             default_refresh: Duration::from_secs(300),
             retry_after_failure: Duration::from_secs(30),
             allow_plain_http: false,
+            verified_token_cache: jwt_allauth::keys::DEFAULT_VERIFIED_TOKENS,
         }
     }
 
@@ -114,6 +116,17 @@ impl RemoteKeySetBuilder {
     /// network with its own encryption). Defaults to off.
     pub fn dangerous_allow_plain_http(mut self) -> Self {
         self.allow_plain_http = true;
+        self
+    }
+
+    /// How many verified access tokens the key set remembers, so that a client's token
+    /// has its signature checked once rather than on every request (see
+    /// [`KeyRing::with_verified_token_cache`](jwt_allauth::KeyRing::with_verified_token_cache);
+    /// expiry and the other claims are checked every time). The cache is emptied when the
+    /// fetched key set changes. 0 turns it off. Defaults to
+    /// [`DEFAULT_VERIFIED_TOKENS`](jwt_allauth::keys::DEFAULT_VERIFIED_TOKENS).
+    pub fn verified_token_cache(mut self, capacity: usize) -> Self {
+        self.verified_token_cache = capacity;
         self
     }
 

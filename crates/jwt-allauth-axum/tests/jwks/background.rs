@@ -62,3 +62,36 @@ async fn keys_are_refreshed_in_the_background_after_max_age() {
         server.fetches()
     );
 }
+
+#[tokio::test]
+async fn a_refresh_with_the_same_keys_keeps_the_verified_tokens() {
+    let k1 = Issuer::new("k1");
+    let server = JwksServer::start(Answer::keys_with_max_age(&[&k1], Some(0))).await;
+    let build = |cache: usize| {
+        RemoteKeySet::builder(server.url())
+            .refresh_bounds(Duration::from_millis(50), Duration::from_secs(3600))
+            .verified_token_cache(cache)
+            .build()
+    };
+    let keys = build(jwt_allauth::keys::DEFAULT_VERIFIED_TOKENS)
+        .await
+        .unwrap();
+    let uncached = build(0).await.unwrap();
+    let (app, app_uncached) = (service(keys.clone()), service(uncached.clone()));
+    let token = k1.token(0);
+    assert_eq!(me_status(&app, &token).await, StatusCode::OK);
+    assert_eq!(me_status(&app_uncached, &token).await, StatusCode::OK);
+    assert_eq!(keys.keys().verified_tokens_cached(), 1);
+    assert_eq!(uncached.keys().verified_tokens_cached(), 0);
+
+    // Several background refreshes answer the same key set: the ring, and what it
+    // verified, stay.
+    let fetched = server.fetches();
+    assert!(
+        eventually(Duration::from_secs(10), async || server.fetches()
+            >= fetched + 4)
+        .await
+    );
+    assert_eq!(keys.keys().verified_tokens_cached(), 1);
+    assert_eq!(me_status(&app, &token).await, StatusCode::OK);
+}

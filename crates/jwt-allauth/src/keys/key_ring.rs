@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,8 +13,9 @@ use serde::Serialize;
 
 use super::header::{HeaderSelector, KnownHeader};
 use super::registered_claims::RegisteredClaims;
+use super::verified_tokens::{DEFAULT_VERIFIED_TOKENS, VerifiedTokens};
 use super::{Algorithm, MAX_TOKEN_BYTES, SigningKey, VerifyingKey};
-use crate::claims::Claims;
+use crate::claims::{Claims, TokenType};
 use crate::error::{KeyError, TokenError};
 
 /// The keys that verify tokens, and the one that signs new ones (none in a ring that only
@@ -22,6 +24,13 @@ use crate::error::{KeyError, TokenError};
 /// The first verifying key is the signing key's own; more can be added so that tokens
 /// signed with a previous key stay valid during a key rotation, and so that a key that
 /// will sign soon is known (and published) before it does.
+///
+/// A ring remembers the access tokens it verified (by their SHA-256, up to
+/// [`DEFAULT_VERIFIED_TOKENS`](crate::keys::DEFAULT_VERIFIED_TOKENS), see
+/// [`with_verified_token_cache`](Self::with_verified_token_cache)): a client presents the
+/// same access token on every request of its lifetime, and its signature, the costly part
+/// of a check (an Ed25519 verification is four times a whole plain request), is then
+/// checked once. Expiry and the other claims are checked on every call all the same.
 ///
 /// ```
 /// use jwt_allauth::keys::{Algorithm, KeyRing, SigningKey, VerifyingKey};
@@ -35,6 +44,10 @@ pub struct KeyRing {
     signer: Option<Signer>,
     verifying: Vec<VerifyingKey>,
     known_headers: Vec<KnownHeader>,
+    /// Shared by clones, which hold the same keys; a ring given other keys gets a cache of
+    /// its own ([`KeyRing::with_verifying_key`]).
+    verified: Option<Arc<VerifiedTokens>>,
+    verified_capacity: usize,
 }
 
 /// The signing key, the header it writes, and the length its signatures add.
@@ -68,11 +81,7 @@ impl KeyRing {
         verifying.key_id = signing.key_id.clone();
         let mut header = Header::new(signing.algorithm.to_jwt());
         header.kid = signing.key_id.clone();
-        let mut ring = Self {
-            signer: None,
-            verifying: Vec::new(),
-            known_headers: Vec::new(),
-        };
+        let mut ring = Self::empty();
         ring.add_verifying_key(verifying);
         let signed_overhead = ring.self_check(&signing, &header)?;
         ring.signer = Some(Signer {
@@ -98,14 +107,38 @@ impl KeyRing {
     /// # Ok::<(), jwt_allauth::KeyError>(())
     /// ```
     pub fn verify_only(keys: impl IntoIterator<Item = VerifyingKey>) -> Result<Self, KeyError> {
-        keys.into_iter().try_fold(
-            Self {
-                signer: None,
-                verifying: Vec::new(),
-                known_headers: Vec::new(),
-            },
-            Self::with_verifying_key,
-        )
+        keys.into_iter()
+            .try_fold(Self::empty(), Self::with_verifying_key)
+    }
+
+    /// A ring with no key, remembering up to [`DEFAULT_VERIFIED_TOKENS`] verified tokens.
+    fn empty() -> Self {
+        Self {
+            signer: None,
+            verifying: Vec::new(),
+            known_headers: Vec::new(),
+            verified: VerifiedTokens::with_capacity(DEFAULT_VERIFIED_TOKENS).map(Arc::new),
+            verified_capacity: DEFAULT_VERIFIED_TOKENS,
+        }
+    }
+
+    /// The same ring remembering up to `capacity` verified access tokens (0: none, every
+    /// token's signature is checked on every call), with an empty cache.
+    ///
+    /// Only a token whose signature this ring accepted is remembered, by the SHA-256 of
+    /// its whole text (the text is not kept); a token must match one byte for byte to be
+    /// answered from memory. Its expiry, `nbf`, type, issuer and audience are checked on
+    /// every call by [`TokenCodec`](crate::TokenCodec). Refresh and purpose tokens are
+    /// never remembered: each is presented once.
+    pub fn with_verified_token_cache(mut self, capacity: usize) -> Self {
+        self.verified_capacity = capacity;
+        self.verified = VerifiedTokens::with_capacity(capacity).map(Arc::new);
+        self
+    }
+
+    /// How many verified access tokens the ring remembers now.
+    pub fn verified_tokens_cached(&self) -> usize {
+        self.verified.as_ref().map_or(0, |verified| verified.len())
     }
 
     /// A ring with one HMAC secret, at least [`MIN_HMAC_SECRET_BYTES`](crate::keys::MIN_HMAC_SECRET_BYTES) long.
@@ -151,6 +184,8 @@ impl KeyRing {
             return Err(KeyError::DuplicateKeyId(kid.clone()));
         }
         self.add_verifying_key(key);
+        // A clone of the ring shares the cache, and must not accept what this key signs.
+        self.verified = VerifiedTokens::with_capacity(self.verified_capacity).map(Arc::new);
         Ok(self)
     }
 
@@ -254,8 +289,28 @@ impl KeyRing {
     /// Accepts exactly the tokens that `jsonwebtoken::decode` accepted with the same key
     /// and no claim validation, less those whose header has `crit` or `b64`, at about half
     /// its cost: the header is decoded once (not at all when it is one the ring's keys
-    /// write), an HMAC key is not re-keyed, and the payload is deserialized once.
+    /// write), an HMAC key is not re-keyed, and the payload is deserialized once. An access
+    /// token verified before is answered from the ring's cache.
     pub(crate) fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let Some(verified) = &self.verified else {
+            return self.verify_signature(token);
+        };
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(TokenError::Invalid);
+        }
+        let key = VerifiedTokens::key(token);
+        if let Some(claims) = verified.get(&key) {
+            return Ok(claims);
+        }
+        let claims = self.verify_signature(token)?;
+        if claims.token_type == TokenType::Access {
+            verified.insert(key, &claims);
+        }
+        Ok(claims)
+    }
+
+    /// [`verify`](Self::verify) without the cache.
+    fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
         let payload = self.verified_payload(token).ok_or(TokenError::Invalid)?;
         let claims: Claims = serde_json::from_slice(&payload).map_err(|_| TokenError::Invalid)?;
         if claims.extra.get("sub").is_some() || claims.extra.get("nbf").is_some() {

@@ -26,6 +26,7 @@ mod jwk;
 mod key_ring;
 mod registered_claims;
 mod signing_key;
+mod verified_tokens;
 mod verifying_key;
 
 pub use algorithm::{Algorithm, UnknownAlgorithm};
@@ -33,6 +34,7 @@ pub use generate::{KeyPair, RSA_KEY_BITS};
 pub use jsonwebtoken::jwk::{Jwk, JwkSet};
 pub use key_ring::KeyRing;
 pub use signing_key::SigningKey;
+pub use verified_tokens::DEFAULT_VERIFIED_TOKENS;
 pub use verifying_key::VerifyingKey;
 
 use crate::error::KeyError;
