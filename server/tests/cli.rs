@@ -126,7 +126,7 @@ async fn user_flow(db: &TestDb) {
     // verify (issue 12): as the mailed link would.
     let bob = find(&pool, "bob@example.com").await.unwrap();
     users(&pool)
-        .set_email_verified(bob.id, false)
+        .set_email_verified(bob.id, false, time::OffsetDateTime::now_utc())
         .await
         .unwrap();
     assert!(!find(&pool, "bob@example.com").await.unwrap().email_verified);
@@ -236,6 +236,31 @@ async fn user_flow(db: &TestDb) {
         ]),
         "the password must not be empty",
     );
+
+    // The event log (events.md): one event per account change that happened; the
+    // refused commands, the activation and the un-verification by the API wrote none.
+    let listed = success(&db.run(&["events", "list"]));
+    let kinds: Vec<(String, String)> = listed
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            (
+                event["type"].as_str().unwrap().to_owned(),
+                event["user_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let (ada, bob) = (ada.id.to_string(), bob.id.to_string());
+    assert_eq!(
+        kinds,
+        [
+            ("user.registered".to_owned(), ada),
+            ("user.registered".to_owned(), bob.clone()),
+            ("user.email_verified".to_owned(), bob.clone()),
+            ("user.deactivated".to_owned(), bob),
+        ],
+        "{listed}"
+    );
     pool.close().await;
 }
 
@@ -344,15 +369,15 @@ async fn sessions_flow(db: &TestDb) {
     // purge: one expired session of bob's.
     assert_eq!(
         success(&db.run(&["purge", "--dry-run"])).trim(),
-        "would delete 1 expired session(s) and 0 expired purpose token(s)\n0 mail(s) waiting in the outbox (delivered mail is deleted at delivery)"
+        "would delete 1 expired session(s) and 0 expired purpose token(s)\nwould delete 0 event(s) older than EVENT_RETENTION\n0 mail(s) waiting in the outbox (delivered mail is deleted at delivery)"
     );
     assert_eq!(
         success(&db.run(&["purge"])).trim(),
-        "deleted 1 expired session(s) and 0 expired purpose token(s)\n0 mail(s) waiting in the outbox (delivered mail is deleted at delivery)"
+        "deleted 1 expired session(s) and 0 expired purpose token(s)\ndeleted 0 event(s) older than EVENT_RETENTION\n0 mail(s) waiting in the outbox (delivered mail is deleted at delivery)"
     );
     assert_eq!(
         success(&db.run(&["purge", "--dry-run"])).trim(),
-        "would delete 0 expired session(s) and 0 expired purpose token(s)\n0 mail(s) waiting in the outbox (delivered mail is deleted at delivery)"
+        "would delete 0 expired session(s) and 0 expired purpose token(s)\nwould delete 0 event(s) older than EVENT_RETENTION\n0 mail(s) waiting in the outbox (delivered mail is deleted at delivery)"
     );
 
     // revoke-all ends ada's remaining session, not bob's.
@@ -410,6 +435,31 @@ async fn sessions_flow(db: &TestDb) {
             "no user with e-mail ada@example.com"
         ),
         "error: no user with e-mail ada@example.com"
+    );
+
+    // The account's end is in the event log, before the sessions it ended.
+    let listed = success(&db.run(&["events", "list"]));
+    let tail: Vec<String> = listed
+        .lines()
+        .map(|line| {
+            let event: serde_json::Value = serde_json::from_str(line).unwrap();
+            match event["reason"].as_str() {
+                Some(reason) => format!("{} {reason}", event["type"].as_str().unwrap()),
+                None => event["type"].as_str().unwrap().to_owned(),
+            }
+        })
+        .skip_while(|kind| kind != "user.deactivated")
+        .collect();
+    assert_eq!(
+        tail,
+        [
+            "user.deactivated",
+            "session.revoked deactivated",
+            "session.created",
+            "user.deleted",
+            "session.revoked deleted",
+        ],
+        "{listed}"
     );
 
     // The one-shot commands never create the signing key file (it would be in the

@@ -21,7 +21,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
-use inprocess::{call, state_with};
+use inprocess::{call, event_log, state_with};
 
 const ADA: &str = "ada@example.com";
 
@@ -151,7 +151,11 @@ async fn a_known_and_an_unknown_address_get_the_same_answer_and_only_one_gets_ma
 
     // An inactive account gets no mail either.
     let id = state.users.find_by_email(ADA).await.unwrap().unwrap().id;
-    state.users.set_active(id, false).await.unwrap();
+    state
+        .users
+        .set_active(id, false, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
     assert_eq!(observed(call(&router, reset(ADA)).await), unknown);
     assert_eq!(settled_count(&state, 2).await, 1, "no second mail");
 }
@@ -435,7 +439,11 @@ async fn set_new_resets_the_password_and_ends_every_session() {
     assert!(before["access"].is_string());
     let (path, _) = reset_link(&state, &router).await;
     let (cookie, csrf) = open_link(&router, &path).await;
-    state.users.set_email_verified(id, false).await.unwrap();
+    state
+        .users
+        .set_email_verified(id, false, time::OffsetDateTime::now_utc())
+        .await
+        .unwrap();
 
     let (status, headers, body) = call(
         &router,
@@ -504,6 +512,19 @@ async fn set_new_resets_the_password_and_ends_every_session() {
     assert_eq!(
         body,
         json!({"detail": "Token is invalid or expired", "code": "token_not_valid"})
+    );
+
+    // The event log: the account, the login, the reset (the spent capability nothing).
+    assert_eq!(
+        event_log(&state.db).await,
+        [
+            "user.registered",
+            "session.created",
+            "user.password_changed",
+            "session.revoked password_reset",
+            "session.created",
+            "session.created",
+        ]
     );
 }
 

@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 use tower::ServiceExt;
 
-use inprocess::{call, state_with};
+use inprocess::{call, event_log, state_with};
 
 const ADA: &str = "ada@example.com";
 const PASSWORD: &str = "plum-kettle orbit 42";
@@ -208,6 +208,13 @@ async fn mandatory_sign_up_verify_then_log_in() {
     .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(body, json!({"detail": "Not found."}));
+
+    // The event log: the sign-up, the confirmation once (the used link changed nothing),
+    // the login.
+    assert_eq!(
+        event_log(&state.db).await,
+        ["user.registered", "user.email_verified", "session.created"]
+    );
 }
 
 #[tokio::test]
@@ -260,6 +267,16 @@ async fn a_second_sign_up_replaces_an_unverified_one_and_kills_its_link() {
             .await
             .0,
         StatusCode::OK
+    );
+    // Each sign-up is an account created, the dead link no confirmation.
+    assert_eq!(
+        event_log(&state.db).await,
+        [
+            "user.registered",
+            "user.registered",
+            "user.email_verified",
+            "session.created"
+        ]
     );
     assert_eq!(
         call(&router, login(ADA, PASSWORD)).await.0,

@@ -169,12 +169,14 @@ async fn each_revocation_refuses_the_access_token_at_once(db: &TestDb) {
             None => event["type"].as_str().unwrap().to_owned(),
         })
         .collect();
-    let mut expected = vec!["session.created".to_owned(); 6];
+    let mut expected = vec!["user.registered".to_owned()];
+    expected.extend(vec!["session.created".to_owned(); 6]);
     expected.extend(
         [
             "session.revoked logout",
             "session.revoked logout",
             "session.revoked admin",
+            "user.password_changed",
             "session.revoked password_change",
             "session.revoked password_change",
             "session.revoked password_change",

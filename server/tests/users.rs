@@ -130,7 +130,11 @@ async fn store_suite(db: &Database) {
         let _ = users.authenticate(email, password).await.unwrap();
         assert_eq!(users.passwords().verifications(), before + 1, "{email}");
     }
-    users.set_active(ina.id, true).await.unwrap().unwrap();
+    users
+        .set_active(ina.id, true, OffsetDateTime::now_utc())
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         users
             .authenticate("ina@example.com", "pw")
@@ -176,7 +180,12 @@ async fn store_suite(db: &Database) {
         users.change_password("abc", "new pw", "x").await.unwrap(),
         PasswordChange::UserNotFound
     );
-    assert!(users.set_password(ada.id, "reset pw").await.unwrap());
+    assert!(
+        users
+            .set_password(ada.id, "reset pw", OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+    );
     assert!(
         users
             .authenticate("ada@example.com", "reset pw")
@@ -204,7 +213,7 @@ async fn store_suite(db: &Database) {
         profile
     );
     let updated = users
-        .set_email_verified(ada.id, false)
+        .set_email_verified(ada.id, false, OffsetDateTime::now_utc())
         .await
         .unwrap()
         .unwrap();

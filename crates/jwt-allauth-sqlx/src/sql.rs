@@ -137,6 +137,10 @@ WHERE seq > $1 ORDER BY seq LIMIT $2";
 pub(crate) const LAST_EVENT_SEQ_BEFORE: &str =
     "SELECT COALESCE(MAX(seq), 0) FROM jwt_allauth_events WHERE time < $1";
 
+/// How many events are older than `$1`.
+pub(crate) const COUNT_EVENTS_BEFORE: &str =
+    "SELECT COUNT(*) FROM jwt_allauth_events WHERE time < $1";
+
 /// Deletes at most `$2` events older than `$1`, oldest first.
 pub(crate) const DELETE_EVENTS_BEFORE: &str = "\
 DELETE FROM jwt_allauth_events WHERE seq IN (

@@ -358,6 +358,15 @@ where
             .map_err(store_error)
     }
 
+    async fn count_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let count: i64 = sqlx::query_scalar(sql::COUNT_EVENTS_BEFORE)
+            .bind(DB::encode_time(before))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_error)?;
+        Ok(u64::try_from(count).unwrap_or(0))
+    }
+
     async fn delete_events_before(
         &self,
         before: OffsetDateTime,

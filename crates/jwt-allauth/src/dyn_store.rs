@@ -430,6 +430,8 @@ trait ErasedEvents: Send + Sync {
     fn events_after(&self, after: i64, limit: u32)
     -> BoxFuture<'_, Result<Vec<Event>, StoreError>>;
     fn last_seq_before(&self, time: OffsetDateTime) -> BoxFuture<'_, Result<i64, StoreError>>;
+    fn count_events_before(&self, before: OffsetDateTime)
+    -> BoxFuture<'_, Result<u64, StoreError>>;
     fn delete_events_before(
         &self,
         before: OffsetDateTime,
@@ -448,6 +450,12 @@ impl<T: EventLog> ErasedEvents for T {
     fn last_seq_before(&self, time: OffsetDateTime) -> BoxFuture<'_, Result<i64, StoreError>> {
         Box::pin(EventLog::last_seq_before(self, time))
     }
+    fn count_events_before(
+        &self,
+        before: OffsetDateTime,
+    ) -> BoxFuture<'_, Result<u64, StoreError>> {
+        Box::pin(EventLog::count_events_before(self, before))
+    }
     fn delete_events_before(
         &self,
         before: OffsetDateTime,
@@ -465,6 +473,9 @@ impl EventLog for DynStore {
     }
     async fn last_seq_before(&self, time: OffsetDateTime) -> Result<i64, StoreError> {
         self.events()?.last_seq_before(time).await
+    }
+    async fn count_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        self.events()?.count_events_before(before).await
     }
     async fn delete_events_before(
         &self,

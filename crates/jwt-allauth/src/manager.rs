@@ -9,7 +9,7 @@ use crate::claims::ExtraClaims;
 use crate::device::DeviceInfo;
 use crate::dyn_store::DynStore;
 use crate::error::{Error, KeyError, TokenError};
-use crate::events::{Revocation, RevocationReason, RevocationSet};
+use crate::events::{EventLog, Revocation, RevocationReason, RevocationSet};
 use crate::keys::KeyRing;
 use crate::random::hex_id;
 use crate::rotation;
@@ -84,6 +84,9 @@ pub struct PurgeReport {
     pub sessions: u64,
     /// Expired purpose tokens deleted (or, in a dry run, found).
     pub purpose_tokens: u64,
+    /// Events older than the retention ([`SessionManager::event_retention_cutoff`])
+    /// deleted (or, in a dry run, found); 0 for a store without an event log.
+    pub events: u64,
 }
 
 /// Counts from [`SessionManager::revoke_credentials`].
@@ -605,10 +608,16 @@ impl<U: UserStore> SessionManager<U> {
     /// store gives the writer back for as long as each batch held it). With `dry_run`,
     /// only counts.
     pub async fn purge(&self, now: OffsetDateTime, dry_run: bool) -> Result<PurgeReport, Error> {
+        let cutoff = self.event_retention_cutoff(now);
+        let with_events = self.store.has_event_log();
         if dry_run {
             return Ok(PurgeReport {
                 sessions: self.store.count_expired_sessions(now).await?,
                 purpose_tokens: self.store.count_expired_purpose_tokens(now).await?,
+                events: match with_events {
+                    true => self.store.count_events_before(cutoff).await?,
+                    false => 0,
+                },
             });
         }
         let mut report = PurgeReport::default();
@@ -631,7 +640,29 @@ impl<U: UserStore> SessionManager<U> {
                 break;
             }
         }
+        if with_events {
+            let batch_size = self.store.expired_sessions_batch_size().max(1);
+            loop {
+                let deleted = self.store.delete_events_before(cutoff, batch_size).await?;
+                report.events += deleted;
+                if deleted < u64::from(batch_size) {
+                    break;
+                }
+            }
+        }
         Ok(report)
+    }
+
+    /// The time before which [`purge`](Self::purge) deletes events: `now` less
+    /// `EVENT_RETENTION`, or less `REFRESH_TOKEN_LIFETIME` when that is longer.
+    pub fn event_retention_cutoff(&self, now: OffsetDateTime) -> OffsetDateTime {
+        let retention = self
+            .settings
+            .event_retention
+            .max(self.settings.refresh_token_lifetime);
+        let retention = time::Duration::try_from(retention).unwrap_or(time::Duration::MAX);
+        now.checked_sub(retention)
+            .unwrap_or(OffsetDateTime::UNIX_EPOCH)
     }
 }
 

@@ -483,6 +483,16 @@ impl EventLog for MemoryStore {
             .unwrap_or(0))
     }
 
+    async fn count_events_before(&self, before: OffsetDateTime) -> Result<u64, StoreError> {
+        let tables = self.lock()?;
+        let old = tables
+            .events
+            .iter()
+            .take_while(|event| event.time < before)
+            .count();
+        Ok(old as u64)
+    }
+
     async fn delete_events_before(
         &self,
         before: OffsetDateTime,

@@ -30,7 +30,7 @@
 //! value of a TOML key otherwise. The parsers of [`value`] accept:
 //!
 //! - **Durations** (`ACCESS_TOKEN_LIFETIME`, `REFRESH_TOKEN_LIFETIME`, `SESSION_LIFETIME`,
-//!   `REUSE_INTERVAL`, `LEEWAY`, `PURPOSE_TOKEN_LIFETIME`): whole seconds (`90` or
+//!   `REUSE_INTERVAL`, `LEEWAY`, `PURPOSE_TOKEN_LIFETIME`, `EVENT_RETENTION`): whole seconds (`90` or
 //!   `"90"`) or numbers with the units `s`, `m`, `h`, `d` (`"30m"`, `"14d"`, `"1h30m"`),
 //!   at most 100 years. `SESSION_LIFETIME` also takes `""`, `"none"` or `0`, meaning no
 //!   absolute lifetime.
@@ -144,6 +144,13 @@ crate::settings_group! {
         /// account flows' lifetimes: `email_verification` 3 days, `password_reset` 1 hour.
         PURPOSE_TOKEN_LIFETIMES purpose_token_lifetimes: BTreeMap<String, Duration> =
             default_purpose_token_lifetimes() => value::purpose_lifetimes;
+        /// `EVENT_RETENTION`: how long the event log (events.md) keeps an event before
+        /// [`SessionManager::purge`](crate::SessionManager::purge) deletes it. Never less
+        /// than one refresh-token lifetime in effect (a shorter value is raised to it), so
+        /// that the log keeps what readers catching up (the revocation feed, webhooks) and
+        /// an audit of live sessions need. Defaults to 90 days.
+        EVENT_RETENTION event_retention: Duration =
+            Duration::from_secs(90 * 24 * 60 * 60) => value::duration;
     }
 }
 

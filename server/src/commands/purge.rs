@@ -1,4 +1,5 @@
-//! `purge [--dry-run]`.
+//! `purge [--dry-run]`: expired sessions and purpose tokens, and events older than
+//! `EVENT_RETENTION`.
 
 use super::{Admin, now, out};
 use crate::cli::{GlobalArgs, PurgeArgs};
@@ -21,6 +22,10 @@ pub(super) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), Com
     out(&format!(
         "{verb} {} expired session(s) and {} expired purpose token(s)",
         report.sessions, report.purpose_tokens
+    ))?;
+    out(&format!(
+        "{verb} {} event(s) older than EVENT_RETENTION",
+        report.events
     ))?;
     out(&format!(
         "{} mail(s) waiting in the outbox (delivered mail is deleted at delivery)",

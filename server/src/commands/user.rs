@@ -80,7 +80,7 @@ async fn deactivate(admin: &Admin, email: &str) -> Result<(), CommandError> {
     // or its rotated row is deleted below.
     let user = admin
         .users
-        .set_active(user.id, false)
+        .set_active(user.id, false, now())
         .await?
         .ok_or_else(|| CommandError::NoUser(user.email))?;
     end_credentials(admin, RevocationReason::Deactivated, &user).await
@@ -92,7 +92,7 @@ async fn delete(admin: &Admin, email: &str) -> Result<(), CommandError> {
     // session itself) or its rotated row is deleted below.
     let user = admin
         .users
-        .delete(user.id)
+        .delete(user.id, now())
         .await?
         .ok_or_else(|| CommandError::NoUser(user.email))?;
     end_credentials(admin, RevocationReason::Deleted, &user).await
@@ -120,7 +120,7 @@ async fn activate(admin: &Admin, email: &str) -> Result<(), CommandError> {
     let user = admin.user(email).await?;
     let user = admin
         .users
-        .set_active(user.id, true)
+        .set_active(user.id, true, now())
         .await?
         .ok_or_else(|| CommandError::NoUser(user.email))?;
     out(&format!("activated {}", user.email))
@@ -130,7 +130,7 @@ async fn verify(admin: &Admin, email: &str) -> Result<(), CommandError> {
     let user = admin.user(email).await?;
     let user = admin
         .users
-        .set_email_verified(user.id, true)
+        .set_email_verified(user.id, true, now())
         .await?
         .ok_or_else(|| CommandError::NoUser(user.email))?;
     out(&format!("verified {}", user.email))

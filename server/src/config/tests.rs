@@ -174,6 +174,7 @@ audience = "my-api"
 login_failures_per_ip = 0
 login_failures_per_email = "3"
 purpose_token_lifetime = "2h"
+event_retention = "30d"
 purpose_token_lifetimes = { password_reset = "1h", email_verification = 172800 }
 database_url = "postgres://db/app"
 bind = "0.0.0.0:9000"
@@ -201,7 +202,7 @@ key_encryption_key_file = "/run/secrets/kek"
 key_reload_interval = "5s"
 "#;
 
-const ALL_ENV: [(&str, &str); 55] = [
+const ALL_ENV: [(&str, &str); 56] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -238,6 +239,7 @@ const ALL_ENV: [(&str, &str); 55] = [
     ("JWT_ALLAUTH_LOGIN_FAILURES_PER_IP", "0"),
     ("JWT_ALLAUTH_LOGIN_FAILURES_PER_EMAIL", "3"),
     ("JWT_ALLAUTH_PURPOSE_TOKEN_LIFETIME", "2h"),
+    ("JWT_ALLAUTH_EVENT_RETENTION", "30d"),
     (
         "JWT_ALLAUTH_PURPOSE_TOKEN_LIFETIMES",
         r#"{"password_reset": "1h", "email_verification": 172800}"#,
@@ -338,6 +340,7 @@ fn assert_all_set(s: &Config) {
     assert_eq!(s.http.login_failures_per_ip, 0);
     assert_eq!(s.http.login_failures_per_email, 3);
     assert_eq!(s.tokens.purpose_token_lifetime, secs(2 * HOUR));
+    assert_eq!(s.tokens.event_retention, secs(30 * DAY));
     assert_eq!(
         s.tokens.purpose_token_lifetimes,
         BTreeMap::from([

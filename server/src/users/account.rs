@@ -54,8 +54,15 @@ impl Users {
             return Ok(PasswordChange::WrongOldPassword);
         }
         let new_hash = self.passwords.hash(new_password).await?;
+        // The HTTP layer's `AccountStore::change_password` passes no time: the event is
+        // stamped with the clock's.
         let swapped = self
-            .set_password_hash_if(id, &user.password_hash, &new_hash)
+            .set_password_hash_if(
+                id,
+                &user.password_hash,
+                &new_hash,
+                OffsetDateTime::now_utc(),
+            )
             .await?;
         Ok(if swapped {
             PasswordChange::Changed
@@ -83,6 +90,9 @@ impl From<UsersError> for UserStoreError {
         match err {
             UsersError::Unavailable(source) => {
                 UserStoreError(Box::new(StoreError::Unavailable(Box::new(source))))
+            }
+            UsersError::Store(store @ StoreError::Unavailable(_)) => {
+                UserStoreError(Box::new(store))
             }
             other => UserStoreError(Box::new(other)),
         }

@@ -1,14 +1,14 @@
 //! The users table's side of the account flows: finding an account by address, and
 //! storing a purpose token with the mail that carries it, in one transaction.
 
-use jwt_allauth::events::RevocationReason;
+use jwt_allauth::events::{EventType, RevocationReason};
 use jwt_allauth::store::{NewPurposeToken, SessionEnd};
 use jwt_allauth::{StoreError, UserStoreError};
 use jwt_allauth_axum::{AccountFlows, ComposedMail, NewAccount, Registered};
 use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
 
 use super::table::Table;
-use super::{NewUser, ServerUser, Users, UsersError};
+use super::{NewUser, ServerUser, Users, UsersError, account_event};
 use crate::db::Database;
 use crate::mail::{Mailbox, Outbox, OutboxError, OutgoingMail};
 
@@ -27,6 +27,8 @@ enum FlowError {
     Recipient,
     #[error("the purpose token cannot be stored")]
     Token(#[source] StoreError),
+    #[error("the account event cannot be recorded")]
+    Event(#[source] StoreError),
     #[error("the mail cannot be queued")]
     Outbox(#[from] OutboxError),
     #[error("the transaction failed")]
@@ -41,9 +43,10 @@ impl From<FlowError> for UserStoreError {
     fn from(error: FlowError) -> Self {
         let unavailable = match &error {
             FlowError::Token(StoreError::Unavailable(_))
+            | FlowError::Event(StoreError::Unavailable(_))
             | FlowError::Outbox(OutboxError::Unavailable(_)) => true,
             FlowError::Transaction(source) => jwt_allauth_sqlx::is_unavailable(source),
-            FlowError::Users(UsersError::Unavailable(_)) => true,
+            FlowError::Users(users) => users.is_unavailable(),
             _ => false,
         };
         if unavailable {
@@ -137,6 +140,12 @@ impl AccountFlows for Users {
                 else {
                     return Ok(None);
                 };
+                <$store>::write_event_on(
+                    &mut tx,
+                    &account_event(EventType::UserPasswordChanged, user.id, now),
+                )
+                .await
+                .map_err(FlowError::Event)?;
                 let end = SessionEnd::new(RevocationReason::PasswordReset, now);
                 <$store>::revoke_user_credentials_on(&mut tx, user_id, end)
                     .await
@@ -170,12 +179,19 @@ impl AccountFlows for Users {
             .map_err(UsersError::from)?;
         if let Some(existing) = Users::find_by_email(self, &account.email).await? {
             if replace_unverified && !existing.email_verified && existing.last_login.is_none() {
-                let replaced = on_table!(&self.db, table => table.replace_unverified(
+                // A sign-up again: `user.registered` once more, for the same id.
+                let replaced: Option<ServerUser> = account_change!(&self.db, tx, D =>
+                Table::<D>::replace_unverified_on(
+                    &mut tx,
                     existing.id,
                     &password_hash,
                     &account.first_name,
                     &account.last_name,
-                ))?;
+                ),
+                |user: &Option<ServerUser>| user.as_ref().map(|user| {
+                    account_event(EventType::UserRegistered, user.id, now)
+                }))
+                .map_err(UserStoreError::from)?;
                 if let Some(replaced) = replaced {
                     return Ok(Registered::Created(replaced));
                 }
@@ -244,6 +260,12 @@ impl AccountFlows for Users {
                 else {
                     return Ok(None);
                 };
+                <$store>::write_event_on(
+                    &mut tx,
+                    &account_event(EventType::UserEmailVerified, user.id, now),
+                )
+                .await
+                .map_err(FlowError::Event)?;
                 tx.commit().await.map_err(FlowError::Transaction)?;
                 user
             }};

@@ -29,6 +29,44 @@ macro_rules! on_table {
     };
 }
 
+/// Runs an account change in one write transaction of `$db`, whichever its backend, with
+/// the account event it records: `$tx` is the transaction, `$dialect` names the backend's
+/// sqlx database type for `Table::<$dialect>::..._on` calls, `$change` the change (a
+/// future giving `Result<T, UsersError>`), and `$event` a closure from `&T` to the
+/// `Option<NewEvent>` to write (`None`: the change changed nothing, no event). The two
+/// commit or roll back together (events.md: a committed change writes exactly one event,
+/// a rolled-back one none).
+macro_rules! account_change {
+    ($db:expr, $tx:ident, $dialect:ident => $change:expr, $event:expr) => {
+        match $db {
+            crate::db::Database::Sqlite(pool) => {
+                type $dialect = sqlx::Sqlite;
+                account_change!(@on pool, jwt_allauth_sqlx::SqliteStore, $tx, $change, $event)
+            }
+            crate::db::Database::Postgres(pool) => {
+                type $dialect = sqlx::Postgres;
+                account_change!(@on pool, jwt_allauth_sqlx::PostgresStore, $tx, $change, $event)
+            }
+        }
+    };
+    (@on $pool:expr, $store:ty, $tx:ident, $change:expr, $event:expr) => {{
+        let mut $tx = <$store>::begin_write($pool)
+            .await
+            .map_err(crate::users::UsersError::Store)?;
+        let changed = $change.await?;
+        let event: Option<jwt_allauth::events::NewEvent> = ($event)(&changed);
+        if let Some(event) = event {
+            <$store>::write_event_on(&mut $tx, &event)
+                .await
+                .map_err(crate::users::UsersError::Store)?;
+        }
+        $tx.commit()
+            .await
+            .map_err(crate::users::UsersError::from_sqlx)?;
+        Ok::<_, crate::users::UsersError>(changed)
+    }};
+}
+
 mod account;
 mod account_flows;
 mod dialect;
@@ -44,7 +82,8 @@ pub use jwt_allauth_axum::PasswordChange;
 pub use user::{NewUser, ServerUser};
 
 use jwt_allauth::email::email_key;
-use jwt_allauth::{UserStore, UserStoreError};
+use jwt_allauth::events::{EventType, NewEvent};
+use jwt_allauth::{StoreError, UserStore, UserStoreError};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
@@ -81,6 +120,9 @@ pub enum UsersError {
     /// Hashing or verifying a password failed.
     #[error(transparent)]
     Password(#[from] PasswordError),
+    /// The transaction of an account change, or the event that records it, failed.
+    #[error("the account change could not be recorded")]
+    Store(#[source] StoreError),
 }
 
 impl UsersError {
@@ -99,7 +141,10 @@ impl UsersError {
 
     /// Whether the database could not be reached: servers answer 503.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, UsersError::Unavailable(_))
+        matches!(
+            self,
+            UsersError::Unavailable(_) | UsersError::Store(StoreError::Unavailable(_))
+        )
     }
 }
 
@@ -298,7 +343,8 @@ impl Users {
             profile: Value::Object(new.profile.clone()).to_string(),
             date_joined: now,
         };
-        on_table!(&self.db, table => table.insert(&row))
+        account_change!(&self.db, tx, D => table::Table::<D>::insert_on(&mut tx, &row),
+            |user: &ServerUser| Some(account_event(EventType::UserRegistered, user.id, now)))
     }
 
     /// The user with this id.
@@ -329,30 +375,49 @@ impl Users {
     }
 
     /// Activates or deactivates the user. The updated user, or `None` if there is no such
-    /// user. Deactivating does not end the user's sessions by itself: their next rotation
-    /// fails; call `SessionManager::revoke_credentials` to end them at once.
+    /// user. Deactivating writes a `user.deactivated` event (at `now`) in the same
+    /// transaction, which makes the revocation feed of every instance refuse the user's
+    /// access tokens; it does not end the user's sessions by itself: their next rotation
+    /// fails; call `SessionManager::revoke_credentials` to end them at once. Activating
+    /// writes no event.
     pub async fn set_active(
         &self,
         id: i64,
         active: bool,
+        now: OffsetDateTime,
     ) -> Result<Option<ServerUser>, UsersError> {
-        on_table!(&self.db, table => table.set_active(id, active))
+        account_change!(&self.db, tx, D => table::Table::<D>::set_active_on(&mut tx, id, active),
+            |user: &Option<ServerUser>| user.as_ref().filter(|_| !active)
+                .map(|user| account_event(EventType::UserDeactivated, user.id, now)))
     }
 
-    /// Deletes the user. The deleted user, or `None` if there is no such user. Their
-    /// sessions and purpose tokens are not in this table: a refresh or a route that
-    /// loads the user ends them, or call `SessionManager::revoke_credentials`.
-    pub async fn delete(&self, id: i64) -> Result<Option<ServerUser>, UsersError> {
-        on_table!(&self.db, table => table.delete(id))
+    /// Deletes the user, with a `user.deleted` event (at `now`) in the same transaction.
+    /// The deleted user, or `None` if there is no such user. Their sessions and purpose
+    /// tokens are not in this table: a refresh or a route that loads the user ends them,
+    /// or call `SessionManager::revoke_credentials`.
+    pub async fn delete(
+        &self,
+        id: i64,
+        now: OffsetDateTime,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        account_change!(&self.db, tx, D => table::Table::<D>::delete_on(&mut tx, id),
+            |user: &Option<ServerUser>| user.as_ref()
+                .map(|user| account_event(EventType::UserDeleted, user.id, now)))
     }
 
-    /// Marks the e-mail address confirmed or not. The updated user, or `None`.
+    /// Marks the e-mail address confirmed or not; confirming writes a
+    /// `user.email_verified` event (at `now`) in the same transaction. The updated user,
+    /// or `None`.
     pub async fn set_email_verified(
         &self,
         id: i64,
         verified: bool,
+        now: OffsetDateTime,
     ) -> Result<Option<ServerUser>, UsersError> {
-        on_table!(&self.db, table => table.set_email_verified(id, verified))
+        account_change!(&self.db, tx, D =>
+            table::Table::<D>::set_email_verified_on(&mut tx, id, verified),
+            |user: &Option<ServerUser>| user.as_ref().filter(|_| verified)
+                .map(|user| account_event(EventType::UserEmailVerified, user.id, now)))
     }
 
     /// Replaces the user's profile. The updated user, or `None`.
@@ -379,15 +444,22 @@ impl Users {
         on_table!(&self.db, table => table.update_names(id, first_name, last_name))
     }
 
-    /// Sets a new password without checking the old one (administration, password
-    /// reset). Whether the user exists. The caller ends the user's sessions
-    /// (`SessionManager::revoke_credentials`).
-    pub async fn set_password(&self, id: i64, password: &str) -> Result<bool, UsersError> {
+    /// Sets a new password without checking the old one (administration), with a
+    /// `user.password_changed` event (at `now`) in the same transaction. Whether the user
+    /// exists. The caller ends the user's sessions (`SessionManager::revoke_credentials`).
+    pub async fn set_password(
+        &self,
+        id: i64,
+        password: &str,
+        now: OffsetDateTime,
+    ) -> Result<bool, UsersError> {
         if password.is_empty() {
             return Err(UsersError::EmptyPassword);
         }
         let hash = self.passwords.hash(password).await?;
-        on_table!(&self.db, table => table.set_password_hash(id, &hash))
+        account_change!(&self.db, tx, D =>
+            table::Table::<D>::set_password_hash_on(&mut tx, id, &hash),
+            |changed: &bool| changed.then(|| account_event(EventType::UserPasswordChanged, id, now)))
     }
 
     /// Records a successful login at `now`. Whether the user exists.
@@ -399,15 +471,24 @@ impl Users {
         on_table!(&self.db, table => table.record_login(id, now))
     }
 
-    /// Replaces the password hash only if it is still `old_hash`. Whether it was replaced.
+    /// Replaces the password hash only if it is still `old_hash`, with a
+    /// `user.password_changed` event (at `now`) when it was. Whether it was replaced.
     async fn set_password_hash_if(
         &self,
         id: i64,
         old_hash: &str,
         new_hash: &str,
+        now: OffsetDateTime,
     ) -> Result<bool, UsersError> {
-        on_table!(&self.db, table => table.set_password_hash_if(id, old_hash, new_hash))
+        account_change!(&self.db, tx, D =>
+            table::Table::<D>::set_password_hash_if_on(&mut tx, id, old_hash, new_hash),
+            |changed: &bool| changed.then(|| account_event(EventType::UserPasswordChanged, id, now)))
     }
+}
+
+/// The account event `event_type` of user `id` at `now`.
+pub(crate) fn account_event(event_type: EventType, id: i64, now: OffsetDateTime) -> NewEvent {
+    NewEvent::account(event_type, id.to_string(), now)
 }
 
 impl UserStore for Users {

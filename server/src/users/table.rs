@@ -192,16 +192,17 @@ where
         row.map(UserRow::into_user::<D>).transpose()
     }
 
-    /// Replaces an unverified, never used account's password hash and names: the user,
-    /// or `None` if the account is verified, was used, or is gone.
-    pub(super) async fn replace_unverified(
-        &self,
+    /// Replaces an unverified, never used account's password hash and names, on
+    /// `connection`: the user, or `None` if the account is verified, was used, or is gone.
+    pub(super) async fn replace_unverified_on(
+        connection: &mut D::Connection,
         id: i64,
         password_hash: &str,
         first_name: &str,
         last_name: &str,
     ) -> Result<Option<ServerUser>, UsersError> {
-        self.fetch_user(
+        Self::fetch_user_on(
+            connection,
             sqlx::query_as(REPLACE_UNVERIFIED)
                 .bind(password_hash)
                 .bind(first_name)
@@ -229,6 +230,30 @@ where
         row.map(UserRow::into_user::<D>).transpose()
     }
 
+    /// Runs a statement returning at most one user row on `connection`.
+    async fn fetch_user_on(
+        connection: &mut D::Connection,
+        query: sqlx::query::QueryAs<'_, D, UserRow<D::Time>, D::Arguments>,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        let row = query
+            .fetch_optional(connection)
+            .await
+            .map_err(UsersError::from_sqlx)?;
+        row.map(UserRow::into_user::<D>).transpose()
+    }
+
+    /// Runs a statement on `connection`; whether it changed a row.
+    async fn execute_on(
+        connection: &mut D::Connection,
+        query: sqlx::query::Query<'_, D, D::Arguments>,
+    ) -> Result<bool, UsersError> {
+        let done = query
+            .execute(connection)
+            .await
+            .map_err(UsersError::from_sqlx)?;
+        Ok(D::rows_affected(&done) > 0)
+    }
+
     /// Runs a statement returning at most one user row.
     async fn fetch_user(
         &self,
@@ -250,7 +275,11 @@ where
         Ok(D::rows_affected(&done) > 0)
     }
 
-    pub(super) async fn insert(&self, user: &StoredUser<'_>) -> Result<ServerUser, UsersError> {
+    /// Inserts a user on `connection` (a transaction of the caller's).
+    pub(super) async fn insert_on(
+        connection: &mut D::Connection,
+        user: &StoredUser<'_>,
+    ) -> Result<ServerUser, UsersError> {
         let row: UserRow<D::Time> = sqlx::query_as(D::INSERT)
             .bind(user.email)
             .bind(user.email_lower.as_str())
@@ -264,7 +293,7 @@ where
             .bind(user.email_verified)
             .bind(user.profile.as_str())
             .bind(D::encode_time(user.date_joined))
-            .fetch_one(self.0)
+            .fetch_one(connection)
             .await
             .map_err(|err| super::insert_error(err, user.email))?;
         row.into_user::<D>()
@@ -291,26 +320,32 @@ where
             .await
     }
 
-    pub(super) async fn delete(&self, id: i64) -> Result<Option<ServerUser>, UsersError> {
-        self.fetch_user(sqlx::query_as(DELETE).bind(id)).await
+    /// Deletes a user on `connection`: the deleted user, or `None`.
+    pub(super) async fn delete_on(
+        connection: &mut D::Connection,
+        id: i64,
+    ) -> Result<Option<ServerUser>, UsersError> {
+        Self::fetch_user_on(connection, sqlx::query_as(DELETE).bind(id)).await
     }
 
-    pub(super) async fn set_active(
-        &self,
+    /// Activates or deactivates a user on `connection`: the user, or `None`.
+    pub(super) async fn set_active_on(
+        connection: &mut D::Connection,
         id: i64,
         active: bool,
     ) -> Result<Option<ServerUser>, UsersError> {
-        self.fetch_user(sqlx::query_as(SET_ACTIVE).bind(active).bind(id))
-            .await
+        let query = sqlx::query_as(SET_ACTIVE).bind(active).bind(id);
+        Self::fetch_user_on(connection, query).await
     }
 
-    pub(super) async fn set_email_verified(
-        &self,
+    /// Marks a user's address verified or not on `connection`: the user, or `None`.
+    pub(super) async fn set_email_verified_on(
+        connection: &mut D::Connection,
         id: i64,
         verified: bool,
     ) -> Result<Option<ServerUser>, UsersError> {
-        self.fetch_user(sqlx::query_as(SET_EMAIL_VERIFIED).bind(verified).bind(id))
-            .await
+        let query = sqlx::query_as(SET_EMAIL_VERIFIED).bind(verified).bind(id);
+        Self::fetch_user_on(connection, query).await
     }
 
     pub(super) async fn set_profile(
@@ -336,17 +371,20 @@ where
         self.fetch_user(query).await
     }
 
-    pub(super) async fn set_password_hash(
-        &self,
+    /// Sets a user's password hash on `connection`: whether the user exists.
+    pub(super) async fn set_password_hash_on(
+        connection: &mut D::Connection,
         id: i64,
         password_hash: &str,
     ) -> Result<bool, UsersError> {
-        self.execute(sqlx::query(SET_PASSWORD_HASH).bind(password_hash).bind(id))
-            .await
+        let query = sqlx::query(SET_PASSWORD_HASH).bind(password_hash).bind(id);
+        Self::execute_on(connection, query).await
     }
 
-    pub(super) async fn set_password_hash_if(
-        &self,
+    /// Replaces a user's password hash on `connection` only if it is still `old_hash`:
+    /// whether it was replaced.
+    pub(super) async fn set_password_hash_if_on(
+        connection: &mut D::Connection,
         id: i64,
         old_hash: &str,
         new_hash: &str,
@@ -355,7 +393,7 @@ where
             .bind(new_hash)
             .bind(id)
             .bind(old_hash);
-        self.execute(query).await
+        Self::execute_on(connection, query).await
     }
 
     pub(super) async fn record_login(

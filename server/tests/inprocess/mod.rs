@@ -43,3 +43,25 @@ pub async fn call(router: &axum::Router, request: Request<Body>) -> (StatusCode,
     };
     (status, headers, body)
 }
+
+/// The event log of `db`, each event as `type` or `type reason`, in `seq` order.
+pub async fn event_log(db: &Database) -> Vec<String> {
+    use jwt_allauth::events::EventLog;
+    let events = match db {
+        Database::Sqlite(pool) => jwt_allauth_sqlx::SqliteStore::new(pool.clone())
+            .events_after(0, 1000)
+            .await
+            .unwrap(),
+        Database::Postgres(pool) => jwt_allauth_sqlx::PostgresStore::new(pool.clone())
+            .events_after(0, 1000)
+            .await
+            .unwrap(),
+    };
+    events
+        .iter()
+        .map(|event| match event.reason {
+            Some(reason) => format!("{} {}", event.event_type.as_str(), reason.as_str()),
+            None => event.event_type.as_str().to_owned(),
+        })
+        .collect()
+}

@@ -4,8 +4,12 @@
 
 use time::Duration;
 
+use super::rules::{TestUser, TestUsers, keys};
 use super::{Store, at, device, logout, open, rotate, session_id};
+use crate::dyn_store::DynStore;
 use crate::events::{Event, EventLog, EventType, RevocationReason};
+use crate::manager::SessionManager;
+use crate::settings::Settings;
 use crate::store::{NewSession, RotateResult, SessionEnd};
 
 /// Generates one `#[test]` per case of the event log's conformance suite
@@ -20,6 +24,7 @@ macro_rules! event_log_tests {
             events_page_in_sequence_order_and_purge,
             events_carry_no_secret,
             events_exactly_one_per_concurrent_revocation,
+            events_purged_after_their_retention,
         );
     };
 }
@@ -210,6 +215,8 @@ pub async fn events_page_in_sequence_order_and_purge<S: Store + EventLog>(store:
             .is_empty()
     );
 
+    assert_eq!(store.count_events_before(at(3)).await.unwrap(), 3);
+    assert_eq!(store.count_events_before(at(0)).await.unwrap(), 0);
     assert_eq!(store.delete_events_before(at(3), 2).await.unwrap(), 2);
     assert_eq!(store.delete_events_before(at(3), 2).await.unwrap(), 1);
     assert_eq!(store.delete_events_before(at(3), 2).await.unwrap(), 0);
@@ -294,4 +301,49 @@ pub async fn events_exactly_one_per_concurrent_revocation<S: Store + EventLog>(s
         .filter(|event| event.event_type == EventType::SessionRevoked)
         .count();
     assert_eq!(revoked, 10);
+}
+
+/// [`SessionManager::purge`] deletes the events older than `EVENT_RETENTION`, and counts
+/// them in a dry run; a retention shorter than a refresh-token lifetime is raised to it.
+pub async fn events_purged_after_their_retention<S: Store + EventLog>(store: S) {
+    const DAY: i64 = 24 * 60 * 60;
+    for n in 0..5u32 {
+        open(
+            &store,
+            &session_id(n.into()),
+            "alice",
+            &format!("j{n}"),
+            at(0),
+        )
+        .await;
+    }
+    open(&store, &session_id(9), "alice", "j9", at(3 * DAY)).await;
+    let manager = |retention_days: u64| {
+        let mut settings = Settings::default();
+        settings.refresh_token_lifetime = std::time::Duration::from_secs(DAY as u64);
+        settings.event_retention = std::time::Duration::from_secs(retention_days * DAY as u64);
+        SessionManager::with_dyn_store(
+            settings,
+            keys(),
+            DynStore::with_events(store.clone()),
+            TestUsers::with(TestUser::new("alice")),
+        )
+    };
+    let now = at(3 * DAY);
+
+    let m = manager(2);
+    assert_eq!(m.event_retention_cutoff(now), at(DAY));
+    assert_eq!(m.purge(now, true).await.unwrap().events, 5);
+    assert_eq!(
+        all_events(&store).await.len(),
+        6,
+        "a dry run deletes nothing"
+    );
+    assert_eq!(m.purge(now, false).await.unwrap().events, 5);
+    let kept = all_events(&store).await;
+    assert!(!kept.is_empty() && kept.iter().all(|event| event.time >= at(DAY)));
+    assert_eq!(m.purge(now, false).await.unwrap().events, 0);
+
+    // Zero days: raised to the refresh-token lifetime, one day.
+    assert_eq!(manager(0).event_retention_cutoff(now), at(2 * DAY));
 }

@@ -35,6 +35,12 @@ pub trait EventLog: Send + Sync {
         time: OffsetDateTime,
     ) -> impl Future<Output = Result<i64, StoreError>> + Send;
 
+    /// How many events are older than `before` (what a dry-run purge reports).
+    fn count_events_before(
+        &self,
+        before: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send;
+
     /// Deletes at most `limit` events older than `before`. How many were deleted.
     fn delete_events_before(
         &self,

@@ -51,11 +51,12 @@ fn defaults() {
     );
     assert_eq!(s.purpose_token_lifetime_for("password_reset"), secs(HOUR));
     assert_eq!(s.purpose_token_lifetime_for("other"), secs(DAY));
+    assert_eq!(s.event_retention, secs(90 * DAY));
 }
 
 /// Every setting of the group with a non-default value, as an environment variable would
 /// give it.
-const ALL: [(&str, &str); 20] = [
+const ALL: [(&str, &str); 21] = [
     ("ALGORITHM", "es256"),
     ("SECRET_KEY", "the-secret"),
     ("PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -82,6 +83,7 @@ const ALL: [(&str, &str); 20] = [
         "PURPOSE_TOKEN_LIFETIMES",
         r#"{"password_reset": "1h", "email_verification": 172800}"#,
     ),
+    ("EVENT_RETENTION", "30d"),
 ];
 
 #[test]
@@ -124,6 +126,7 @@ fn every_setting_by_name() {
     assert_eq!(s.issuer.as_deref(), Some("https://issuer.example"));
     assert_eq!(s.audience.as_deref(), Some("my-api"));
     assert_eq!(s.purpose_token_lifetime, secs(2 * HOUR));
+    assert_eq!(s.event_retention, secs(30 * DAY));
     assert_eq!(
         s.purpose_token_lifetimes,
         BTreeMap::from([
