@@ -59,6 +59,8 @@ mod events;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod revocation_feed;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod sequence_gaps;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod sql;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 mod store;
@@ -74,6 +76,8 @@ pub use error::is_unavailable;
 pub use postgres::PostgresStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use revocation_feed::{FeedSettings, RevocationFeed};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use sequence_gaps::SequenceGaps;
 #[cfg(feature = "sqlite")]
 pub use sqlite::{SqliteStore, is_memory_url};
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

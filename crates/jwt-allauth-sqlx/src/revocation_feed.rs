@@ -13,17 +13,19 @@
 //! On PostgreSQL, transactions commit in another order than they took their sequence
 //! numbers, so an event may appear below one already read. The feed reads again from the
 //! lowest number it has not seen, until that gap is filled or older than
-//! [`FeedSettings::gap_timeout`] (a rolled-back transaction leaves a permanent gap).
+//! [`FeedSettings::gap_timeout`] (a rolled-back transaction leaves a permanent gap): see
+//! [`SequenceGaps`].
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use jwt_allauth::StoreError;
 use jwt_allauth::events::{EventLog, RevocationSet};
 use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
+
+use crate::sequence_gaps::SequenceGaps;
 
 /// How the feed reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -119,8 +121,7 @@ impl RevocationFeed {
         let now = OffsetDateTime::now_utc();
         let oldest = now - settings.retention;
         let mut reader = Reader {
-            cursor: log.last_seq_before(oldest).await?,
-            seen: BTreeMap::new(),
+            gaps: SequenceGaps::new(log.last_seq_before(oldest).await?, settings.gap_timeout),
             settings,
         };
         reader.read(&log, &set).await?;
@@ -185,78 +186,34 @@ async fn listen(mut listener: sqlx::postgres::PgListener, wake: Arc<Notify>) {
     }
 }
 
-/// The most missing sequence numbers waited for below an event.
-const MAX_GAPS: i64 = 1_000;
-
 /// Where the feed is in the log.
 struct Reader {
-    /// Every event up to here has been applied (or its number was given up on).
-    cursor: i64,
-    /// Events applied above the cursor, and gaps below them: `Some(seen)` for a number
-    /// applied, `None` for a gap, with when it was first noticed.
-    seen: BTreeMap<i64, Slot>,
+    gaps: SequenceGaps,
     settings: FeedSettings,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Slot {
-    Applied,
-    Missing(Instant),
 }
 
 impl Reader {
     /// Reads every event after the cursor, applies it, and moves the cursor over what is
     /// contiguous; then tells the set it is caught up.
     async fn read<L: EventLog>(&mut self, log: &L, set: &RevocationSet) -> Result<(), StoreError> {
-        let mut after = self.cursor;
+        let mut after = self.gaps.cursor();
         loop {
             let events = log.events_after(after, self.settings.batch).await?;
             for event in &events {
-                if !matches!(self.seen.get(&event.seq), Some(Slot::Applied)) {
+                if !self.gaps.is_handled(event.seq) {
                     set.apply(event);
                 }
-                self.note(event.seq);
+                self.gaps.handled(event.seq);
             }
             match events.last() {
                 Some(last) if events.len() == self.settings.batch as usize => after = last.seq,
                 _ => break,
             }
         }
-        self.advance();
+        self.gaps.advance();
         let now = OffsetDateTime::now_utc();
         set.prune(now);
         set.confirm_caught_up(now);
         Ok(())
-    }
-
-    /// Records that `seq` was applied, and the gaps below it.
-    fn note(&mut self, seq: i64) {
-        let highest = self
-            .seen
-            .last_key_value()
-            .map_or(self.cursor, |(&seq, _)| seq);
-        let now = Instant::now();
-        // More numbers missing at once than transactions can be in flight were purged,
-        // or rolled back: only the last few are waited for.
-        let from = highest.saturating_add(1).max(seq.saturating_sub(MAX_GAPS));
-        for missing in from..seq {
-            self.seen.insert(missing, Slot::Missing(now));
-        }
-        self.seen.insert(seq, Slot::Applied);
-    }
-
-    /// Moves the cursor over applied numbers and gaps given up on.
-    fn advance(&mut self) {
-        while let Some(entry) = self.seen.first_entry() {
-            let done = match entry.get() {
-                Slot::Applied => true,
-                Slot::Missing(since) => since.elapsed() >= self.settings.gap_timeout,
-            };
-            if !done {
-                break;
-            }
-            self.cursor = *entry.key();
-            entry.remove();
-        }
     }
 }
