@@ -19,6 +19,9 @@ pub enum CommandError {
     /// The revocation feed cannot read the event log at start.
     #[error("cannot start the revocation feed")]
     RevocationFeed(#[source] jwt_allauth::StoreError),
+    /// The webhook delivery cannot start.
+    #[error("cannot start the webhook delivery")]
+    Webhooks(#[source] crate::webhooks::ClientError),
     /// The event log cannot be read.
     #[error("cannot read the event log")]
     Events(#[source] jwt_allauth::StoreError),

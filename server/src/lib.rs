@@ -24,6 +24,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod revocations;
 pub mod users;
+pub mod webhooks;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -21,6 +21,7 @@ use crate::file_limit::{self, OpenFileLimit, Raised};
 use crate::keys::{self, KeyReloader, KeySource, RingSummary, SigningKeys};
 use crate::mail::{EmailUrl, MailTransport, MailWorker, WorkerConfig};
 use crate::passwords::Passwords;
+use crate::webhooks::WebhookDelivery;
 use crate::{AppState, app, revocations};
 
 pub(super) async fn run(global: &GlobalArgs, args: &ServeArgs) -> Result<(), CommandError> {
@@ -162,6 +163,15 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         prepared.mail_transport.clone(),
         WorkerConfig::default(),
     );
+    let webhooks = match &prepared.server.webhook_secret {
+        Some(secret) => WebhookDelivery::start(
+            &prepared.state.db,
+            &prepared.server.webhook_urls,
+            secret,
+        )
+        .map_err(CommandError::Webhooks)?,
+        None => None,
+    };
     connections::serve(listener, router, limits, shutdown_signal()).await;
     drop(key_reloader);
     // Its listening connection goes back to the pool before the pool closes.
@@ -172,6 +182,14 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         .is_err()
     {
         tracing::warn!("the mail worker did not stop in time; queued mail stays queued");
+    }
+    // An attempt in flight is abandoned (sent again later); the leases are given back.
+    if let Some(webhooks) = webhooks
+        && tokio::time::timeout(MAIL_SHUTDOWN_GRACE, webhooks.shutdown())
+            .await
+            .is_err()
+    {
+        tracing::warn!("the webhook delivery did not stop in time; other instances take over when its leases run out");
     }
     prepared.state.db.close().await;
     tracing::info!("jwt-allauth stopped");

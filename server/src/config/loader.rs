@@ -294,9 +294,19 @@ impl Config {
     }
 
     /// Checks the settings that depend on each other, which no single layer can check:
-    /// the refresh cookie's ([`HttpSettings::validate`]).
+    /// the refresh cookie's ([`HttpSettings::validate`]), and `WEBHOOK_SECRET`, required
+    /// when `WEBHOOK_URLS` is set.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        Ok(self.http.validate()?)
+        self.http.validate()?;
+        if !self.server.webhook_urls.is_empty() && self.server.webhook_secret.is_none() {
+            return Err(ConfigError::Invalid {
+                setting: "WEBHOOK_SECRET".to_owned(),
+                reason: "required when WEBHOOK_URLS is set (whsec_ and at least 16 random \
+                         bytes in standard base64, e.g. `echo whsec_$(openssl rand -base64 32)`)"
+                    .to_owned(),
+            });
+        }
+        Ok(())
     }
 
     /// The base of every link in a mail: `PUBLIC_URL`, else `http://<BIND>`.

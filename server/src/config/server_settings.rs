@@ -7,6 +7,8 @@ use jwt_allauth::Secret;
 use jwt_allauth::settings::Value;
 use jwt_allauth::settings::value::{self, Reason, expected, string};
 
+use crate::webhooks::{WebhookSecret, WebhookUrl};
+
 jwt_allauth::settings_group! {
     /// The settings of the server process: its database, its listen address, its
     /// start-up checks and its connections.
@@ -42,6 +44,39 @@ jwt_allauth::settings_group! {
         /// query per request. Defaults to true; off, an access token stays valid until it
         /// expires (unless `ACCESS_TOKEN_SESSION_CHECK`).
         REVOCATION_FEED revocation_feed: bool = true => value::boolean;
+        /// `WEBHOOK_URLS`: the endpoints every event is posted to, `http` or `https` URLs
+        /// separated by commas (or a TOML list); see [`crate::webhooks`]. Defaults to
+        /// none: no webhooks.
+        WEBHOOK_URLS webhook_urls: Vec<WebhookUrl> = Vec::new() => webhook_urls;
+        /// `WEBHOOK_SECRET`: the key webhook messages are signed with, `whsec_` and at
+        /// least 16 random bytes in standard base64, as Standard Webhooks writes it.
+        /// Required when `WEBHOOK_URLS` is set. Defaults to none. `Debug` never shows it.
+        WEBHOOK_SECRET webhook_secret: Option<WebhookSecret> = None => webhook_secret;
+    }
+}
+
+/// `WEBHOOK_URLS`: a comma-separated string or a list of strings. The reason never
+/// quotes a URL (it may hold credentials), only its position.
+fn webhook_urls(value: &Value) -> Result<Vec<WebhookUrl>, Reason> {
+    let text = match value {
+        Value::Array(items) => items
+            .iter()
+            .map(|item| string(item).map(str::to_owned))
+            .collect::<Result<Vec<_>, _>>()?
+            .join(","),
+        other => string(other)?.to_owned(),
+    };
+    WebhookUrl::parse_list(&text).map_err(|error| error.to_string())
+}
+
+/// `WEBHOOK_SECRET`: `whsec_<base64>`; empty means none. The reason never quotes it.
+fn webhook_secret(value: &Value) -> Result<Option<WebhookSecret>, Reason> {
+    match value.as_str().map(str::trim) {
+        Some("") => Ok(None),
+        Some(text) => WebhookSecret::parse(text)
+            .map(Some)
+            .map_err(|error| error.to_string()),
+        None => Err("expected a string".to_owned()),
     }
 }
 

@@ -183,6 +183,8 @@ header_read_timeout = "5s"
 idle_timeout = 120
 max_connections = 100
 revocation_feed = false
+webhook_urls = "https://hooks.example.com/auth"
+webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 email_verification = "optional"
 registration = "closed"
 public_url = "https://auth.example.com/"
@@ -202,7 +204,7 @@ key_encryption_key_file = "/run/secrets/kek"
 key_reload_interval = "5s"
 "#;
 
-const ALL_ENV: [(&str, &str); 56] = [
+const ALL_ENV: [(&str, &str); 58] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -251,6 +253,11 @@ const ALL_ENV: [(&str, &str); 56] = [
     ("JWT_ALLAUTH_IDLE_TIMEOUT", "2m"),
     ("JWT_ALLAUTH_MAX_CONNECTIONS", "100"),
     ("JWT_ALLAUTH_REVOCATION_FEED", "off"),
+    ("JWT_ALLAUTH_WEBHOOK_URLS", "https://hooks.example.com/auth"),
+    (
+        "JWT_ALLAUTH_WEBHOOK_SECRET",
+        "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+    ),
     ("JWT_ALLAUTH_EMAIL_VERIFICATION", "optional"),
     ("JWT_ALLAUTH_REGISTRATION", "closed"),
     ("JWT_ALLAUTH_PUBLIC_URL", "https://auth.example.com/"),
@@ -363,6 +370,8 @@ fn assert_all_set(s: &Config) {
     assert_eq!(s.server.idle_timeout, secs(2 * MINUTE));
     assert_eq!(s.server.max_connections, 100);
     assert!(!s.server.revocation_feed);
+    assert_eq!(s.server.webhook_urls.len(), 1);
+    assert!(s.server.webhook_secret.is_some());
     let a = &s.accounts;
     assert_eq!(a.email_verification, EmailVerification::Optional);
     assert_eq!(a.registration, Registration::Closed);
@@ -1408,4 +1417,67 @@ fn flags_override_and_default_database() {
     .expect("settings");
     assert_eq!(database_url(&settings), "sqlite://from-flag.db");
     assert_eq!(settings.server.bind, bind);
+}
+
+const WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+#[test]
+fn webhooks_are_off_by_default_and_read_from_the_environment_or_toml() {
+    let s = Config::default();
+    assert!(s.server.webhook_urls.is_empty());
+    assert_eq!(s.server.webhook_secret, None);
+    assert!(s.validate().is_ok());
+
+    let s = env(&[
+        (
+            "JWT_ALLAUTH_WEBHOOK_URLS",
+            "https://hooks.example.com/auth, http://127.0.0.1:9000/in",
+        ),
+        ("JWT_ALLAUTH_WEBHOOK_SECRET", WEBHOOK_SECRET),
+    ]);
+    let urls: Vec<&str> = s.server.webhook_urls.iter().map(|u| u.as_str()).collect();
+    assert_eq!(
+        urls,
+        ["https://hooks.example.com/auth", "http://127.0.0.1:9000/in"]
+    );
+    assert!(s.server.webhook_secret.is_some());
+    assert!(s.validate().is_ok());
+    assert!(!format!("{s:?}").contains("MfKQ9r8"), "the secret is not in Debug");
+
+    let s = toml(&format!(
+        "webhook_urls = [\"https://a.example/hook\"]\nwebhook_secret = \"{WEBHOOK_SECRET}\""
+    ));
+    assert_eq!(s.server.webhook_urls.len(), 1);
+    assert!(s.validate().is_ok());
+}
+
+#[test]
+fn webhook_urls_need_a_secret() {
+    let s = env(&[("JWT_ALLAUTH_WEBHOOK_URLS", "https://a.example/hook")]);
+    let err = s.validate().expect_err("no secret");
+    assert_invalid(&err, "WEBHOOK_SECRET");
+    assert!(err.to_string().contains("required when WEBHOOK_URLS is set"), "{err}");
+}
+
+#[test]
+fn bad_webhook_settings_are_refused_without_quoting_secrets() {
+    for bad in ["ftp://a.example/", "not a url", "https://a.example/,mailto:a@b.c"] {
+        let err = env_err(&[("JWT_ALLAUTH_WEBHOOK_URLS", bad)]);
+        assert_invalid(&err, "WEBHOOK_URLS");
+    }
+    let err = env_err(&[(
+        "JWT_ALLAUTH_WEBHOOK_URLS",
+        "https://a.example/,https://user:hunter2@/x",
+    )]);
+    assert_invalid(&err, "WEBHOOK_URLS");
+    assert!(!err.to_string().contains("hunter2"), "{err}");
+    for bad in [
+        "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+        "whsec_!!not-base64!!",
+        "whsec_c2hvcnQ=",
+    ] {
+        let err = env_err(&[("JWT_ALLAUTH_WEBHOOK_SECRET", bad)]);
+        assert_invalid(&err, "WEBHOOK_SECRET");
+        assert!(!err.to_string().contains(bad), "{err}");
+    }
 }

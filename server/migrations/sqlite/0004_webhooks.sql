@@ -1,0 +1,16 @@
+-- jwt-allauth server: webhook delivery (SQLite).
+--
+-- One row per webhook endpoint (WEBHOOK_URLS), created the first time a server is
+-- configured with it. `delivered_seq` is the durable cursor: every event of the event
+-- log up to this sequence number was delivered to the endpoint (or given up on), so a
+-- restart, or a `kill -9`, resumes after it and loses nothing. `locked_by` and
+-- `locked_until` are the lease of the one server process delivering to the endpoint.
+--
+-- `locked_until` is INTEGER epoch milliseconds, as in the mail outbox.
+
+CREATE TABLE jwt_allauth_webhook_endpoints (
+    url           TEXT    PRIMARY KEY,
+    delivered_seq INTEGER NOT NULL DEFAULT 0,
+    locked_by     TEXT,
+    locked_until  INTEGER
+);
