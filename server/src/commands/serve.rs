@@ -164,12 +164,10 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         WorkerConfig::default(),
     );
     let webhooks = match &prepared.server.webhook_secret {
-        Some(secret) => WebhookDelivery::start(
-            &prepared.state.db,
-            &prepared.server.webhook_urls,
-            secret,
-        )
-        .map_err(CommandError::Webhooks)?,
+        Some(secret) => {
+            WebhookDelivery::start(&prepared.state.db, &prepared.server.webhook_urls, secret)
+                .map_err(CommandError::Webhooks)?
+        }
         None => None,
     };
     connections::serve(listener, router, limits, shutdown_signal()).await;
@@ -189,7 +187,9 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
             .await
             .is_err()
     {
-        tracing::warn!("the webhook delivery did not stop in time; other instances take over when its leases run out");
+        tracing::warn!(
+            "the webhook delivery did not stop in time; other instances take over when its leases run out"
+        );
     }
     prepared.state.db.close().await;
     tracing::info!("jwt-allauth stopped");

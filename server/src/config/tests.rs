@@ -1442,7 +1442,10 @@ fn webhooks_are_off_by_default_and_read_from_the_environment_or_toml() {
     );
     assert!(s.server.webhook_secret.is_some());
     assert!(s.validate().is_ok());
-    assert!(!format!("{s:?}").contains("MfKQ9r8"), "the secret is not in Debug");
+    assert!(
+        !format!("{s:?}").contains("MfKQ9r8"),
+        "the secret is not in Debug"
+    );
 
     let s = toml(&format!(
         "webhook_urls = [\"https://a.example/hook\"]\nwebhook_secret = \"{WEBHOOK_SECRET}\""
@@ -1456,12 +1459,20 @@ fn webhook_urls_need_a_secret() {
     let s = env(&[("JWT_ALLAUTH_WEBHOOK_URLS", "https://a.example/hook")]);
     let err = s.validate().expect_err("no secret");
     assert_invalid(&err, "WEBHOOK_SECRET");
-    assert!(err.to_string().contains("required when WEBHOOK_URLS is set"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("required when WEBHOOK_URLS is set"),
+        "{err}"
+    );
 }
 
 #[test]
 fn bad_webhook_settings_are_refused_without_quoting_secrets() {
-    for bad in ["ftp://a.example/", "not a url", "https://a.example/,mailto:a@b.c"] {
+    for bad in [
+        "ftp://a.example/",
+        "not a url",
+        "https://a.example/,mailto:a@b.c",
+    ] {
         let err = env_err(&[("JWT_ALLAUTH_WEBHOOK_URLS", bad)]);
         assert_invalid(&err, "WEBHOOK_URLS");
     }

@@ -79,7 +79,10 @@ impl WebhookClient {
     ) -> Result<StatusCode, AttemptError> {
         let request = Request::post(url.uri().clone())
             .header(CONTENT_TYPE, "application/json")
-            .header(USER_AGENT, concat!("jwt-allauth/", env!("CARGO_PKG_VERSION")))
+            .header(
+                USER_AGENT,
+                concat!("jwt-allauth/", env!("CARGO_PKG_VERSION")),
+            )
             .header("webhook-id", &headers.id)
             .header("webhook-timestamp", &headers.timestamp)
             .header("webhook-signature", &headers.signature)

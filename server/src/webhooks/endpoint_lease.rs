@@ -172,7 +172,11 @@ mod tests {
         assert_eq!(a.claim(at(100)).await.expect("claim"), Some(0));
         assert_eq!(b.claim(at(105)).await.expect("claim"), None, "a holds it");
         assert!(a.save(7, at(110)).await.expect("save"));
-        assert_eq!(b.claim(at(120)).await.expect("claim"), None, "renewed to 125");
+        assert_eq!(
+            b.claim(at(120)).await.expect("claim"),
+            None,
+            "renewed to 125"
+        );
         // a stopped renewing: b takes over with a's cursor, and a's next save fails.
         assert_eq!(b.claim(at(125)).await.expect("claim"), Some(7));
         assert!(!a.save(9, at(126)).await.expect("save"));

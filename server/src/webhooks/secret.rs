@@ -27,7 +27,9 @@ pub struct WebhookSecret {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum WebhookSecretError {
     /// It does not start with `whsec_`.
-    #[error("expected `whsec_` followed by a base64 key (e.g. whsec_ and the output of `openssl rand -base64 32`)")]
+    #[error(
+        "expected `whsec_` followed by a base64 key (e.g. whsec_ and the output of `openssl rand -base64 32`)"
+    )]
     NoPrefix,
     /// What follows `whsec_` is not standard base64.
     #[error("the key after `whsec_` is not valid standard base64")]
@@ -95,10 +97,7 @@ mod tests {
             1_614_265_330,
             br#"{"test": 2432232314}"#,
         );
-        assert_eq!(
-            signature,
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
     }
 
     #[test]

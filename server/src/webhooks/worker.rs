@@ -257,7 +257,10 @@ impl EndpointWorker {
             );
             // Waits in steps short enough to keep the lease.
             let resume = Instant::now() + delay;
-            while let Some(left) = resume.checked_duration_since(Instant::now()).filter(|left| !left.is_zero()) {
+            while let Some(left) = resume
+                .checked_duration_since(Instant::now())
+                .filter(|left| !left.is_zero())
+            {
                 self.pause(left.min(self.pacing.lease / 3)).await?;
                 match self.renew_if_due(cursor).await {
                     Ok(()) | Err(Ended::Database(_)) => {}

@@ -108,7 +108,8 @@ impl Receiver {
         loop {
             let accepted = self.accepted();
             let got: HashSet<&str> = accepted.iter().map(|d| d.id.as_str()).collect();
-            let missing: Vec<&String> = ids.iter().filter(|id| !got.contains(id.as_str())).collect();
+            let missing: Vec<&String> =
+                ids.iter().filter(|id| !got.contains(id.as_str())).collect();
             if missing.is_empty() {
                 return accepted;
             }
