@@ -109,7 +109,8 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
 /// closed. First raises the soft open-file limit to the hard one where it can; then
 /// serves within `HEADER_READ_TIMEOUT`, `IDLE_TIMEOUT` and `MAX_CONNECTIONS` (fitted
 /// under the open-file limit), as [`connections::serve`] describes. Reloads the key ring
-/// every `KEY_RELOAD_INTERVAL` meanwhile ([`KeyReloader`]).
+/// every `KEY_RELOAD_INTERVAL` meanwhile ([`KeyReloader`]), and posts the event log to
+/// `WEBHOOK_URLS` ([`WebhookDelivery`]), stopped before the pool closes.
 pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandError> {
     let open_files = raise_open_file_limit();
     let settings = &prepared.server;
