@@ -17,6 +17,8 @@ use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
 use sqlx::{ConnectOptions, Connection};
 
+use crate::monitoring::MeteredStore;
+
 pub use self::database_url::{Backend, DatabaseUrl, UrlError, redact_url};
 pub use self::reads::{ReadFuture, ReadPool, ReadPoolError};
 
@@ -222,11 +224,15 @@ impl Database {
     }
 
     /// The library's session and purpose-token store on this pool ([`SqliteStore`] or
-    /// [`PostgresStore`]), erased.
+    /// [`PostgresStore`]), counting the sessions it ends ([`MeteredStore`]), erased.
     pub fn session_store(&self) -> DynStore {
         match self {
-            Database::Sqlite(pool) => DynStore::with_events(SqliteStore::new(pool.clone())),
-            Database::Postgres(pool) => DynStore::with_events(PostgresStore::new(pool.clone())),
+            Database::Sqlite(pool) => {
+                DynStore::with_events(MeteredStore::new(SqliteStore::new(pool.clone())))
+            }
+            Database::Postgres(pool) => {
+                DynStore::with_events(MeteredStore::new(PostgresStore::new(pool.clone())))
+            }
         }
     }
 

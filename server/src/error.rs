@@ -22,6 +22,9 @@ pub enum CommandError {
     /// The webhook delivery cannot start.
     #[error("cannot start the webhook delivery")]
     Webhooks(#[source] crate::webhooks::ClientError),
+    /// The metrics listener (`METRICS_BIND`) cannot start.
+    #[error(transparent)]
+    Metrics(#[from] crate::monitoring::MetricsError),
     /// The event log cannot be read.
     #[error("cannot read the event log")]
     Events(#[source] jwt_allauth::StoreError),

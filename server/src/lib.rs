@@ -20,6 +20,7 @@ pub mod keyfile;
 pub mod keys;
 pub mod limits;
 pub mod mail;
+pub mod monitoring;
 pub mod openapi;
 pub mod passwords;
 pub mod revocations;
@@ -188,7 +189,9 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 /// published keys (`/.well-known/jwks.json`, `/.well-known/openid-configuration`), with
 /// request logging that never records bodies, query strings, tokens, cookies or
 /// passwords, the [`SECURITY_HEADERS`], a [`BODY_LIMIT`], a [`HEADER_LIMIT`] and a
-/// [`REQUEST_TIMEOUT`].
+/// [`REQUEST_TIMEOUT`]; requests are counted by route once a metrics recorder is installed
+/// ([`monitoring::record_request`]). `/metrics` is not here: `serve` serves it on
+/// `METRICS_BIND` only.
 pub async fn app(state: AppState) -> Router {
     let sensitive: Arc<[HeaderName]> = Arc::new(SENSITIVE_HEADERS);
     let security_header = |(name, value): (HeaderName, &'static str)| {
@@ -215,6 +218,9 @@ pub async fn app(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
+        // Requests by route and status, and their duration (nothing unless METRICS_BIND
+        // is set), with every answer of the layers below.
+        .layer(axum::middleware::from_fn(monitoring::record_request))
         // Marks Set-Cookie before the trace layer sees the response.
         .layer(SetSensitiveResponseHeadersLayer::from_shared(sensitive))
         // The innermost sets its header first: the answers list them in the order of
@@ -230,7 +236,7 @@ pub async fn app(state: AppState) -> Router {
         .router()
         .merge(state.auth.account_flow_router())
         .merge(state.well_known.router());
-    health::router(state.db.clone())
+    health::router(state.db.clone(), state.manager().revocations().cloned())
         .merge(openapi::openapi_router())
         .merge(api)
         .fallback(not_found)

@@ -24,8 +24,30 @@ async fn health_ready_and_fallbacks() {
         call(&router, get("/health/")).await.2,
         json!({"status": "ok"})
     );
+    // No feed runs in process: the revocation set was never brought up to date, so
+    // access-token checks ask the database, and /ready/ says so (still 200).
     let (status, _, body) = call(&router, get("/ready/")).await;
-    assert_eq!((status, body), (StatusCode::OK, json!({"status": "ok"})));
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            json!({"status": "ok", "revocation_feed": "fallback"})
+        )
+    );
+    let set = state.manager().revocations().unwrap();
+    set.confirm_caught_up(time::OffsetDateTime::now_utc());
+    let (status, _, body) = call(&router, get("/ready/")).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            json!({"status": "ok", "revocation_feed": "live"})
+        )
+    );
+    // Caught up more than the bound (1 s) ago: behind again.
+    set.confirm_caught_up(time::OffsetDateTime::now_utc() - time::Duration::seconds(2));
+    let (_, _, body) = call(&router, get("/ready/")).await;
+    assert_eq!(body["revocation_feed"], "fallback");
 
     let (status, headers, body) = call(
         &router,
@@ -50,4 +72,22 @@ async fn health_ready_and_fallbacks() {
         json!({"detail": "Database unavailable.", "code": "service_unavailable"})
     );
     assert_eq!(call(&router, get("/health/")).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn ready_says_when_the_revocation_feed_is_off() {
+    let state = inprocess::state_with(
+        |config| config.server.revocation_feed = false,
+        jwt_allauth_server::passwords::Passwords::with_permits(1),
+    )
+    .await;
+    let router = app(state).await;
+    let (status, _, body) = call(&router, get("/ready/")).await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::OK,
+            json!({"status": "ok", "revocation_feed": "off"})
+        )
+    );
 }

@@ -41,7 +41,7 @@ async fn smoke(db: &TestDb) {
     assert_eq!(ready.status(), StatusCode::OK);
     assert_eq!(
         ready.json::<Value>().await.unwrap(),
-        json!({"status": "ok"})
+        json!({"status": "ok", "revocation_feed": "live"})
     );
 
     // Wrong method and unknown path answer JSON.

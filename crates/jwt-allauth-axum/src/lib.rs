@@ -161,6 +161,7 @@ mod authenticator;
 mod client;
 mod clock;
 mod cookie;
+pub mod counters;
 mod csrf;
 mod error_response;
 mod extract;

@@ -20,6 +20,7 @@ use crate::error::CommandError;
 use crate::file_limit::{self, OpenFileLimit, Raised};
 use crate::keys::{self, KeyReloader, KeySource, RingSummary, SigningKeys};
 use crate::mail::{EmailUrl, MailTransport, MailWorker, WorkerConfig};
+use crate::monitoring::{Gauges, MetricsExporter};
 use crate::passwords::Passwords;
 use crate::webhooks::WebhookDelivery;
 use crate::{AppState, app, revocations};
@@ -110,7 +111,9 @@ pub async fn prepare(global: &GlobalArgs, args: &ServeArgs) -> Result<Prepared, 
 /// serves within `HEADER_READ_TIMEOUT`, `IDLE_TIMEOUT` and `MAX_CONNECTIONS` (fitted
 /// under the open-file limit), as [`connections::serve`] describes. Reloads the key ring
 /// every `KEY_RELOAD_INTERVAL` meanwhile ([`KeyReloader`]), and posts the event log to
-/// `WEBHOOK_URLS` ([`WebhookDelivery`]), stopped before the pool closes.
+/// `WEBHOOK_URLS` ([`WebhookDelivery`]), stopped before the pool closes. With
+/// `METRICS_BIND`, installs the metrics recorder and serves `/metrics` there
+/// ([`MetricsExporter`]).
 pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandError> {
     let open_files = raise_open_file_limit();
     let settings = &prepared.server;
@@ -154,6 +157,19 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         }
         None => None,
     };
+    let metrics = match settings.metrics_bind {
+        Some(addr) => {
+            let exporter = MetricsExporter::install()?;
+            let gauges = Gauges::new(
+                prepared.state.db.clone(),
+                prepared.state.manager().revocations().cloned(),
+            )
+            .with_read_pool(prepared.state.users.read_pool().cloned())
+            .with_feed_pool(feed.as_ref().and_then(|feed| feed.pool().cloned()));
+            Some(exporter.listen(addr, gauges).await?)
+        }
+        None => None,
+    };
     let key_reloader = KeyReloader::spawn(
         prepared.key_source.clone(),
         prepared.state.manager().codec().clone(),
@@ -173,8 +189,10 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
     };
     connections::serve(listener, router, limits, shutdown_signal()).await;
     drop(key_reloader);
-    // Its listening connection goes back to the pool before the pool closes.
-    drop(feed);
+    drop(metrics);
+    if let Some(feed) = feed {
+        feed.stop().await;
+    }
     // A mail the SMTP server is accepting finishes; the rest stays queued.
     if tokio::time::timeout(MAIL_SHUTDOWN_GRACE, worker.shutdown())
         .await

@@ -52,6 +52,10 @@ jwt_allauth::settings_group! {
         /// least 16 random bytes in standard base64, as Standard Webhooks writes it.
         /// Required when `WEBHOOK_URLS` is set. Defaults to none. `Debug` never shows it.
         WEBHOOK_SECRET webhook_secret: Option<WebhookSecret> = None => webhook_secret;
+        /// `METRICS_BIND`: the address of a second listener serving `GET /metrics` (the
+        /// Prometheus text format), such as `127.0.0.1:9100`; `/metrics` is never served
+        /// on `BIND`. Defaults to none: no metrics listener, and nothing recorded.
+        METRICS_BIND metrics_bind: Option<SocketAddr> = None => optional_socket_addr;
     }
 }
 
@@ -78,6 +82,14 @@ fn webhook_secret(value: &Value) -> Result<Option<WebhookSecret>, Reason> {
             .map_err(|error| error.to_string()),
         None => Err("expected a string".to_owned()),
     }
+}
+
+/// A socket address like `127.0.0.1:9100`, or nothing (an empty string too).
+fn optional_socket_addr(value: &Value) -> Result<Option<SocketAddr>, Reason> {
+    if string(value)?.trim().is_empty() {
+        return Ok(None);
+    }
+    socket_addr(value).map(Some)
 }
 
 /// A socket address like `127.0.0.1:8000` or `[::1]:8000`.

@@ -800,6 +800,32 @@ fn bind_addresses() {
 }
 
 #[test]
+fn metrics_bind_is_off_unless_set() {
+    assert_eq!(env(&[]).server.metrics_bind, None);
+    assert_eq!(
+        env(&[("JWT_ALLAUTH_METRICS_BIND", "")]).server.metrics_bind,
+        None
+    );
+    assert_eq!(
+        env(&[("JWT_ALLAUTH_METRICS_BIND", "127.0.0.1:9100")])
+            .server
+            .metrics_bind,
+        Some("127.0.0.1:9100".parse().expect("addr"))
+    );
+    assert_eq!(
+        toml("metrics_bind = \"[::1]:9100\"").server.metrics_bind,
+        Some("[::1]:9100".parse().expect("addr"))
+    );
+    for bad in ["localhost:9100", "127.0.0.1", "9100"] {
+        assert_invalid(
+            &env_err(&[("JWT_ALLAUTH_METRICS_BIND", bad)]),
+            "METRICS_BIND",
+        );
+    }
+    assert_invalid(&toml_err("metrics_bind = 9100"), "METRICS_BIND");
+}
+
+#[test]
 fn trusted_proxies() {
     let expected = vec![
         net("10.0.0.0/8"),

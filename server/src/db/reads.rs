@@ -134,6 +134,11 @@ impl ReadPool {
         self.pool.status().size
     }
 
+    /// How many of those connections are idle.
+    pub fn idle(&self) -> usize {
+        self.pool.status().available
+    }
+
     async fn acquire(&self) -> Result<ReadConnection, sqlx::Error> {
         let object = match tokio::time::timeout(CONNECT_TIMEOUT, self.pool.get()).await {
             Ok(Ok(object)) => object,

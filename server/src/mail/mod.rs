@@ -45,6 +45,7 @@
 //! ```
 
 mod account_mailer;
+mod delivery_counter;
 mod email_url;
 mod outbox;
 mod outbox_sql;
@@ -55,6 +56,7 @@ mod worker;
 pub use lettre::message::Mailbox;
 
 pub use self::account_mailer::{AccountMailError, AccountMailer};
+pub use self::delivery_counter::{MailState, count_mail};
 pub use self::email_url::{
     EmailUrl, EmailUrlError, Password, SmtpCredentials, SmtpUrl, TlsMode, redact_email_url,
 };

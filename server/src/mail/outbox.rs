@@ -175,14 +175,16 @@ impl Outbox {
         mail: &OutgoingMail,
         now: OffsetDateTime,
     ) -> Result<i64, OutboxError> {
-        match connection.into() {
+        let id = match connection.into() {
             OutboxConnection::Sqlite(connection) => {
                 insert::<sqlx::Sqlite>(connection, mail, now).await
             }
             OutboxConnection::Postgres(connection) => {
                 insert::<sqlx::Postgres>(connection, mail, now).await
             }
-        }
+        }?;
+        crate::mail::count_mail(crate::mail::MailState::Queued);
+        Ok(id)
     }
 
     /// Writes `mail` in a transaction of its own, due at `now`, and wakes the worker.

@@ -24,6 +24,7 @@ use time::OffsetDateTime;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use super::delivery_counter::{MailState, count_mail};
 use super::outbox::{ClaimedMail, Outbox, OutboxError};
 use super::transport::{MailTransport, OutgoingMail};
 
@@ -229,6 +230,7 @@ async fn deliver(
         tracing::warn!(id, "queued mail has an invalid recipient; given up");
         outbox.remove(id).await?;
         report.given_up += 1;
+        count_mail(MailState::Failed);
         return Ok(());
     };
     let outgoing = OutgoingMail {
@@ -243,6 +245,7 @@ async fn deliver(
             remove_sent(outbox, id).await;
             tracing::info!(id, attempts, "mail sent");
             report.sent += 1;
+            count_mail(MailState::Delivered);
         }
         Err(err) => {
             let now = OffsetDateTime::now_utc();
@@ -257,6 +260,7 @@ async fn deliver(
                     "mail not sent; given up"
                 );
                 report.given_up += 1;
+                count_mail(MailState::Failed);
             } else {
                 let attempts_done = u32::try_from(attempts).unwrap_or(u32::MAX);
                 let delay = config.retry.delay(attempts_done);
@@ -269,6 +273,7 @@ async fn deliver(
                     "mail not sent; will retry"
                 );
                 report.retried += 1;
+                count_mail(MailState::Retried);
             }
         }
     }

@@ -283,6 +283,11 @@ impl Users {
         }
     }
 
+    /// The pool user reads by id go through, on PostgreSQL (for the pool metrics).
+    pub fn read_pool(&self) -> Option<&ReadPool> {
+        self.reads.as_ref()
+    }
+
     /// The same table queueing the account flows' mails in `outbox`, in the transaction
     /// that stores their token. Without it, the flows that send mail fail (and log it).
     pub fn with_outbox(mut self, outbox: crate::mail::Outbox) -> Self {

@@ -9,6 +9,7 @@ use super::tokens_response;
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
 use crate::client::ClientInfo;
+use crate::counters;
 use crate::error_response::{server_fault, user_store_fault};
 use crate::fields::{CharField, FieldErrors, Fields};
 use crate::payloads::LoginRequest;
@@ -66,6 +67,20 @@ pub(crate) async fn login<A>(
 where
     A: AccountStore + 'static,
 {
+    let result = attempt_login(&state, &client, fields).await;
+    counters::record_login(&result);
+    result
+}
+
+/// The login itself; [`login`] counts its outcome.
+async fn attempt_login<A>(
+    state: &AuthState<A>,
+    client: &ClientInfo,
+    fields: Fields,
+) -> Result<Response, ApiError>
+where
+    A: AccountStore + 'static,
+{
     let mut errors = FieldErrors::new();
     let email_rules = CharField::required().max_length(MAX_EMAIL_CHARS);
     let email = fields.char_field("email", email_rules, &mut errors);
@@ -76,7 +91,7 @@ where
     let request = LoginRequest { email, password };
 
     let now = state.now();
-    let ip = state.client_ip(&client);
+    let ip = state.client_ip(client);
     let attempt = state
         .throttle()
         .begin_or_wait(ip, &request.email, || state.now(), THROTTLE_WAIT)
@@ -114,7 +129,7 @@ where
         }
     };
 
-    let device = state.device_info(&client);
+    let device = state.device_info(client);
     let pair = state
         .manager()
         .open_session(&user, &device, now)
@@ -124,5 +139,5 @@ where
         // The session is open; a missed `last_login` does not fail the login.
         user_store_fault(&error, "recording the login");
     }
-    tokens_response(&state, &pair, now, |tokens| tokens)
+    tokens_response(state, &pair, now, |tokens| tokens)
 }

@@ -8,6 +8,7 @@ use super::{check_csrf, refresh_request, tokens_response};
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
 use crate::client::ClientInfo;
+use crate::counters;
 use crate::error_response::server_fault;
 use crate::fields::FieldErrors;
 #[cfg(feature = "openapi")]
@@ -80,9 +81,16 @@ where
     let device = || state.device_info(&client);
     let outcome = match state.manager().rotate_with(&token, device, now).await {
         Ok(outcome) => outcome,
-        Err(Error::Token(error)) => return Err(RefreshRejection::Token(error).into()),
-        Err(error) => return Err(server_fault(&error, "refresh").into()),
+        Err(Error::Token(error)) => {
+            counters::record_rotation("invalid_token");
+            return Err(RefreshRejection::Token(error).into());
+        }
+        Err(error) => {
+            counters::record_rotation("error");
+            return Err(server_fault(&error, "refresh").into());
+        }
     };
+    counters::record_rotation(outcome.name());
     if matches!(outcome, RotationOutcome::Replayed) {
         // Evidence that a refresh token was copied: the session is gone.
         tracing::warn!(outcome = outcome.name(), "refresh token replayed");
