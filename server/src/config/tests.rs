@@ -130,6 +130,7 @@ fn defaults() {
     assert_eq!(s.server.idle_timeout, secs(60));
     assert_eq!(s.server.max_connections, 4096);
     assert!(s.server.revocation_feed);
+    assert_eq!(s.server.metrics_bind, None);
     assert_eq!(
         s.tokens.purpose_token_lifetime_for("password_reset"),
         secs(HOUR)
@@ -185,6 +186,7 @@ max_connections = 100
 revocation_feed = false
 webhook_urls = "https://hooks.example.com/auth"
 webhook_secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+metrics_bind = "127.0.0.1:9100"
 email_verification = "optional"
 registration = "closed"
 public_url = "https://auth.example.com/"
@@ -204,7 +206,7 @@ key_encryption_key_file = "/run/secrets/kek"
 key_reload_interval = "5s"
 "#;
 
-const ALL_ENV: [(&str, &str); 58] = [
+const ALL_ENV: [(&str, &str); 59] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -258,6 +260,7 @@ const ALL_ENV: [(&str, &str); 58] = [
         "JWT_ALLAUTH_WEBHOOK_SECRET",
         "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
     ),
+    ("JWT_ALLAUTH_METRICS_BIND", "127.0.0.1:9100"),
     ("JWT_ALLAUTH_EMAIL_VERIFICATION", "optional"),
     ("JWT_ALLAUTH_REGISTRATION", "closed"),
     ("JWT_ALLAUTH_PUBLIC_URL", "https://auth.example.com/"),
@@ -372,6 +375,10 @@ fn assert_all_set(s: &Config) {
     assert!(!s.server.revocation_feed);
     assert_eq!(s.server.webhook_urls.len(), 1);
     assert!(s.server.webhook_secret.is_some());
+    assert_eq!(
+        s.server.metrics_bind,
+        Some(SocketAddr::from(([127, 0, 0, 1], 9100)))
+    );
     let a = &s.accounts;
     assert_eq!(a.email_verification, EmailVerification::Optional);
     assert_eq!(a.registration, Registration::Closed);

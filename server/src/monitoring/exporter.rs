@@ -178,6 +178,8 @@ fn describe() {
         jwt_allauth_axum::counters::REPLAYS_TOTAL,
         "Refresh tokens replayed after rotation (their session was revoked)."
     );
+    // Present from the first scrape, at 0: a series with no labels has nothing to wait for.
+    metrics::counter!(jwt_allauth_axum::counters::REPLAYS_TOTAL).increment(0);
     metrics::describe_counter!(
         REVOCATIONS_TOTAL,
         "Sessions ended by this instance, by reason."
