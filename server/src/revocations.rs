@@ -47,7 +47,7 @@ pub const FEED_APPLICATION_NAME: &str = "jwt-allauth revocation feed";
 
 /// The most connections the feed's own pool opens: its `LISTEN` connection and one for
 /// its reads.
-const FEED_POOL_CONNECTIONS: u32 = 2;
+pub const FEED_POOL_CONNECTIONS: u32 = 2;
 
 /// A running revocation feed: it stops when this is dropped.
 #[derive(Debug)]
