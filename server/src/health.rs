@@ -20,7 +20,7 @@ use crate::db::Database;
 /// How long `/ready/` waits for the database.
 pub const READY_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// The body of a healthy `/health/` or `/ready/`: `{"status":"ok"}`.
+/// The body of `/health/`: `{"status":"ok"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Status {
     /// `"ok"`.

@@ -25,8 +25,9 @@ pub const REPLAYS_TOTAL: &str = "jwt_allauth_replays_total";
 
 /// The `outcome` label of a login answered `result`: `success`, `invalid_credentials`
 /// (unknown e-mail, wrong password or inactive account), `throttled`,
-/// `email_not_verified`, `invalid_request` (missing or invalid fields, unreadable body)
-/// or `error`.
+/// `email_not_verified`, `invalid_request` (missing or invalid fields) or `error`. A body
+/// that cannot be read at all (wrong content type, malformed JSON, too large) is refused
+/// before the route runs, and is not counted as a login.
 pub fn login_outcome<T>(result: &Result<T, ApiError>) -> &'static str {
     match result {
         Ok(_) => "success",
