@@ -655,3 +655,67 @@ async fn postgres_sessions_and_purge() {
         sessions_flow(&db).await;
     }
 }
+
+/// `events list --follow` prints an event whose transaction commits after one with a
+/// higher sequence number was printed (PostgreSQL hands out `seq` at insert, and commits
+/// in any order): it waits below the gap rather than skip it, and prints each event once.
+#[tokio::test]
+async fn postgres_events_follow_waits_for_a_late_commit() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+
+    let Some(db) = TestDb::postgres("postgres_events_follow_waits_for_a_late_commit").await else {
+        return;
+    };
+    success(&db.run(&["migrate"]));
+    let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
+    let insert = |id: &'static str| {
+        sqlx::query(
+            "INSERT INTO jwt_allauth_events (id, type, time, user_id) \
+             VALUES ($1, 'user.registered', now(), '1')",
+        )
+        .bind(id)
+    };
+
+    let mut follow = db.command(&["events", "list", "--follow"]);
+    follow
+        .args(["--database-url", &db.url])
+        .stdout(Stdio::piped());
+    let mut child = follow.spawn().unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (lines, printed) = mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next_id = |printed: &mpsc::Receiver<String>| -> String {
+        let line = printed
+            .recv_timeout(Duration::from_secs(15))
+            .expect("events list --follow printed the event");
+        let event: serde_json::Value = serde_json::from_str(&line).unwrap();
+        event["id"].as_str().unwrap().to_owned()
+    };
+
+    // `evt_early` takes its number first, `evt_late` commits first.
+    let mut early = pool.begin().await.unwrap();
+    insert("evt_early").execute(&mut *early).await.unwrap();
+    insert("evt_late").execute(&pool).await.unwrap();
+    assert_eq!(next_id(&printed), "evt_late");
+    early.commit().await.unwrap();
+    assert_eq!(
+        next_id(&printed),
+        "evt_early",
+        "the lower number, committed late"
+    );
+
+    // Nothing twice: the next line is the next event.
+    insert("evt_next").execute(&pool).await.unwrap();
+    assert_eq!(next_id(&printed), "evt_next");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    pool.close().await;
+}

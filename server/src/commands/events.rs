@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use jwt_allauth::events::{Event, EventLog};
 use jwt_allauth::settings::value::parse_duration;
+use jwt_allauth_sqlx::SequenceGaps;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
@@ -16,6 +17,9 @@ use crate::error::CommandError;
 const PAGE: u32 = 500;
 /// How often `--follow` looks for new events.
 const FOLLOW_INTERVAL: Duration = Duration::from_millis(250);
+/// How long `--follow` waits for a missing sequence number (a transaction still
+/// committing) before it gives up on it (a rolled-back one leaves a permanent gap).
+const GAP_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(super) async fn run(global: &GlobalArgs, command: EventsCommand) -> Result<(), CommandError> {
     let admin = Admin::open(global).await?;
@@ -54,22 +58,46 @@ async fn list(admin: &Admin, args: &ListEventsArgs) -> Result<(), CommandError> 
             .map_err(CommandError::Events)?,
         None => 0,
     };
+    let print = |event: &Event| -> Result<(), CommandError> {
+        if shown(event, user_id.as_deref(), from) {
+            let line =
+                serde_json::to_string(event).map_err(|err| CommandError::Output(err.into()))?;
+            out(&line)?;
+        }
+        Ok(())
+    };
+    if !args.follow {
+        // The log as it is now, page by page.
+        loop {
+            let events = log
+                .events_after(after, PAGE)
+                .await
+                .map_err(CommandError::Events)?;
+            events.iter().try_for_each(print)?;
+            match events.last() {
+                Some(last) if events.len() >= PAGE as usize => after = last.seq,
+                _ => return Ok(()),
+            }
+        }
+    }
+    // Following, a lower `seq` may become visible after a higher one was printed
+    // (PostgreSQL commits out of order): the reader keeps its place below such gaps and
+    // prints each event once, as the revocation feed and webhooks do.
+    let mut gaps = SequenceGaps::new(after, GAP_TIMEOUT);
     loop {
         let events = log
-            .events_after(after, PAGE)
+            .events_after(gaps.cursor(), PAGE)
             .await
             .map_err(CommandError::Events)?;
         for event in &events {
-            if shown(event, user_id.as_deref(), from) {
-                let line =
-                    serde_json::to_string(event).map_err(|err| CommandError::Output(err.into()))?;
-                out(&line)?;
+            if !gaps.is_handled(event.seq) {
+                print(event)?;
+                gaps.handled(event.seq);
             }
         }
-        match events.last() {
-            Some(last) => after = last.seq,
-            None if args.follow => tokio::time::sleep(FOLLOW_INTERVAL).await,
-            None => return Ok(()),
+        let before = gaps.cursor();
+        if gaps.advance() == before || events.len() < PAGE as usize {
+            tokio::time::sleep(FOLLOW_INTERVAL).await;
         }
     }
 }

@@ -197,6 +197,13 @@ impl<S: EventLog> EventLog for MeteredStore<S> {
         self.inner.last_seq_before(time)
     }
 
+    fn count_events_before(
+        &self,
+        before: OffsetDateTime,
+    ) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        self.inner.count_events_before(before)
+    }
+
     fn delete_events_before(
         &self,
         before: OffsetDateTime,
