@@ -29,7 +29,7 @@ use crate::error::{KeyError, TokenError};
 /// [`DEFAULT_VERIFIED_TOKENS`](crate::keys::DEFAULT_VERIFIED_TOKENS), see
 /// [`with_verified_token_cache`](Self::with_verified_token_cache)): a client presents the
 /// same access token on every request of its lifetime, and its signature, the costly part
-/// of a check (an Ed25519 verification is four times a whole plain request), is then
+/// of a check (an Ed25519 verification costs more than a whole plain request), is then
 /// checked once. Expiry and the other claims are checked on every call all the same.
 ///
 /// ```
