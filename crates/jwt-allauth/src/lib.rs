@@ -90,6 +90,7 @@
 //! ```
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod attempts;
 pub mod attributes;
 pub mod claims;
 #[cfg(feature = "test-util")]

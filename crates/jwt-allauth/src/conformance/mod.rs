@@ -52,8 +52,10 @@ use crate::store::{
     SessionEnd, SessionRecord, SessionStore,
 };
 
+pub mod attempts;
 pub mod events;
 pub mod rules;
+pub use attempts::*;
 pub use events::*;
 pub use rules::*;
 
