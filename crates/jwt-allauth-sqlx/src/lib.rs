@@ -66,12 +66,16 @@ mod sql;
 mod store;
 
 #[cfg(feature = "postgres")]
+mod attempt_counters;
+#[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
 #[cfg(any(feature = "sqlite", feature = "postgres"))]
 pub use error::is_unavailable;
+#[cfg(feature = "postgres")]
+pub use attempt_counters::PostgresAttemptCounters;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

@@ -11,13 +11,15 @@ use std::future::Future;
 use std::hash::{BuildHasher, RandomState};
 use std::panic::{AssertUnwindSafe, resume_unwind};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration as StdDuration;
 
 use futures::FutureExt;
 use jwt_allauth::StoreError;
 use jwt_allauth::store::SessionStore;
-use jwt_allauth_sqlx::{MIGRATIONS_TABLE, PostgresStore};
+use jwt_allauth::attempts::AttemptCounters;
+use jwt_allauth_sqlx::{MIGRATIONS_TABLE, PostgresAttemptCounters, PostgresStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
@@ -118,6 +120,20 @@ where
 jwt_allauth::conformance_tests!(crate::with_store);
 jwt_allauth::event_log_tests!(crate::with_store);
 
+/// Runs `test` on the shared attempt counters of a store in a fresh schema.
+pub async fn with_attempt_counters<F, Fut>(test: F)
+where
+    F: FnOnce(Arc<dyn AttemptCounters>) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_store(|store| async move {
+        test(Arc::new(PostgresAttemptCounters::new(store.pool().clone()))).await;
+    })
+    .await;
+}
+
+jwt_allauth::attempt_counter_tests!(crate::with_attempt_counters);
+
 /// Migrations are recorded in the library's own table, not `_sqlx_migrations`, and
 /// running them again is a no-op.
 #[tokio::test]
@@ -135,6 +151,7 @@ async fn migrations_use_own_table_and_are_idempotent() {
             tables,
             [
                 MIGRATIONS_TABLE,
+                "jwt_allauth_attempts",
                 "jwt_allauth_events",
                 "jwt_allauth_purpose_tokens",
                 "jwt_allauth_sessions"
