@@ -85,6 +85,17 @@ impl From<Throttled> for ApiError {
     }
 }
 
+impl From<crate::throttle::ThrottleError> for ApiError {
+    fn from(error: crate::throttle::ThrottleError) -> Self {
+        match error {
+            crate::throttle::ThrottleError::Throttled(throttled) => ApiError::Throttled(throttled),
+            crate::throttle::ThrottleError::Unavailable(error) => {
+                crate::error_response::counters_fault(&error, "login throttle").into()
+            }
+        }
+    }
+}
+
 impl From<ServerFault> for ApiError {
     fn from(fault: ServerFault) -> Self {
         match fault {

@@ -99,6 +99,13 @@ fn log_fault(
     }
 }
 
+/// Logs a failure of the throttle's or a rate limit's counters (`context` names which):
+/// whatever its kind, the attempt is refused with 503 (fail closed: nothing is verified
+/// or sent uncounted).
+pub(crate) fn counters_fault(error: &StoreError, context: &'static str) -> ServerFault {
+    log_fault(true, error, context)
+}
+
 /// Whether a user-store error wraps [`StoreError::Unavailable`] somewhere in its chain
 /// (how an [`AccountStore`](crate::AccountStore) says "the database cannot be reached").
 fn user_store_unavailable(error: &UserStoreError) -> bool {
@@ -113,7 +120,7 @@ fn user_store_unavailable(error: &UserStoreError) -> bool {
 }
 
 /// `error: source: source ...`.
-fn error_chain(error: &(dyn StdError + 'static)) -> String {
+pub(crate) fn error_chain(error: &(dyn StdError + 'static)) -> String {
     let mut text = error.to_string();
     let mut current = error.source();
     while let Some(source) = current {

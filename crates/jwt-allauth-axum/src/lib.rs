@@ -215,5 +215,5 @@ pub use routes::{
 pub use state::{AccountLimits, AuthState};
 pub use throttle::{
     ClientBucket, DEFAULT_MAX_TRACKED, EMAIL_WINDOW_SECONDS, IP_WINDOW_SECONDS, LoginAttempt,
-    LoginThrottle, RateLimiter, Throttled,
+    LoginThrottle, RateLimitError, RateLimiter, ThrottleError, Throttled,
 };

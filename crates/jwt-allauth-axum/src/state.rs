@@ -24,6 +24,7 @@ use crate::http_settings::HttpSettings;
 use crate::password_permits::PasswordPermits;
 use crate::password_rules::PasswordRules;
 use crate::throttle::{LoginThrottle, RateLimiter};
+use jwt_allauth::attempts::{AttemptCounters, MemoryAttemptCounters};
 
 /// The rate limiters of the account flows, from the [`AccountSettings`].
 #[derive(Debug)]
@@ -39,13 +40,24 @@ pub struct AccountLimits {
 }
 
 impl AccountLimits {
-    /// The limiters of `settings`.
+    /// The limiters of `settings`, counting in this process's memory.
     pub fn new(settings: &AccountSettings) -> Self {
+        Self::with_counters(settings, Arc::new(MemoryAttemptCounters::new()))
+    }
+
+    /// The limiters of `settings`, counting in `counters` (e.g. counters every instance
+    /// shares), each under its own scope: `signups_per_ip`, `mails_per_address`,
+    /// `reset_requests_per_address`, `reset_requests_per_ip`.
+    pub fn with_counters(settings: &AccountSettings, counters: Arc<dyn AttemptCounters>) -> Self {
+        let limiter = |scope, limit| RateLimiter::shared(scope, limit, Arc::clone(&counters));
         Self {
-            signups_per_ip: RateLimiter::new(settings.signups_per_ip),
-            mails_per_address: RateLimiter::new(settings.mails_per_address),
-            reset_requests_per_address: RateLimiter::new(settings.reset_requests_per_address),
-            reset_requests_per_ip: RateLimiter::new(settings.reset_requests_per_ip),
+            signups_per_ip: limiter("signups_per_ip", settings.signups_per_ip),
+            mails_per_address: limiter("mails_per_address", settings.mails_per_address),
+            reset_requests_per_address: limiter(
+                "reset_requests_per_address",
+                settings.reset_requests_per_address,
+            ),
+            reset_requests_per_ip: limiter("reset_requests_per_ip", settings.reset_requests_per_ip),
         }
     }
 }
@@ -70,6 +82,8 @@ struct Inner<A: UserStore> {
     user_agent_parser: Option<Arc<UserAgentParser>>,
     client_ip: ClientIpResolver,
     throttle: Arc<LoginThrottle>,
+    /// The counters given to [`AuthState::with_attempt_counters`], if any.
+    attempt_counters: Option<Arc<dyn AttemptCounters>>,
     password_permits: PasswordPermits,
     password_rules: PasswordRules,
     mailer: Option<Arc<dyn crate::mailer::Mailer>>,
@@ -89,6 +103,7 @@ impl<A: UserStore> Clone for Inner<A> {
             user_agent_parser: self.user_agent_parser.clone(),
             client_ip: self.client_ip.clone(),
             throttle: Arc::clone(&self.throttle),
+            attempt_counters: self.attempt_counters.clone(),
             password_permits: self.password_permits.clone(),
             password_rules: self.password_rules.clone(),
             mailer: self.mailer.clone(),
@@ -172,6 +187,7 @@ where
         let inner = Inner {
             client_ip: ClientIpResolver::new(http.trusted_proxies.clone()),
             throttle: Arc::new(LoginThrottle::from_settings(&http)),
+            attempt_counters: None,
             password_permits: PasswordPermits::per_core(),
             password_rules: PasswordRules::default(),
             mailer: None,
@@ -208,6 +224,25 @@ where
         self.map_inner(|inner| inner.throttle = Arc::new(throttle))
     }
 
+    /// The same state counting login attempts ([`LoginThrottle::with_counters`]) and the
+    /// account flows' rate limits ([`AccountLimits::with_counters`]) in `counters`, e.g.
+    /// `jwt_allauth_sqlx::PostgresAttemptCounters`, so that every instance sharing them
+    /// applies the limits together. Replaces the throttle and the limiters with fresh
+    /// ones of the current settings (later [`with_account_settings`](Self::with_account_settings)
+    /// keeps these counters). Defaults to this process's memory.
+    pub fn with_attempt_counters(self, counters: Arc<dyn AttemptCounters>) -> Self {
+        self.map_inner(|inner| {
+            inner.throttle = Arc::new(
+                LoginThrottle::from_settings(&inner.http).with_counters(Arc::clone(&counters)),
+            );
+            inner.account_limits = Arc::new(AccountLimits::with_counters(
+                &inner.accounts,
+                Arc::clone(&counters),
+            ));
+            inner.attempt_counters = Some(counters);
+        })
+    }
+
     /// The same state with other password-check permits. Defaults to
     /// [`PasswordPermits::per_core`]; give the count of the user store's own limit on
     /// concurrent hashing.
@@ -226,7 +261,10 @@ where
     /// the flows then send no mail (and log why).
     pub fn with_account_settings(self, settings: AccountSettings) -> Self {
         self.map_inner(|inner| {
-            inner.account_limits = Arc::new(AccountLimits::new(&settings));
+            inner.account_limits = Arc::new(match &inner.attempt_counters {
+                Some(counters) => AccountLimits::with_counters(&settings, Arc::clone(counters)),
+                None => AccountLimits::new(&settings),
+            });
             inner.accounts = settings;
         })
     }

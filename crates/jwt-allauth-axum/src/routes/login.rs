@@ -108,7 +108,7 @@ where
     };
     let user = match authenticated {
         Ok(Some(user)) if user.is_active() => {
-            attempt.succeeded();
+            attempt.succeeded().await;
             // The right password of an account that must confirm its address first
             // (accounts.md); every other failure keeps the one answer below.
             if state.account_settings().email_verification
@@ -124,7 +124,7 @@ where
             return Err(ApiError::IncorrectCredentials);
         }
         Err(error) => {
-            attempt.abandoned();
+            attempt.abandoned().await;
             return Err(user_store_fault(&error, "login").into());
         }
     };

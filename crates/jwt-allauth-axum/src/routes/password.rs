@@ -126,7 +126,7 @@ where
         // The old password is checked first; an inactive user cannot get here.
         return match accounts.authenticate(&email, &request.old_password).await {
             Ok(Some(_)) => {
-                attempt.succeeded();
+                attempt.succeeded().await;
                 Err(refusal.into())
             }
             Ok(None) => {
@@ -134,7 +134,7 @@ where
                 Err(FieldErrors::single("old_password", WRONG_OLD_PASSWORD).into())
             }
             Err(error) => {
-                attempt.abandoned();
+                attempt.abandoned().await;
                 Err(user_store_fault(&error, "password change").into())
             }
         };
@@ -145,13 +145,13 @@ where
         .await;
     drop(turn);
     match changed {
-        Ok(PasswordChange::Changed) => attempt.succeeded(),
+        Ok(PasswordChange::Changed) => attempt.succeeded().await,
         Ok(PasswordChange::WrongOldPassword) => {
             attempt.failed();
             return Err(FieldErrors::single("old_password", WRONG_OLD_PASSWORD).into());
         }
         Ok(PasswordChange::UserNotFound) => {
-            attempt.abandoned();
+            attempt.abandoned().await;
             let deleted = RevocationReason::Deleted;
             if let Err(error) = state
                 .manager()
@@ -163,7 +163,7 @@ where
             return Err(AuthRejection::UserInactive.into());
         }
         Err(error) => {
-            attempt.abandoned();
+            attempt.abandoned().await;
             return Err(user_store_fault(&error, "password change").into());
         }
     }

@@ -16,13 +16,13 @@ use time::OffsetDateTime;
 use crate::account_flows::{AccountFlows, AccountMail};
 use crate::api_error::ApiError;
 use crate::client::ClientInfo;
-use crate::error_response::user_store_fault;
+use crate::error_response::{counters_fault, user_store_fault};
 use crate::fields::{CharField, FieldErrors, Fields};
 use crate::payloads::Detail;
 use crate::payloads::PasswordResetDone;
 use crate::rejection::RefreshRejection;
 use crate::state::AuthState;
-use crate::throttle::{ClientBucket, Throttled};
+use crate::throttle::{ClientBucket, RateLimitError, Throttled};
 
 /// The purpose of reset tokens.
 pub(crate) const PASSWORD_RESET: &str = "password_reset";
@@ -96,10 +96,16 @@ where
     let now = state.now();
     let key = email_key(&email);
     let limits = state.account_limits();
-    let throttled = |wait| ApiError::ResetThrottled(Throttled::after(wait));
+    let throttled = |error| match error {
+        RateLimitError::Exceeded(wait) => ApiError::ResetThrottled(Throttled::after(wait)),
+        RateLimitError::Unavailable(error) => {
+            ApiError::from(counters_fault(&error, "password reset rate limit"))
+        }
+    };
     limits
         .reset_requests_per_address
         .hit(&key, now)
+        .await
         .map_err(throttled)?;
     let ip = state.client_ip(&client);
     let bucket = ip
@@ -108,6 +114,7 @@ where
     limits
         .reset_requests_per_ip
         .hit(&bucket, now)
+        .await
         .map_err(throttled)?;
 
     let device = state.device_info(&client);
@@ -140,6 +147,7 @@ async fn send_reset_mail<A>(
         .account_limits()
         .mails_per_address
         .hit(&key, now)
+        .await
         .is_err()
     {
         tracing::info!("password reset mail not sent: MAILS_PER_ADDRESS reached");

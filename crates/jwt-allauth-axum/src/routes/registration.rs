@@ -17,12 +17,12 @@ use crate::account_flows::{AccountFlows, AccountMail, NewAccount, Registered};
 use crate::account_settings::{EmailVerification, Registration};
 use crate::api_error::ApiError;
 use crate::client::ClientInfo;
-use crate::error_response::{server_fault, user_store_fault};
+use crate::error_response::{counters_fault, server_fault, user_store_fault};
 use crate::fields::{CharField, FieldErrors, Fields};
 use crate::pages::{escape, page};
 use crate::payloads::Detail;
 use crate::state::AuthState;
-use crate::throttle::{ClientBucket, Throttled};
+use crate::throttle::{ClientBucket, RateLimitError, Throttled};
 
 /// The purpose of verification tokens.
 pub(crate) const EMAIL_VERIFICATION: &str = "email_verification";
@@ -82,6 +82,7 @@ async fn send_verification<A>(
         .account_limits()
         .mails_per_address
         .hit(&key, now)
+        .await
         .is_err()
     {
         tracing::info!("verification mail not sent: MAILS_PER_ADDRESS reached");
@@ -115,6 +116,7 @@ where
         .account_limits()
         .mails_per_address
         .hit(&key, now)
+        .await
         .is_err()
     {
         return;
@@ -130,8 +132,11 @@ where
 }
 
 /// 429 past `SIGNUPS_PER_IP`.
-fn signup_throttled(wait: std::time::Duration) -> ApiError {
-    ApiError::SignupThrottled(Throttled::after(wait))
+fn signup_throttled(error: RateLimitError) -> ApiError {
+    match error {
+        RateLimitError::Exceeded(wait) => ApiError::SignupThrottled(Throttled::after(wait)),
+        RateLimitError::Unavailable(error) => counters_fault(&error, "sign-up rate limit").into(),
+    }
 }
 
 /// `POST /registration/` `{"email","password1","password2","first_name","last_name"}`
@@ -224,6 +229,7 @@ where
         .account_limits()
         .signups_per_ip
         .hit(&bucket, now)
+        .await
         .map_err(signup_throttled)?;
 
     let mode = state.account_settings().email_verification;
