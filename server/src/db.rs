@@ -8,10 +8,12 @@ mod database_url;
 mod reads;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jwt_allauth::DynStore;
-use jwt_allauth_sqlx::{PostgresStore, SqliteStore};
+use jwt_allauth::attempts::AttemptCounters;
+use jwt_allauth_sqlx::{PostgresAttemptCounters, PostgresStore, SqliteStore};
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgConnectOptions, PgConnection, PgPool, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool};
@@ -233,6 +235,16 @@ impl Database {
             Database::Postgres(pool) => {
                 DynStore::with_events(MeteredStore::new(PostgresStore::new(pool.clone())))
             }
+        }
+    }
+
+    /// The counters of the login throttle and the account rate limits that every
+    /// instance on this database shares: on PostgreSQL, [`PostgresAttemptCounters`]; on
+    /// SQLite `None` (one process serves, and counts in memory at no database cost).
+    pub fn attempt_counters(&self) -> Option<Arc<dyn AttemptCounters>> {
+        match self {
+            Database::Sqlite(_) => None,
+            Database::Postgres(pool) => Some(Arc::new(PostgresAttemptCounters::new(pool.clone()))),
         }
     }
 

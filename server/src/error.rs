@@ -28,6 +28,9 @@ pub enum CommandError {
     /// The event log cannot be read.
     #[error("cannot read the event log")]
     Events(#[source] jwt_allauth::StoreError),
+    /// The shared throttle counters cannot be purged.
+    #[error("cannot purge the throttle counters")]
+    Attempts(#[source] jwt_allauth::StoreError),
     /// `--since` is neither a time nor a duration.
     #[error(
         "--since must be an RFC 3339 time (2026-12-05T10:00:00Z) or a duration before now (1h, 30m, 2d): {0}"

@@ -137,6 +137,12 @@ impl AppState {
             .with_password_permits(turns)
             .with_account_settings(accounts)
             .with_mailer(mailer);
+        // On PostgreSQL the throttle and the rate limits count in the database, across
+        // every instance; on SQLite in this process.
+        let auth = match db.attempt_counters() {
+            Some(counters) => auth.with_attempt_counters(counters),
+            None => auth,
+        };
         let well_known = WellKnown::new(auth.manager().codec().clone())
             .with_issuer(auth.settings().issuer.clone())
             .with_public_url(configured_public_url);

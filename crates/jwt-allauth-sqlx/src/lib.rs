@@ -72,10 +72,10 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-#[cfg(any(feature = "sqlite", feature = "postgres"))]
-pub use error::is_unavailable;
 #[cfg(feature = "postgres")]
 pub use attempt_counters::PostgresAttemptCounters;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use error::is_unavailable;
 #[cfg(feature = "postgres")]
 pub use postgres::PostgresStore;
 #[cfg(any(feature = "sqlite", feature = "postgres"))]

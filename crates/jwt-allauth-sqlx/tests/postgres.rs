@@ -17,8 +17,8 @@ use std::time::Duration as StdDuration;
 
 use futures::FutureExt;
 use jwt_allauth::StoreError;
-use jwt_allauth::store::SessionStore;
 use jwt_allauth::attempts::AttemptCounters;
+use jwt_allauth::store::SessionStore;
 use jwt_allauth_sqlx::{MIGRATIONS_TABLE, PostgresAttemptCounters, PostgresStore};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{AssertSqlSafe, Connection, PgConnection};

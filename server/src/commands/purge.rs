@@ -11,8 +11,14 @@ pub(super) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), Com
     // The outbox keeps no delivered mail (a mail is deleted once the SMTP server
     // accepted it, or given up), so there is nothing of it to purge; say what waits.
     let waiting = crate::mail::Outbox::new(admin.db.clone()).queued().await;
+    // The shared throttle counters (PostgreSQL): attempts whose window has passed.
+    let attempts = match admin.db.attempt_counters() {
+        Some(counters) if !args.dry_run => counters.purge(now_ms()).await.map(Some),
+        _ => Ok(None),
+    };
     admin.close().await;
     let report = result?;
+    let attempts = attempts.map_err(CommandError::Attempts)?;
     let waiting = waiting.map_err(|error| CommandError::Outbox(Box::new(error)))?;
     let verb = if args.dry_run {
         "would delete"
@@ -23,6 +29,9 @@ pub(super) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), Com
         "{verb} {} expired session(s) and {} expired purpose token(s)",
         report.sessions, report.purpose_tokens
     ))?;
+    if let Some(attempts) = attempts.filter(|&count| count > 0) {
+        out(&format!("deleted {attempts} expired throttle attempt(s)"))?;
+    }
     out(&format!(
         "{verb} {} event(s) older than EVENT_RETENTION",
         report.events
@@ -31,4 +40,9 @@ pub(super) async fn run(global: &GlobalArgs, args: &PurgeArgs) -> Result<(), Com
         "{} mail(s) waiting in the outbox (delivered mail is deleted at delivery)",
         waiting.len()
     ))
+}
+
+/// The time of [`now`] in Unix milliseconds, as the throttle counters count.
+fn now_ms() -> i64 {
+    i64::try_from(now().unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX)
 }

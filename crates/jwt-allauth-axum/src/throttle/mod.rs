@@ -377,7 +377,9 @@ impl LoginThrottle {
     }
 
     fn lock(&self) -> MutexGuard<'_, InFlight> {
-        self.in_flight.lock().unwrap_or_else(PoisonError::into_inner)
+        self.in_flight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Gives back the reservation of an attempt; with `forgive`, also forgets the
@@ -512,9 +514,19 @@ mod tests {
     }
 
     /// `n` failed attempts for `email` from `ip` at `second`.
-    async fn fail(throttle: &LoginThrottle, ip: Option<IpAddr>, email: &str, second: i64, n: usize) {
+    async fn fail(
+        throttle: &LoginThrottle,
+        ip: Option<IpAddr>,
+        email: &str,
+        second: i64,
+        n: usize,
+    ) {
         for _ in 0..n {
-            throttle.begin(ip, email, at(second)).await.unwrap().failed();
+            throttle
+                .begin(ip, email, at(second))
+                .await
+                .unwrap()
+                .failed();
         }
     }
 
@@ -545,7 +557,12 @@ mod tests {
     async fn a_success_gives_its_reservation_back_and_forgives_the_client() {
         let throttle = LoginThrottle::new(2, 3);
         fail(&throttle, ip(1), "a@x.io", 0, 1).await;
-        throttle.begin(ip(1), "a@x.io", at(1)).await.unwrap().succeeded().await;
+        throttle
+            .begin(ip(1), "a@x.io", at(1))
+            .await
+            .unwrap()
+            .succeeded()
+            .await;
         // The success is not counted against the client's 2 a minute...
         fail(&throttle, ip(1), "a@x.io", 2, 1).await;
         assert!(throttle.begin(ip(1), "a@x.io", at(3)).await.is_err());
@@ -553,7 +570,12 @@ mod tests {
         // its limit through others, this client is still verified.
         let throttle = LoginThrottle::new(0, 3);
         fail(&throttle, ip(1), "a@x.io", 0, 2).await;
-        throttle.begin(ip(1), "a@x.io", at(1)).await.unwrap().succeeded().await;
+        throttle
+            .begin(ip(1), "a@x.io", at(1))
+            .await
+            .unwrap()
+            .succeeded()
+            .await;
         fail(&throttle, ip(2), "a@x.io", 2, 1).await;
         assert!(throttle.begin(ip(2), "a@x.io", at(3)).await.is_err());
         assert!(throttle.begin(ip(1), "a@x.io", at(3)).await.is_ok());
@@ -597,7 +619,10 @@ mod tests {
         tokio::task::yield_now().await;
         first.failed();
         assert_eq!(
-            waiting.await.unwrap().map_err(|refusal| refusal.throttled()),
+            waiting
+                .await
+                .unwrap()
+                .map_err(|refusal| refusal.throttled()),
             Err(Some(Throttled { retry_after: 59 }))
         );
         // With nothing in flight, a refusal is at once.
@@ -614,8 +639,18 @@ mod tests {
     #[tokio::test]
     async fn an_abandoned_attempt_is_not_counted() {
         let throttle = LoginThrottle::new(1, 1);
-        throttle.begin(ip(1), "a@x.io", at(0)).await.unwrap().abandoned().await;
-        throttle.begin(ip(1), "a@x.io", at(0)).await.unwrap().abandoned().await;
+        throttle
+            .begin(ip(1), "a@x.io", at(0))
+            .await
+            .unwrap()
+            .abandoned()
+            .await;
+        throttle
+            .begin(ip(1), "a@x.io", at(0))
+            .await
+            .unwrap()
+            .abandoned()
+            .await;
         assert!(throttle.begin(ip(1), "a@x.io", at(0)).await.is_ok());
     }
 
@@ -662,12 +697,14 @@ mod tests {
         fail(&throttle, second, "b@x.io", 0, 1).await;
         assert!(
             throttle
-                .begin("2001:db8:0:1:1::3".parse().ok(), "c@x.io", at(1)).await
+                .begin("2001:db8:0:1:1::3".parse().ok(), "c@x.io", at(1))
+                .await
                 .is_err()
         );
         assert!(
             throttle
-                .begin("2001:db8:0:2::1".parse().ok(), "c@x.io", at(1)).await
+                .begin("2001:db8:0:2::1".parse().ok(), "c@x.io", at(1))
+                .await
                 .is_ok()
         );
     }

@@ -93,8 +93,7 @@ impl MemoryAttemptCounters {
                         continue;
                     };
                     if let Some(attempts) = keys.get_mut(&key.digest) {
-                        if let Some(index) = attempts.times.iter().rposition(|&at| at == started)
-                        {
+                        if let Some(index) = attempts.times.iter().rposition(|&at| at == started) {
                             attempts.times.remove(index);
                         }
                         if attempts.times.is_empty() {

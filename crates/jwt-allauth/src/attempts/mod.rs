@@ -38,7 +38,10 @@ pub struct CounterKey {
 impl fmt::Debug for CounterKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // A prefix is enough to tell keys apart in a log, and says nothing of the address.
-        let prefix: String = self.digest[..4].iter().map(|b| format!("{b:02x}")).collect();
+        let prefix: String = self.digest[..4]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
         write!(f, "CounterKey({}, {prefix}…)", self.scope)
     }
 }

@@ -156,7 +156,10 @@ pub async fn attempts_are_counted_per_scope_and_key(counters: Arc<dyn AttemptCou
     assert_eq!(reserve(&*counters, &[first], T0).await, Ok(()));
     assert!(reserve(&*counters, &[first], T0).await.is_err());
     for other in [key("two", "a"), key("one", "b")] {
-        assert_eq!(reserve(&*counters, &[query(other, 60, 1)], T0).await, Ok(()));
+        assert_eq!(
+            reserve(&*counters, &[query(other, 60, 1)], T0).await,
+            Ok(())
+        );
     }
 }
 
