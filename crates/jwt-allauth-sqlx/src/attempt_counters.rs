@@ -72,10 +72,18 @@ DELETE FROM jwt_allauth_attempts WHERE ctid IN (
 /// Rows live until their window has passed: [`purge`](AttemptCounters::purge) deletes
 /// them, and every instance also deletes a batch of them about once a minute while it
 /// reserves, so the table holds about one window of attempts.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct PostgresAttemptCounters {
     pool: PgPool,
     last_purge: std::sync::Arc<AtomicI64>,
+}
+
+impl std::fmt::Debug for PostgresAttemptCounters {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The pool's options are not needed to tell what this is.
+        f.debug_struct("PostgresAttemptCounters")
+            .finish_non_exhaustive()
+    }
 }
 
 impl PostgresAttemptCounters {
