@@ -9,6 +9,7 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -141,6 +142,9 @@ pub struct LoginThrottle {
     in_flight: Mutex<InFlight>,
     /// Woken whenever an attempt is settled, for [`begin_or_wait`](Self::begin_or_wait).
     settled: Notify,
+    /// How many attempts have settled in this process, for
+    /// [`begin_or_wait`](Self::begin_or_wait).
+    settlements: AtomicU64,
 }
 
 /// The SHA-256 of an address's [`email_key`].
@@ -208,6 +212,7 @@ impl LoginThrottle {
             memory: Some(memory),
             in_flight: Mutex::new(InFlight::default()),
             settled: Notify::new(),
+            settlements: AtomicU64::new(0),
         }
     }
 
@@ -305,21 +310,32 @@ impl LoginThrottle {
         let client = ip.map(ClientBucket::of);
         let email = email_digest(email);
         let keys = AttemptKeys::new(client, &email);
+        // In flight before it is counted: whoever the counters refuse because of this
+        // attempt finds it in flight and waits for it ([`begin_or_wait`]), even while
+        // shared counters are still answering.
+        {
+            let mut in_flight = self.lock();
+            *in_flight.per_client.entry(client).or_default() += 1;
+            *in_flight.per_email.entry(email).or_default() += 1;
+        }
         if self.per_ip > 0 || self.per_email > 0 {
             let queries = self.queries(&keys);
             let decide = |states: &[CounterState]| self.decide(states, started);
-            match self.counters.reserve(&queries, started, &decide).await {
-                Ok(Ok(())) => {}
+            let refusal = match self.counters.reserve(&queries, started, &decide).await {
+                Ok(Ok(())) => None,
                 Ok(Err(refused)) => {
                     let wait = Duration::from_millis(refused.wait_ms);
-                    return Err(ThrottleError::Throttled(Throttled::after(wait)));
+                    Some(ThrottleError::Throttled(Throttled::after(wait)))
                 }
-                Err(error) => return Err(ThrottleError::Unavailable(error)),
+                Err(error) => Some(ThrottleError::Unavailable(error)),
+            };
+            if let Some(refusal) = refusal {
+                let mut in_flight = self.lock();
+                settle_one(&mut in_flight.per_client, client);
+                settle_one(&mut in_flight.per_email, email);
+                return Err(refusal);
             }
         }
-        let mut in_flight = self.lock();
-        *in_flight.per_client.entry(client).or_default() += 1;
-        *in_flight.per_email.entry(email).or_default() += 1;
         Ok(LoginAttempt {
             throttle: self,
             client,
@@ -352,11 +368,19 @@ impl LoginThrottle {
             tokio::pin!(settled);
             // Registered before the check, so that a settlement in between is not missed.
             settled.as_mut().enable();
+            let settlements = self.settlements.load(Ordering::Acquire);
             let refused = match self.begin(ip, email, now()).await {
                 Ok(attempt) => return Ok(attempt),
                 Err(ThrottleError::Throttled(refused)) => refused,
                 Err(unavailable) => return Err(unavailable),
             };
+            // An attempt settled while this one was being decided (shared counters take
+            // a database round trip): the refusal may be stale, so decide again.
+            if self.settlements.load(Ordering::Acquire) != settlements
+                && tokio::time::Instant::now() < deadline
+            {
+                continue;
+            }
             if !self
                 .lock()
                 .in_flight_for(ip.map(ClientBucket::of), &email_digest(email))
@@ -462,6 +486,7 @@ impl Drop for LoginAttempt<'_> {
         settle_one(&mut in_flight.per_client, self.client);
         settle_one(&mut in_flight.per_email, self.email);
         drop(in_flight);
+        self.throttle.settlements.fetch_add(1, Ordering::Release);
         self.throttle.settled.notify_waiters();
     }
 }
