@@ -284,16 +284,17 @@ pub struct GenerateKeyArgs {
 /// A key's `kid`.
 #[derive(Debug, Clone, Args)]
 pub struct KidArgs {
-    /// The key's kid (see `keys list`).
-    #[arg(value_name = "KID")]
+    /// The key's kid (see `keys list`). A kid is a base64url thumbprint and may begin
+    /// with `-`: it is taken as the kid, not as a flag.
+    #[arg(value_name = "KID", allow_hyphen_values = true)]
     pub kid: String,
 }
 
 /// `keys retire`.
 #[derive(Debug, Clone, Args)]
 pub struct RetireKeyArgs {
-    /// The key's kid (see `keys list`).
-    #[arg(value_name = "KID")]
+    /// The key's kid (see `keys list`); it may begin with `-`.
+    #[arg(value_name = "KID", allow_hyphen_values = true)]
     pub kid: String,
     /// Retire it even if it may still verify live tokens (they then stop verifying).
     #[arg(long)]
@@ -340,6 +341,26 @@ mod tests {
         let cli = Cli::try_parse_from(["jwt-allauth", "--config", "x.toml", "purge", "--dry-run"])
             .expect("parse");
         assert_eq!(cli.global.config, Some(PathBuf::from("x.toml")));
+    }
+
+    /// A kid is a base64url thumbprint: one in 64 begins with `-`.
+    #[test]
+    fn a_kid_may_begin_with_a_hyphen() {
+        let cli =
+            Cli::try_parse_from(["jwt-allauth", "keys", "activate", "-C0kid"]).expect("parse");
+        assert!(
+            matches!(&cli.command, Command::Keys(KeysCommand::Activate(args)) if args.kid == "-C0kid")
+        );
+        for args in [
+            ["jwt-allauth", "keys", "retire", "-C0kid", "--force"],
+            ["jwt-allauth", "keys", "retire", "--force", "-C0kid"],
+        ] {
+            let cli = Cli::try_parse_from(args).expect("parse");
+            assert!(matches!(
+                &cli.command,
+                Command::Keys(KeysCommand::Retire(RetireKeyArgs { kid, force: true })) if kid == "-C0kid"
+            ));
+        }
     }
 
     #[test]
