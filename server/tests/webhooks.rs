@@ -195,7 +195,10 @@ on_both_databases!(every_event_is_delivered_in_order);
 async fn failures_are_retried(db: &TestDb) {
     success(&db.run(&["user", "create", "--email", EMAIL, "--password", PASSWORD]));
     let receiver = Receiver::start(Behaviour::FailFirst(3)).await;
-    let server = serve(db, &receiver).await;
+    let metrics = format!("127.0.0.1:{}", common::free_port());
+    let mut with_metrics = env(&receiver).to_vec();
+    with_metrics.push(("JWT_ALLAUTH_METRICS_BIND", &metrics));
+    let server = Server::start_with_env(db, &[], &with_metrics).await;
     let client = Client::new();
     let session = login(&client, &server).await;
     post_auth(
@@ -210,6 +213,36 @@ async fn failures_are_retried(db: &TestDb) {
     let deliveries = receiver.wait_for(&ids(&events)).await;
     assert_eq!(receiver.failed(), 3);
     assert_delivered(&events, &deliveries);
+
+    // The delivery state in the metrics (events.md): three failed attempts, then every
+    // event delivered.
+    let expected = (events.len() as f64, 3.0);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = client
+            .get(format!("http://{metrics}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let counted = |state: &str| {
+            let series = format!("jwt_allauth_webhook_deliveries_total{{state=\"{state}\"}} ");
+            text.lines()
+                .find_map(|line| line.strip_prefix(&series))
+                .map_or(0.0, |value| value.trim().parse::<f64>().unwrap())
+        };
+        if (counted("delivered"), counted("failed")) == expected {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "deliveries in the metrics: {:?}, expected {expected:?}\n{text}",
+            (counted("delivered"), counted("failed"))
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 on_both_databases!(failures_are_retried);
 
