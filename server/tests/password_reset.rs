@@ -32,6 +32,18 @@ fn reset(email: &str) -> Request<Body> {
         .unwrap()
 }
 
+/// A Prometheus recorder for this test process, installed once (the counters of every
+/// test of this binary add up in it).
+fn recorder() -> &'static metrics_exporter_prometheus::PrometheusHandle {
+    static HANDLE: std::sync::OnceLock<metrics_exporter_prometheus::PrometheusHandle> =
+        std::sync::OnceLock::new();
+    HANDLE.get_or_init(|| {
+        metrics_exporter_prometheus::PrometheusBuilder::new()
+            .install_recorder()
+            .unwrap()
+    })
+}
+
 async fn state() -> AppState {
     state_with(
         |config| {
@@ -431,6 +443,7 @@ const NEW_PASSWORD: &str = "a fresh plum-kettle orbit";
 /// the same capability then fails.
 #[tokio::test]
 async fn set_new_resets_the_password_and_ends_every_session() {
+    let metrics = recorder();
     let state = state().await;
     let id = ada(&state).await;
     let router = app(state.clone()).await;
@@ -513,6 +526,17 @@ async fn set_new_resets_the_password_and_ends_every_session() {
         body,
         json!({"detail": "Token is invalid or expired", "code": "token_not_valid"})
     );
+
+    // The sessions the reset ended are counted by reason (events.md's metrics), though
+    // the reset ends them in a transaction of its own, past the metered store.
+    let rendered = metrics.render();
+    let counted = rendered
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("jwt_allauth_revocations_total{reason=\"password_reset\"} ")
+        })
+        .map_or(0.0, |value| value.trim().parse::<f64>().unwrap());
+    assert!(counted >= 1.0, "{rendered}");
 
     // The event log: the account, the login, the reset (the spent capability nothing).
     assert_eq!(

@@ -28,8 +28,10 @@ impl<S> MeteredStore<S> {
     }
 }
 
-/// Counts `sessions` sessions ended for `reason`.
-fn ended(reason: RevocationReason, sessions: u64) {
+/// Counts `sessions` sessions ended for `reason` in `jwt_allauth_revocations_total`: what
+/// [`MeteredStore`] calls, and what a change that ends sessions in a transaction of its
+/// own (a password reset, `users/account_flows.rs`) calls once it has committed.
+pub fn ended(reason: RevocationReason, sessions: u64) {
     if sessions > 0 {
         metrics::counter!(REVOCATIONS_TOTAL, "reason" => reason.as_str()).increment(sessions);
     }

@@ -21,7 +21,7 @@ mod requests;
 
 pub use exporter::{MetricsError, MetricsExporter};
 pub use gauges::Gauges;
-pub use metered_store::MeteredStore;
+pub use metered_store::{MeteredStore, ended as sessions_ended};
 pub use requests::{UNMATCHED_ROUTE, record_request};
 
 /// Counter: HTTP requests answered, by `route` (the route's template, such as

@@ -147,13 +147,18 @@ impl AccountFlows for Users {
                 .await
                 .map_err(FlowError::Event)?;
                 let end = SessionEnd::new(RevocationReason::PasswordReset, now);
-                <$store>::revoke_user_credentials_on(&mut tx, user_id, end)
+                let ended = <$store>::revoke_user_credentials_on(&mut tx, user_id, end)
                     .await
                     .map_err(FlowError::Token)?;
                 Outbox::enqueue(&mut *tx, &notice, now)
                     .await
                     .map_err(FlowError::from)?;
                 tx.commit().await.map_err(FlowError::Transaction)?;
+                // This transaction bypasses the metered store: counted here, once committed.
+                crate::monitoring::sessions_ended(
+                    RevocationReason::PasswordReset,
+                    ended.len() as u64,
+                );
                 user
             }};
         }
