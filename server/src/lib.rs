@@ -123,6 +123,7 @@ impl AppState {
         let outbox = Outbox::new(db.clone());
         let users = Users::new(db.clone(), passwords).with_outbox(outbox.clone());
         let mailer = AccountMailer::new(Arc::new(templates), public_url.clone());
+        let new_device_email = config.mail.new_device_email_enabled();
         let configured_public_url = config.accounts.public_url.clone();
         let mut accounts = config.accounts.clone();
         accounts.public_url = Some(public_url);
@@ -142,6 +143,10 @@ impl AppState {
         let auth = match db.attempt_counters() {
             Some(counters) => auth.with_attempt_counters(counters),
             None => auth,
+        };
+        let auth = match new_device_email {
+            true => auth.with_known_devices(users.clone()),
+            false => auth,
         };
         let well_known = WellKnown::new(auth.manager().codec().clone())
             .with_issuer(auth.settings().issuer.clone())
@@ -253,7 +258,7 @@ pub async fn app(state: AppState) -> Router {
 /// `path` as request logs show it: the key and token segments of the account links
 /// replaced by their names, so that no log line holds a live link.
 pub fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
-    const LINKS: [(&str, &str); 2] = [
+    const LINKS: [(&str, &str); 3] = [
         (
             "/password/reset/confirm/",
             "/password/reset/confirm/{uidb64}/{token}/",
@@ -262,6 +267,7 @@ pub fn log_path(path: &str) -> std::borrow::Cow<'_, str> {
             "/registration/verification/",
             "/registration/verification/{key}/",
         ),
+        ("/sessions/not-me/", "/sessions/not-me/{key}/"),
     ];
     for (prefix, pattern) in LINKS {
         if path.starts_with(prefix) {

@@ -72,6 +72,8 @@ fn contract() -> BTreeMap<&'static str, BTreeSet<&'static str>> {
         ("/whoami/", &["get"]),
         ("/sessions/", &["get"]),
         ("/sessions/{session}/", &["delete"]),
+        ("/sessions/revoke-others/", &["post"]),
+        ("/sessions/not-me/{key}/", &["get", "post"]),
         ("/health/", &["get"]),
         ("/ready/", &["get"]),
         ("/.well-known/jwks.json", &["get"]),
@@ -269,7 +271,8 @@ async fn the_document_matches_the_router() {
             if methods.contains(&name) {
                 // A verification key that does not exist is the route's own 404.
                 // So is the discovery document with no ISSUER nor PUBLIC_URL configured.
-                let own_404 = (path == "/registration/verification/{key}/"
+                let own_404 = ((path == "/registration/verification/{key}/"
+                    || path == "/sessions/not-me/{key}/")
                     && method == Method::POST)
                     || path == "/.well-known/openid-configuration";
                 assert!(
@@ -315,6 +318,7 @@ async fn bodies_security_and_error_schemas() {
         "/registration/verify-email/",
         "/registration/resend-verification/",
         "/registration/verified/",
+        "/sessions/not-me/{key}/",
         "/.well-known/jwks.json",
         "/.well-known/openid-configuration",
     ]
@@ -516,7 +520,10 @@ async fn answers_conform_to_the_document() {
     let check = async |method: Method, path: &str, token: Option<&str>, body: Value| {
         let request = json_request(method.clone(), path, token, body);
         let (status, _, answer) = call(&router, request).await;
-        let template = if path.starts_with("/sessions/") && path != "/sessions/" {
+        let template = if path.starts_with("/sessions/")
+            && path != "/sessions/"
+            && path != "/sessions/revoke-others/"
+        {
             "/sessions/{session}/"
         } else {
             path
@@ -585,6 +592,9 @@ async fn answers_conform_to_the_document() {
     check(Method::GET, "/whoami/", Some("not-a-token"), Value::Null).await;
     check(Method::POST, "/refresh/", None, json!({})).await;
     check(Method::DELETE, "/sessions/nope/", access, Value::Null).await;
+    let others = check(Method::POST, "/sessions/revoke-others/", access, Value::Null).await;
+    assert_eq!(others["revoked"], 0);
+    check(Method::POST, "/sessions/revoke-others/", None, Value::Null).await;
     let change = json!({
         "old_password": "pass-word-123",
         "new_password1": "another-pass-456",

@@ -33,6 +33,20 @@ pub enum AccountMail {
     },
     /// `Your password was changed`: the notice after a reset.
     PasswordChanged,
+    /// `New sign-in to your account`: a login from a device the account has not used
+    /// lately (see [`known_devices`](crate::known_devices)).
+    NewSignIn {
+        /// The "This wasn't me" link, `{PUBLIC_URL}/sessions/not-me/<key>/`: it ends that
+        /// session.
+        link: String,
+        /// The device, as [`DeviceFingerprint::describe`](crate::known_devices::DeviceFingerprint::describe)
+        /// writes it (`Firefox on Windows (Other)`).
+        device: String,
+        /// The client's IP address, or `unknown`.
+        ip: String,
+        /// The login's time, UTC (`2026-12-05 21:04:59 UTC`).
+        time: String,
+    },
 }
 
 impl AccountMail {
@@ -43,13 +57,16 @@ impl AccountMail {
             AccountMail::AccountExists { .. } => "You already have an account",
             AccountMail::PasswordReset { .. } => "Password reset",
             AccountMail::PasswordChanged => "Your password was changed",
+            AccountMail::NewSignIn { .. } => "New sign-in to your account",
         }
     }
 
     /// The link the mail carries, if any.
     pub fn link(&self) -> Option<&str> {
         match self {
-            AccountMail::Verification { link } | AccountMail::PasswordReset { link } => Some(link),
+            AccountMail::Verification { link }
+            | AccountMail::PasswordReset { link }
+            | AccountMail::NewSignIn { link, .. } => Some(link),
             AccountMail::AccountExists { reset_page } => reset_page.as_deref(),
             AccountMail::PasswordChanged => None,
         }
@@ -72,6 +89,15 @@ impl fmt::Debug for AccountMail {
                 .field("link", &"[redacted]")
                 .finish(),
             AccountMail::PasswordChanged => f.write_str("PasswordChanged"),
+            AccountMail::NewSignIn {
+                device, ip, time, ..
+            } => f
+                .debug_struct("NewSignIn")
+                .field("link", &"[redacted]")
+                .field("device", device)
+                .field("ip", ip)
+                .field("time", time)
+                .finish(),
         }
     }
 }

@@ -169,6 +169,7 @@ mod fields;
 pub mod http_settings;
 #[cfg(feature = "jwks")]
 pub mod jwks;
+pub mod known_devices;
 mod mailer;
 #[cfg(feature = "openapi")]
 mod openapi;
@@ -199,7 +200,7 @@ pub use openapi::{BEARER_SCHEME, openapi};
 pub use password_permits::{PasswordPermit, PasswordPermits};
 pub use password_rules::{PasswordProblem, PasswordRules};
 pub use payloads::{
-    Detail, ErrorBody, ErrorCode, LoginRequest, PasswordChangeRequest, PasswordChanged,
+    Detail, ErrorBody, ErrorCode, LoginRequest, OthersRevoked, PasswordChangeRequest, PasswordChanged,
     PasswordResetDone, PasswordResetRequest, PasswordSetNewRequest, RefreshRequest,
     RegistrationRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
     VerifyEmailRequest,

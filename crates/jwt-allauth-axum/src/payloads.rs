@@ -357,6 +357,19 @@ pub struct SessionInfo {
     pub current: bool,
 }
 
+/// The answer of `POST /sessions/revoke-others/`:
+/// `{"detail":"Signed out of other devices.","revoked":<n>}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct OthersRevoked {
+    /// `Signed out of other devices.`
+    #[cfg_attr(feature = "openapi", schema(example = "Signed out of other devices."))]
+    pub detail: String,
+    /// How many sessions were ended.
+    #[cfg_attr(feature = "openapi", schema(example = 2))]
+    pub revoked: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

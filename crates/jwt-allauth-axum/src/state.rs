@@ -87,6 +87,7 @@ struct Inner<A: UserStore> {
     password_permits: PasswordPermits,
     password_rules: PasswordRules,
     mailer: Option<Arc<dyn crate::mailer::Mailer>>,
+    known_devices: Option<Arc<dyn crate::known_devices::KnownDevices>>,
     cookie: RefreshCookie,
     clock: Clock,
     /// Over `manager` and `clock`, built once: the extractors take it on every request.
@@ -107,6 +108,7 @@ impl<A: UserStore> Clone for Inner<A> {
             password_permits: self.password_permits.clone(),
             password_rules: self.password_rules.clone(),
             mailer: self.mailer.clone(),
+            known_devices: self.known_devices.clone(),
             cookie: self.cookie.clone(),
             clock: self.clock.clone(),
             authenticator: self.authenticator.clone(),
@@ -137,6 +139,7 @@ where
             .field("password_permits", &self.inner.password_permits)
             .field("password_rules", &self.inner.password_rules)
             .field("mailer", &self.inner.mailer.is_some())
+            .field("known_devices", &self.inner.known_devices.is_some())
             .field("cookie", &self.inner.cookie)
             .field("clock", &self.inner.clock)
             .finish_non_exhaustive()
@@ -191,6 +194,7 @@ where
             password_permits: PasswordPermits::per_core(),
             password_rules: PasswordRules::default(),
             mailer: None,
+            known_devices: None,
             cookie: RefreshCookie::from_settings(&http),
             user_agent_parser: parser,
             authenticator: Authenticator::new(Arc::clone(&manager), clock.clone()),
@@ -274,6 +278,24 @@ where
     pub fn with_mailer(self, mailer: impl crate::mailer::Mailer + 'static) -> Self {
         let mailer: Arc<dyn crate::mailer::Mailer> = Arc::new(mailer);
         self.map_inner(|inner| inner.mailer = Some(mailer))
+    }
+
+    /// The same state mailing sign-ins from new devices: `POST /login/` notes every
+    /// session it opens in `known_devices`, with a "New sign-in to your account" mail for
+    /// a device the account has not used lately (see [`crate::known_devices`]); the
+    /// sign-up's session is recorded without a mail. Without one (the default), no such
+    /// mail is sent.
+    pub fn with_known_devices(
+        self,
+        known_devices: impl crate::known_devices::KnownDevices,
+    ) -> Self {
+        let known: Arc<dyn crate::known_devices::KnownDevices> = Arc::new(known_devices);
+        self.map_inner(|inner| inner.known_devices = Some(known))
+    }
+
+    /// The record of known devices, if new sign-ins are mailed.
+    pub fn known_devices(&self) -> Option<&dyn crate::known_devices::KnownDevices> {
+        self.inner.known_devices.as_deref()
     }
 
     fn map_inner(mut self, change: impl FnOnce(&mut Inner<A>)) -> Self {

@@ -464,6 +464,31 @@ impl<U: UserStore> SessionManager<U> {
         Ok(ended.len() as u64)
     }
 
+    /// Ends every session of the user except `keep` ("sign out of other devices"), each
+    /// for `logout_all`. How many were ended. A session opened while this runs may stay
+    /// open: it is the caller's own doing, from a device that knows the password.
+    pub async fn revoke_other_sessions(
+        &self,
+        user_id: &str,
+        keep: Option<&str>,
+        now: OffsetDateTime,
+    ) -> Result<u64, Error> {
+        let sessions = self.store.list_user_sessions(user_id).await?;
+        let mut ended = 0;
+        for record in sessions {
+            if Some(record.session.as_str()) == keep {
+                continue;
+            }
+            if self
+                .end_user_session(user_id, &record.session, RevocationReason::LogoutAll, now)
+                .await?
+            {
+                ended += 1;
+            }
+        }
+        Ok(ended)
+    }
+
     /// Ends one of the user's sessions at their request (`logout`); `false` if it is not
     /// one of theirs.
     pub async fn revoke_user_session(

@@ -24,6 +24,26 @@ jwt_allauth::settings_group! {
         /// `EMAIL_TEMPLATES_DIR`: a directory whose files override the built-in mail
         /// templates of the same name. Defaults to none.
         EMAIL_TEMPLATES_DIR email_templates_dir: Option<PathBuf> = None => value::optional_path;
+        /// `NEW_DEVICE_EMAIL`: whether a login from a device the account has not used
+        /// within 90 days gets a "New sign-in to your account" mail. Defaults to on when
+        /// `EMAIL_URL` is set, off otherwise (the empty string means the default).
+        NEW_DEVICE_EMAIL new_device_email: Option<bool> = None => optional_boolean;
+    }
+}
+
+impl MailSettings {
+    /// Whether new sign-ins are mailed: `NEW_DEVICE_EMAIL`, else whether `EMAIL_URL` is
+    /// set.
+    pub fn new_device_email_enabled(&self) -> bool {
+        self.new_device_email.unwrap_or(self.email_url.is_some())
+    }
+}
+
+/// A boolean, or the empty string for none.
+fn optional_boolean(value: &Value) -> Result<Option<bool>, Reason> {
+    match value.as_str() {
+        Some(text) if text.trim().is_empty() => Ok(None),
+        _ => value::boolean(value).map(Some),
     }
 }
 
@@ -74,6 +94,30 @@ mod tests {
         s.set("EMAIL_TEMPLATES_DIR", &json!("/etc/jwt-allauth/mail"))
             .expect("dir");
         assert_eq!(s.email_templates_dir, Some("/etc/jwt-allauth/mail".into()));
+    }
+
+    #[test]
+    fn new_device_email_follows_email_url_unless_set() {
+        let mut s = MailSettings::default();
+        assert!(!s.new_device_email_enabled());
+        s.set("EMAIL_URL", &json!("smtp://127.0.0.1:2525"))
+            .expect("smtp");
+        assert!(s.new_device_email_enabled());
+        s.set("NEW_DEVICE_EMAIL", &json!("off")).expect("off");
+        assert!(!s.new_device_email_enabled());
+        s.set("NEW_DEVICE_EMAIL", &json!("")).expect("default");
+        assert!(s.new_device_email_enabled());
+        s.set("EMAIL_URL", &json!("")).expect("none");
+        s.set("NEW_DEVICE_EMAIL", &json!(true)).expect("on");
+        assert!(s.new_device_email_enabled());
+        let err = s
+            .set("NEW_DEVICE_EMAIL", &json!("maybe"))
+            .expect_err("not a boolean");
+        assert!(
+            err.to_string()
+                .starts_with("invalid value for NEW_DEVICE_EMAIL: "),
+            "{err}"
+        );
     }
 
     #[test]

@@ -201,12 +201,13 @@ reset_requests_per_ip = "9/2m"
 email_url = "file:///var/mail/jwt-allauth"
 email_from = "Accounts <accounts@example.com>"
 email_templates_dir = "/etc/jwt-allauth/mail"
+new_device_email = false
 key_encryption_key = "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 key_encryption_key_file = "/run/secrets/kek"
 key_reload_interval = "5s"
 "#;
 
-const ALL_ENV: [(&str, &str); 59] = [
+const ALL_ENV: [(&str, &str); 60] = [
     ("JWT_ALLAUTH_ALGORITHM", "es256"),
     ("JWT_ALLAUTH_SECRET_KEY", "toml-secret"),
     ("JWT_ALLAUTH_PRIVATE_KEY_FILE", "/keys/private.pem"),
@@ -287,6 +288,7 @@ const ALL_ENV: [(&str, &str); 59] = [
     ("JWT_ALLAUTH_EMAIL_URL", "file:///var/mail/jwt-allauth"),
     ("JWT_ALLAUTH_EMAIL_FROM", "Accounts <accounts@example.com>"),
     ("JWT_ALLAUTH_EMAIL_TEMPLATES_DIR", "/etc/jwt-allauth/mail"),
+    ("JWT_ALLAUTH_NEW_DEVICE_EMAIL", "false"),
     (
         "JWT_ALLAUTH_KEY_ENCRYPTION_KEY",
         "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
@@ -422,6 +424,8 @@ fn assert_all_set(s: &Config) {
         s.mail.email_templates_dir,
         Some(PathBuf::from("/etc/jwt-allauth/mail"))
     );
+    assert_eq!(s.mail.new_device_email, Some(false));
+    assert!(!s.mail.new_device_email_enabled());
     assert_eq!(
         s.keys.key_encryption_key.as_ref().map(Secret::expose),
         Some("AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=")

@@ -46,15 +46,25 @@ impl AccountMailer {
             AccountMail::AccountExists { .. } => MailKind::AccountExists,
             AccountMail::PasswordReset { .. } => MailKind::PasswordReset,
             AccountMail::PasswordChanged => MailKind::PasswordChanged,
+            AccountMail::NewSignIn { .. } => MailKind::NewSignIn,
             _ => return Err(AccountMailError::Recipient),
         };
         let recipient: Mailbox = to.email.parse().map_err(|_| AccountMailError::Recipient)?;
-        let context = MailContext {
+        let mut context = MailContext {
             link: mail.link().map(str::to_owned),
             email: to.email.clone(),
             first_name: to.first_name.clone(),
             site: self.site.clone(),
+            ..MailContext::default()
         };
+        if let AccountMail::NewSignIn {
+            device, ip, time, ..
+        } = mail
+        {
+            context.device = device.clone();
+            context.ip = ip.clone();
+            context.time = time.clone();
+        }
         let rendered = self.templates.render(kind, &context)?;
         Ok(OutgoingMail::new(
             recipient,

@@ -35,6 +35,7 @@
 //!     email: "ada@example.com".into(),
 //!     first_name: "Ada".into(),
 //!     site: "https://auth.example".into(),
+//!     ..MailContext::default()
 //! };
 //! let rendered = templates.render(MailKind::Verification, &context)?;
 //! let mail = OutgoingMail::new("ada@example.com".parse()?, rendered.subject, rendered.text, rendered.html);

@@ -10,7 +10,8 @@
 //! override fails at start-up with the name of its file, not when the first mail goes.
 //!
 //! The context of every template is [`MailContext`]: `link` (none for the mails without
-//! one), `email`, `first_name` and `site` (`PUBLIC_URL`). Subjects are fixed
+//! one), `email`, `first_name`, `site` (`PUBLIC_URL`), and for the new sign-in mail
+//! `device`, `ip` and `time` (empty in the others). Subjects are fixed
 //! ([`MailKind::subject`]).
 
 use std::fmt;
@@ -31,25 +32,30 @@ pub enum MailKind {
     PasswordReset,
     /// `Your password was changed`, no link.
     PasswordChanged,
+    /// `New sign-in to your account`: a login from a new device, with its device, IP
+    /// and time, and the "This wasn't me" link.
+    NewSignIn,
 }
 
 impl MailKind {
     /// Every kind.
-    pub const ALL: [MailKind; 4] = [
+    pub const ALL: [MailKind; 5] = [
         MailKind::Verification,
         MailKind::AccountExists,
         MailKind::PasswordReset,
         MailKind::PasswordChanged,
+        MailKind::NewSignIn,
     ];
 
     /// The templates' base name: `verification`, `account_exists`, `password_reset`,
-    /// `password_changed`.
+    /// `password_changed`, `new_sign_in`.
     pub fn name(self) -> &'static str {
         match self {
             MailKind::Verification => "verification",
             MailKind::AccountExists => "account_exists",
             MailKind::PasswordReset => "password_reset",
             MailKind::PasswordChanged => "password_changed",
+            MailKind::NewSignIn => "new_sign_in",
         }
     }
 
@@ -60,6 +66,7 @@ impl MailKind {
             MailKind::AccountExists => "You already have an account",
             MailKind::PasswordReset => "Password reset",
             MailKind::PasswordChanged => "Your password was changed",
+            MailKind::NewSignIn => "New sign-in to your account",
         }
     }
 
@@ -91,6 +98,10 @@ impl MailKind {
                 include_str!("../../templates/mail/password_changed.txt"),
                 include_str!("../../templates/mail/password_changed.html"),
             ),
+            MailKind::NewSignIn => (
+                include_str!("../../templates/mail/new_sign_in.txt"),
+                include_str!("../../templates/mail/new_sign_in.html"),
+            ),
         }
     }
 }
@@ -106,6 +117,12 @@ pub struct MailContext {
     pub first_name: String,
     /// The site, `PUBLIC_URL`.
     pub site: String,
+    /// The new sign-in's device (`Firefox on Windows (Other)`); empty in other mails.
+    pub device: String,
+    /// The new sign-in's client IP; empty in other mails.
+    pub ip: String,
+    /// The new sign-in's time, UTC; empty in other mails.
+    pub time: String,
 }
 
 impl fmt::Debug for MailContext {
@@ -115,6 +132,9 @@ impl fmt::Debug for MailContext {
             .field("email", &self.email)
             .field("first_name", &self.first_name)
             .field("site", &self.site)
+            .field("device", &self.device)
+            .field("ip", &self.ip)
+            .field("time", &self.time)
             .finish()
     }
 }
@@ -234,6 +254,9 @@ impl Templates {
             email: "user@example.com".to_owned(),
             first_name: "Ada".to_owned(),
             site: "https://example.com".to_owned(),
+            device: "Firefox on Windows (Other)".to_owned(),
+            ip: "192.0.2.1".to_owned(),
+            time: "2026-12-05 21:04:59 UTC".to_owned(),
         };
         for kind in MailKind::ALL {
             templates.render(kind, &sample)?;
@@ -259,6 +282,9 @@ impl Templates {
             email => context.email,
             first_name => context.first_name,
             site => context.site,
+            device => context.device,
+            ip => context.ip,
+            time => context.time,
         };
         let render = |name: String| {
             self.env
@@ -321,7 +347,31 @@ mod tests {
             email: "ada@example.com".to_owned(),
             first_name: "Ada".to_owned(),
             site: "https://auth.example".to_owned(),
+            ..MailContext::default()
         }
+    }
+
+    #[test]
+    fn the_new_sign_in_mail_shows_device_ip_time_and_link() {
+        let templates = Templates::load(None).expect("built-in templates");
+        let link = "https://auth.example/sessions/not-me/NDI.s.t/";
+        let values = MailContext {
+            device: "Firefox on Windows (Other)".to_owned(),
+            ip: "192.0.2.1".to_owned(),
+            time: "2026-12-05 21:04:59 UTC".to_owned(),
+            ..context(Some(link))
+        };
+        let mail = templates
+            .render(MailKind::NewSignIn, &values)
+            .expect("render");
+        assert_eq!(mail.subject, "New sign-in to your account");
+        for part in [&mail.text, &mail.html] {
+            for shown in [link, "Firefox on Windows (Other)", "192.0.2.1", "21:04:59 UTC"] {
+                assert!(part.contains(shown), "{shown}: {part}");
+            }
+            assert!(part.contains("This wasn't me") || part.contains("This wasn&#39;t me"));
+        }
+        assert!(mail.html.contains(&format!("href=\"{link}\"")), "{}", mail.html);
     }
 
     #[test]

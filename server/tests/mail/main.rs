@@ -9,6 +9,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod new_device;
 mod smtp_server;
 
 use std::collections::HashSet;
@@ -129,6 +130,7 @@ async fn a_queued_mail_is_delivered_as_multipart_alternative() {
                     email: "ada@example.com".to_owned(),
                     first_name: "Ada".to_owned(),
                     site: "https://auth.example".to_owned(),
+                    ..MailContext::default()
                 },
             )
             .unwrap();

@@ -135,6 +135,7 @@ where
         .open_session(&user, &device, now)
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "login")))?;
+    super::new_sign_in::note_sign_in(state, &user, &pair, &device, true, now).await;
     if let Err(error) = accounts.record_login(&user.id(), now).await {
         // The session is open; a missed `last_login` does not fail the login.
         user_store_fault(&error, "recording the login");

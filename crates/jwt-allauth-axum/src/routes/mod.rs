@@ -1,10 +1,12 @@
 //! The routers: `/login/`, `/refresh/`, `/logout/`, `/logout-all/`, `/user/`,
-//! `/password/change/`, `/whoami/`, `/sessions/` and `/sessions/{session}/`; and the
+//! `/password/change/`, `/whoami/`, `/sessions/`, `/sessions/{session}/` and
+//! `/sessions/revoke-others/`; and the
 //! published keys, `/.well-known/jwks.json` and `/.well-known/openid-configuration`
 //! ([`well_known`]).
 
 pub(crate) mod login;
 pub(crate) mod logout;
+pub(crate) mod new_sign_in;
 pub(crate) mod password;
 pub(crate) mod password_reset;
 pub(crate) mod refresh;
@@ -47,6 +49,8 @@ pub(crate) const PASSWORD_CHANGE: &str = "/password/change/";
 pub(crate) const WHOAMI: &str = "/whoami/";
 pub(crate) const SESSIONS: &str = "/sessions/";
 pub(crate) const SESSION: &str = "/sessions/{session}/";
+pub(crate) const SESSIONS_REVOKE_OTHERS: &str = "/sessions/revoke-others/";
+pub(crate) const SESSIONS_NOT_ME: &str = "/sessions/not-me/{key}/";
 pub(crate) const PASSWORD_RESET: &str = "/password/reset/";
 pub(crate) const PASSWORD_RESET_CONFIRM: &str = "/password/reset/confirm/{uidb64}/{token}/";
 pub(crate) const PASSWORD_RESET_SET_NEW: &str = "/password/reset/set-new/";
@@ -78,9 +82,9 @@ where
 }
 
 /// The account flows over the application's [`AccountFlows`](crate::AccountFlows):
-/// `POST /password/reset/` and `GET /password/reset/confirm/{uidb64}/{token}/` (sign-up,
-/// verification and the rest of the reset flow are to come, see
-/// `docs/accounts-design.md`).
+/// the password reset (`/password/reset/...`), sign-up and e-mail verification
+/// (`/registration/...`), and the "This wasn't me" link of the new sign-in mail
+/// (`GET|POST /sessions/not-me/{key}/`, see [`crate::known_devices`]).
 pub fn account_flow_routes<A, AppState>() -> Router<AppState>
 where
     A: crate::AccountFlows + 'static,
@@ -129,6 +133,12 @@ where
         .route(
             REGISTRATION_VERIFIED,
             get(registration::verified_page::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            SESSIONS_NOT_ME,
+            get(new_sign_in::not_me_page::<A>)
+                .post(new_sign_in::not_me::<A>)
+                .fallback(method_not_allowed),
         )
 }
 
@@ -180,7 +190,7 @@ where
         )
 }
 
-/// `GET /sessions/` and `DELETE /sessions/{session}/`.
+/// `GET /sessions/`, `DELETE /sessions/{session}/` and `POST /sessions/revoke-others/`.
 pub fn session_routes<A, AppState>() -> Router<AppState>
 where
     A: AccountStore + 'static,
@@ -195,6 +205,10 @@ where
         .route(
             SESSION,
             delete(sessions::delete_session::<A>).fallback(method_not_allowed),
+        )
+        .route(
+            SESSIONS_REVOKE_OTHERS,
+            post(sessions::revoke_other_sessions::<A>).fallback(method_not_allowed),
         )
 }
 

@@ -271,6 +271,8 @@ where
         .open_session(&user, &device, now)
         .await
         .map_err(|error| ApiError::from(server_fault(&error, "sign-up")))?;
+    // The account's first device: recorded, never mailed.
+    super::new_sign_in::note_sign_in(&state, &user, &pair, &device, false, now).await;
     if mode == EmailVerification::Optional {
         let task = state.clone();
         let device = device.clone();

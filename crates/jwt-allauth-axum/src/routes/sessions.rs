@@ -1,4 +1,4 @@
-//! `GET /sessions/` and `DELETE /sessions/{session}/`.
+//! `GET /sessions/`, `DELETE /sessions/{session}/` and `POST /sessions/revoke-others/`.
 
 use axum::Json;
 use axum::extract::rejection::PathRejection;
@@ -10,7 +10,7 @@ use super::Account;
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
 use crate::error_response::server_fault;
-use crate::payloads::SessionInfo;
+use crate::payloads::{OthersRevoked, SessionInfo};
 #[cfg(feature = "openapi")]
 use crate::payloads::{Detail, ErrorBody};
 use crate::state::AuthState;
@@ -100,4 +100,50 @@ where
     } else {
         Err(ApiError::NotFound)
     }
+}
+
+/// The `detail` of `POST /sessions/revoke-others/`.
+pub(crate) const OTHERS_REVOKED: &str = "Signed out of other devices.";
+
+/// Sign out of every other device: end every session of the caller but the access
+/// token's own.
+///
+/// 200 `{"detail":"Signed out of other devices.","revoked":<n>}`. Only the Bearer token
+/// is needed: the refresh cookie (the caller's own session) is left as it is, in cookie
+/// and body mode alike. The ended sessions are revoked for `logout_all`: their refresh
+/// tokens are refused at once, and their access tokens wherever the revocation feed (or
+/// `ACCESS_TOKEN_SESSION_CHECK`) is on.
+#[cfg_attr(feature = "openapi", utoipa::path(
+    post,
+    path = super::SESSIONS_REVOKE_OTHERS,
+    tag = "sessions",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every other session of the caller is closed; \
+            `revoked` counts them.", body = OthersRevoked),
+        (status = 401, description = crate::openapi::UNAUTHORIZED, body = crate::openapi::BearerError, headers(
+            ("WWW-Authenticate" = String, description = "`Bearer realm=\"api\"`, on every 401."),
+        )),
+        (status = 500, description = crate::openapi::INTERNAL, body = Detail),
+        (status = 503, description = crate::openapi::UNAVAILABLE, body = ErrorBody),
+    ),
+))]
+pub(crate) async fn revoke_other_sessions<A>(
+    State(state): State<AuthState<A>>,
+    account: Account<A>,
+) -> Result<Response, ApiError>
+where
+    A: AccountStore + 'static,
+{
+    let auth = &account.loaded.auth;
+    let revoked = state
+        .manager()
+        .revoke_other_sessions(auth.user_id(), auth.session(), state.now())
+        .await
+        .map_err(|error| ApiError::from(server_fault(&error, "ending the other sessions")))?;
+    Ok(Json(OthersRevoked {
+        detail: OTHERS_REVOKED.to_owned(),
+        revoked,
+    })
+    .into_response())
 }
