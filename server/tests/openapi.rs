@@ -592,7 +592,13 @@ async fn answers_conform_to_the_document() {
     check(Method::GET, "/whoami/", Some("not-a-token"), Value::Null).await;
     check(Method::POST, "/refresh/", None, json!({})).await;
     check(Method::DELETE, "/sessions/nope/", access, Value::Null).await;
-    let others = check(Method::POST, "/sessions/revoke-others/", access, Value::Null).await;
+    let others = check(
+        Method::POST,
+        "/sessions/revoke-others/",
+        access,
+        Value::Null,
+    )
+    .await;
     assert_eq!(others["revoked"], 0);
     check(Method::POST, "/sessions/revoke-others/", None, Value::Null).await;
     let change = json!({

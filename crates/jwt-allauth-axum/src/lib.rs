@@ -200,9 +200,9 @@ pub use openapi::{BEARER_SCHEME, openapi};
 pub use password_permits::{PasswordPermit, PasswordPermits};
 pub use password_rules::{PasswordProblem, PasswordRules};
 pub use payloads::{
-    Detail, ErrorBody, ErrorCode, LoginRequest, OthersRevoked, PasswordChangeRequest, PasswordChanged,
-    PasswordResetDone, PasswordResetRequest, PasswordSetNewRequest, RefreshRequest,
-    RegistrationRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
+    Detail, ErrorBody, ErrorCode, LoginRequest, OthersRevoked, PasswordChangeRequest,
+    PasswordChanged, PasswordResetDone, PasswordResetRequest, PasswordSetNewRequest,
+    RefreshRequest, RegistrationRequest, SessionInfo, TokenErrorBody, TokenErrorMessage, Tokens,
     VerifyEmailRequest,
 };
 pub use rejection::{AuthRejection, PermissionDenied, RefreshRejection, RoleRejection};

@@ -366,12 +366,21 @@ mod tests {
             .expect("render");
         assert_eq!(mail.subject, "New sign-in to your account");
         for part in [&mail.text, &mail.html] {
-            for shown in [link, "Firefox on Windows (Other)", "192.0.2.1", "21:04:59 UTC"] {
+            for shown in [
+                link,
+                "Firefox on Windows (Other)",
+                "192.0.2.1",
+                "21:04:59 UTC",
+            ] {
                 assert!(part.contains(shown), "{shown}: {part}");
             }
             assert!(part.contains("This wasn't me") || part.contains("This wasn&#39;t me"));
         }
-        assert!(mail.html.contains(&format!("href=\"{link}\"")), "{}", mail.html);
+        assert!(
+            mail.html.contains(&format!("href=\"{link}\"")),
+            "{}",
+            mail.html
+        );
     }
 
     #[test]

@@ -191,9 +191,16 @@ impl Users {
             }};
         }
         let (notice, queued) = match &self.db {
-            Database::Sqlite(pool) => note_on!(pool, SqliteStore, sqlx::Sqlite, None::<&'static str>),
+            Database::Sqlite(pool) => {
+                note_on!(pool, SqliteStore, sqlx::Sqlite, None::<&'static str>)
+            }
             Database::Postgres(pool) => {
-                note_on!(pool, PostgresStore, sqlx::Postgres, Some(LOCK_ACCOUNT_POSTGRES))
+                note_on!(
+                    pool,
+                    PostgresStore,
+                    sqlx::Postgres,
+                    Some(LOCK_ACCOUNT_POSTGRES)
+                )
             }
         };
         if queued && let Some(outbox) = &self.outbox {

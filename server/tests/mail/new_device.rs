@@ -28,6 +28,9 @@ const SAFARI_MAC: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) \
     AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.6 Safari/605.1.15";
 const CHROME_LINUX: &str = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 \
     (KHTML, like Gecko) Chrome/128.0.0.0 Safari/537.36";
+/// A sixth, only ever presented on a refresh (a rotation is never a sign-in).
+const FIREFOX_UBUNTU: &str =
+    "Mozilla/5.0 (X11; Ubuntu; Linux x86_64; rv:129.0) Gecko/20100101 Firefox/129.0";
 
 /// A session: its tokens and id.
 struct Session {
@@ -131,7 +134,11 @@ fn not_me_path(mail: &Received) -> String {
         .take_while(|c| !c.is_whitespace())
         .collect();
     let path = link.strip_prefix("https://auth.example.com").unwrap();
-    assert!(parts[1].1.contains(&format!("href=\"{link}\"")), "{}", parts[1].1);
+    assert!(
+        parts[1].1.contains(&format!("href=\"{link}\"")),
+        "{}",
+        parts[1].1
+    );
     path.to_owned()
 }
 
@@ -179,22 +186,28 @@ async fn new_device_mail_round_trip(db: &TestDb) {
     let phone_device = device_of(&client, &server, &phone).await;
     assert_new_sign_in(&received[0], &phone_device);
     let phone_link = not_me_path(&received[0]);
-    assert!(phone_link.contains(&format!(".{}.", phone.session)), "{phone_link}");
+    assert!(
+        phone_link.contains(&format!(".{}.", phone.session)),
+        "{phone_link}"
+    );
 
-    // The same device again, and a refresh: no mail. A third device: one more, and it
-    // is the second mail, so the two before sent none.
+    // The same device again, and a refresh (even from a device never seen): no mail. A
+    // third device: one more, and it is the second mail, so the two before sent none.
     let phone_again = login(&client, &server, CHROME_ANDROID).await;
     assert_eq!(
-        refresh(&client, &server, CHROME_ANDROID, &phone_again.refresh).await,
+        refresh(&client, &server, FIREFOX_UBUNTU, &phone_again.refresh).await,
         StatusCode::OK
     );
     let tablet = login(&client, &server, SAFARI_IPHONE).await;
     let received = exactly(&smtp, 2).await;
     assert_new_sign_in(&received[1], &device_of(&client, &server, &tablet).await);
 
-    // A fourth device: the third mail this hour. A fifth: none (3 an hour); a reset
-    // mail queued after it arrives fourth.
-    let mac = login(&client, &server, SAFARI_MAC).await;
+    // A fourth device, logging in twice at once: one mail, the third this hour. A
+    // fifth: none (3 an hour); a reset mail queued after it arrives fourth.
+    let (mac, _) = tokio::join!(
+        login(&client, &server, SAFARI_MAC),
+        login(&client, &server, SAFARI_MAC)
+    );
     let _linux = login(&client, &server, CHROME_LINUX).await;
     let reset = client
         .post(server.url("/password/reset/"))
@@ -205,14 +218,20 @@ async fn new_device_mail_round_trip(db: &TestDb) {
     assert_eq!(reset.status(), StatusCode::OK);
     let received = exactly(&smtp, 4).await;
     assert_new_sign_in(&received[2], &device_of(&client, &server, &mac).await);
-    assert_eq!(received[3].header("Subject").as_deref(), Some("Password reset"));
+    assert_eq!(
+        received[3].header("Subject").as_deref(),
+        Some("Password reset")
+    );
 
     // GET shows a page and ends nothing.
     let page = client.get(server.url(&phone_link)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     let html = page.text().await.unwrap();
     assert!(html.contains("<form method=\"post\">"), "{html}");
-    assert_eq!(user_status(&client, &server, &phone.access).await, StatusCode::OK);
+    assert_eq!(
+        user_status(&client, &server, &phone.access).await,
+        StatusCode::OK
+    );
 
     // POST ends exactly that session: its refresh token 401, its access token refused
     // (the revocation feed); the other sessions go on. The page offers a reset.
@@ -242,12 +261,18 @@ async fn new_device_mail_round_trip(db: &TestDb) {
         json!({"detail": "Session is no longer active.", "code": "token_not_valid"})
     );
     // The phone's second session and the laptop's are other sessions.
-    assert_eq!(user_status(&client, &server, &laptop.access).await, StatusCode::OK);
+    assert_eq!(
+        user_status(&client, &server, &laptop.access).await,
+        StatusCode::OK
+    );
     assert_eq!(
         refresh(&client, &server, FIREFOX_WINDOWS, &laptop.refresh).await,
         StatusCode::OK
     );
-    assert_eq!(user_status(&client, &server, &tablet.access).await, StatusCode::OK);
+    assert_eq!(
+        user_status(&client, &server, &tablet.access).await,
+        StatusCode::OK
+    );
 
     // The reset link of the page works.
     let start = html.find(&reset_prefix).unwrap();
@@ -259,7 +284,11 @@ async fn new_device_mail_round_trip(db: &TestDb) {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let opened = no_redirects.get(server.url(&reset_path)).send().await.unwrap();
+    let opened = no_redirects
+        .get(server.url(&reset_path))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(opened.status(), StatusCode::FOUND, "{reset_path}");
 
     // A second use: refused with a page, not an error; nothing else ended.
@@ -267,12 +296,18 @@ async fn new_device_mail_round_trip(db: &TestDb) {
     assert_eq!(again.status(), StatusCode::NOT_FOUND);
     let html = again.text().await.unwrap();
     assert!(html.contains("already used"), "{html}");
-    assert_eq!(user_status(&client, &server, &tablet.access).await, StatusCode::OK);
+    assert_eq!(
+        user_status(&client, &server, &tablet.access).await,
+        StatusCode::OK
+    );
     // A forged key: the same page.
     let forged = phone_link.replacen(&phone.session, &tablet.session, 1);
     let forged = client.post(server.url(&forged)).send().await.unwrap();
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
-    assert_eq!(user_status(&client, &server, &tablet.access).await, StatusCode::OK);
+    assert_eq!(
+        user_status(&client, &server, &tablet.access).await,
+        StatusCode::OK
+    );
 
     // The request log shows the route, never the link's token.
     let token = phone_link.trim_end_matches('/').rsplit('.').next().unwrap();
@@ -322,5 +357,99 @@ async fn new_device_email_off_sends_nothing() {
         .unwrap();
     assert_eq!(reset.status(), StatusCode::OK);
     let received = exactly(&smtp, 1).await;
-    assert_eq!(received[0].header("Subject").as_deref(), Some("Password reset"));
+    assert_eq!(
+        received[0].header("Subject").as_deref(),
+        Some("Password reset")
+    );
+}
+
+/// The record itself, many sign-ins from each new device at once (the server's
+/// `KnownDevices`, straight): exactly one is mailed, one mail and one token stored; the
+/// account's first device is recorded without one.
+async fn concurrent_sign_ins(db: &TestDb) {
+    use jwt_allauth::store::NewPurposeToken;
+    use jwt_allauth_axum::ComposedMail;
+    use jwt_allauth_axum::known_devices::{
+        DeviceFingerprint, KnownDevices, NewSignInMail, SignIn, SignInNotice,
+    };
+    use jwt_allauth_server::mail::Outbox;
+    use jwt_allauth_server::passwords::Passwords;
+    use jwt_allauth_server::users::{NewUser, Users};
+
+    let database = db.connect().await;
+    let outbox = Outbox::new(database.clone());
+    let users =
+        Users::new(database.clone(), Passwords::with_permits(2)).with_outbox(outbox.clone());
+    let now = time::OffsetDateTime::now_utc();
+    let user_id = users
+        .create(&NewUser::new(EMAIL, PASSWORD), now)
+        .await
+        .unwrap()
+        .id
+        .to_string();
+    let device = |browser: &str| DeviceFingerprint {
+        browser: browser.to_owned(),
+        os: "Linux".to_owned(),
+        device: "Other".to_owned(),
+    };
+    let sign_in = |browser: &str, seed: u8| SignIn {
+        user_id: user_id.clone(),
+        device: device(browser),
+        now,
+        mail: Some(NewSignInMail {
+            token: NewPurposeToken {
+                token_hash: [seed; 32],
+                purpose: format!("new_sign_in:{seed:032x}"),
+                user_id: user_id.clone(),
+                created: now,
+                expires_at: now + time::Duration::days(1),
+                device: jwt_allauth::DeviceInfo::default(),
+            },
+            mail: ComposedMail {
+                to: EMAIL.to_owned(),
+                subject: "New sign-in to your account".to_owned(),
+                text: format!("mail {seed}"),
+                html: format!("<p>mail {seed}</p>"),
+            },
+        }),
+    };
+    let first = users.note_sign_in(sign_in("Firefox", 0)).await.unwrap();
+    assert_eq!(first, SignInNotice::FirstDevice);
+    assert!(outbox.queued().await.unwrap().is_empty());
+
+    // Three new devices (the hourly allowance), each signing in 16 times at once.
+    for (round, browser) in ["Chrome", "Safari", "Opera"].into_iter().enumerate() {
+        let seeds = (1..=16u8).map(|n| n + 16 * u8::try_from(round).unwrap());
+        let at_once: Vec<_> = seeds
+            .map(|seed| {
+                let users = users.clone();
+                let sign_in = sign_in(browser, seed);
+                tokio::spawn(async move { users.note_sign_in(sign_in).await.unwrap() })
+            })
+            .collect();
+        let mut notices = Vec::new();
+        for task in at_once {
+            notices.push(task.await.unwrap());
+        }
+        let count = |wanted: SignInNotice| notices.iter().filter(|n| **n == wanted).count();
+        assert_eq!(count(SignInNotice::Mailed), 1, "{browser}: {notices:?}");
+        assert_eq!(
+            count(SignInNotice::KnownDevice),
+            15,
+            "{browser}: {notices:?}"
+        );
+        assert_eq!(outbox.queued().await.unwrap().len(), round + 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sign_ins_from_one_new_device_mail_once() {
+    concurrent_sign_ins(&TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_sign_ins_from_one_new_device_mail_once_on_postgres() {
+    if let Some(db) = TestDb::postgres("new_device_concurrent").await {
+        concurrent_sign_ins(&db).await;
+    }
 }

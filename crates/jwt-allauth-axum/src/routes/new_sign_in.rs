@@ -27,7 +27,10 @@ use crate::state::AuthState;
 /// The key of a "This wasn't me" link: the user id (URL-safe base64), the session id and
 /// the token, joined by dots (which none of them contains).
 fn not_me_key(user_id: &str, session: &str, token: &str) -> String {
-    format!("{}.{session}.{token}", URL_SAFE_NO_PAD.encode(user_id.as_bytes()))
+    format!(
+        "{}.{session}.{token}",
+        URL_SAFE_NO_PAD.encode(user_id.as_bytes())
+    )
 }
 
 /// The user id, session id and token of a key.
@@ -194,7 +197,13 @@ pub(crate) async fn not_me<A>(
 where
     A: AccountFlows + 'static,
 {
-    let invalid = || page(StatusCode::NOT_FOUND, TITLE, &format!("<p>{}</p>", escape(INVALID_LINK)));
+    let invalid = || {
+        page(
+            StatusCode::NOT_FOUND,
+            TITLE,
+            &format!("<p>{}</p>", escape(INVALID_LINK)),
+        )
+    };
     let Some((user_id, session, token)) = parse_key(&key) else {
         return Ok(invalid());
     };

@@ -10,9 +10,9 @@ use super::Account;
 use crate::account::AccountStore;
 use crate::api_error::ApiError;
 use crate::error_response::server_fault;
-use crate::payloads::{OthersRevoked, SessionInfo};
 #[cfg(feature = "openapi")]
 use crate::payloads::{Detail, ErrorBody};
+use crate::payloads::{OthersRevoked, SessionInfo};
 use crate::state::AuthState;
 
 /// List the caller's sessions.
