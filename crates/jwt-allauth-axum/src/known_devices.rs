@@ -194,7 +194,7 @@ mod tests {
     use super::*;
 
     fn at(seconds: i64) -> OffsetDateTime {
-        OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds).unwrap()
+        OffsetDateTime::from_unix_timestamp(1_800_000_000 + seconds).expect("a time")
     }
 
     const DAY: i64 = 24 * 60 * 60;

@@ -298,7 +298,7 @@ mod tests {
 
     #[test]
     fn times_are_utc() {
-        let at = OffsetDateTime::from_unix_timestamp(1_796_504_699).unwrap();
+        let at = OffsetDateTime::from_unix_timestamp(1_796_504_699).expect("a time");
         assert_eq!(mail_time(at), "2026-12-05 21:04:59 UTC");
     }
 }
