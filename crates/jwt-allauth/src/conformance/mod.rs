@@ -110,6 +110,7 @@ macro_rules! conformance_tests {
             manager_cheap_rejections_touch_nothing,
             manager_access_token_session_check,
             manager_logout_rules,
+            manager_revoke_other_sessions,
             manager_purge,
             manager_purge_uses_the_store_batch_size,
             manager_purpose_tokens_and_credential_change,

@@ -822,6 +822,56 @@ pub async fn manager_logout_rules<S: SessionStore + 'static>(store: S) {
     assert!(m.revoke_user_session("2", &theirs_id, t0()).await.unwrap());
 }
 
+/// "Sign out of other devices": every session of the user but the one kept ends, in the
+/// revocation set too; another user's sessions stay; a second call ends nothing.
+pub async fn manager_revoke_other_sessions<S: SessionStore + 'static>(store: S) {
+    let users = TestUsers::with(TestUser::new("1"));
+    users.insert(TestUser::new("2"));
+    let revocations = Arc::new(crate::events::RevocationSet::in_process(
+        StdDuration::from_secs(3600),
+        1000,
+    ));
+    let m = manager(store, &users, Settings::default()).with_revocations(Arc::clone(&revocations));
+    let mut mine = Vec::new();
+    for _ in 0..3 {
+        let pair = m
+            .open_session(&users.get("1"), &device("Firefox"), t0())
+            .await
+            .unwrap();
+        mine.push(pair.refresh.claims().session.clone().unwrap());
+    }
+    let theirs = m
+        .open_session(&users.get("2"), &device("Firefox"), t0())
+        .await
+        .unwrap();
+    let kept = mine[1].as_str();
+    assert_eq!(
+        m.revoke_other_sessions("1", Some(kept), t0())
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(live_sessions(&m, "1").await, [kept.to_owned()]);
+    assert_eq!(live_sessions(&m, "2").await.len(), 1);
+    let revoked = |session: &str| {
+        revocations.check(Some(session), "1", t0().unix_timestamp(), t0())
+            == crate::events::Revocation::Revoked
+    };
+    assert!(revoked(&mine[0]) && revoked(&mine[2]));
+    assert!(!revoked(kept));
+    assert_eq!(
+        m.revoke_other_sessions("1", Some(kept), t0())
+            .await
+            .unwrap(),
+        0
+    );
+    let theirs = theirs.refresh.claims().session.clone().unwrap();
+    assert!(!revoked(&theirs));
+    // Without a session to keep, every session ends.
+    assert_eq!(m.revoke_other_sessions("2", None, t0()).await.unwrap(), 1);
+    assert!(live_sessions(&m, "2").await.is_empty());
+}
+
 /// Rule 10: purge deletes what can no longer be presented, in batches; dry run counts.
 pub async fn manager_purge<S: SessionStore + PurposeTokenStore + 'static>(store: S) {
     let users = TestUsers::with(TestUser::new("1"));
