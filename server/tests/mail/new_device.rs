@@ -304,6 +304,17 @@ async fn new_device_mail_round_trip(db: &TestDb) {
     let forged = phone_link.replacen(&phone.session, &tablet.session, 1);
     let forged = client.post(server.url(&forged)).send().await.unwrap();
     assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+    let as_json = client
+        .post(server.url(&phone_link))
+        .header("Accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_json.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        as_json.json::<Value>().await.unwrap(),
+        json!({"detail": "Not found."})
+    );
     assert_eq!(
         user_status(&client, &server, &tablet.access).await,
         StatusCode::OK

@@ -3,8 +3,8 @@
 //! (its button) ends that one session and offers a password reset.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::response::Response;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jwt_allauth::{DeviceInfo, TokenPair, User};
@@ -174,7 +174,8 @@ where
 /// through the session manager (reason `logout`: its refresh token is refused at once,
 /// its access tokens as soon as the revocation set has it), uses the link up, and
 /// answers a page with a link to choose a new password (a fresh password reset link).
-/// A key that is unknown, used or expired: 404 and a page saying so, nothing ended.
+/// A key that is unknown, used or expired: 404 and a page saying so (`{"detail":"Not
+/// found."}` to a request that accepts JSON), nothing ended.
 #[cfg_attr(feature = "openapi", utoipa::path(
     post,
     path = super::SESSIONS_NOT_ME,
@@ -183,8 +184,8 @@ where
     responses(
         (status = 200, description = "The session is ended; the page links to a password \
             reset.", content_type = "text/html"),
-        (status = 404, description = "An unknown, used or expired key: a page saying so.",
-            content_type = "text/html"),
+        (status = 404, description = "An unknown, used or expired key: `{\"detail\":\"Not \
+            found.\"}` when JSON is accepted, else an HTML page saying so.", body = Detail),
         (status = 500, description = crate::openapi::INTERNAL, body = Detail),
         (status = 503, description = crate::openapi::UNAVAILABLE, body = crate::payloads::ErrorBody),
     ),
@@ -193,11 +194,15 @@ pub(crate) async fn not_me<A>(
     State(state): State<AuthState<A>>,
     Path(key): Path<String>,
     client: ClientInfo,
+    headers: HeaderMap,
 ) -> Result<Response, ApiError>
 where
     A: AccountFlows + 'static,
 {
     let invalid = || {
+        if super::registration::accepts_json(&headers) {
+            return ApiError::NotFound.into_response();
+        }
         page(
             StatusCode::NOT_FOUND,
             TITLE,

@@ -342,7 +342,7 @@ where
 }
 
 /// Whether a request accepts JSON (its `Accept` names `application/json`).
-fn accepts_json(headers: &HeaderMap) -> bool {
+pub(crate) fn accepts_json(headers: &HeaderMap) -> bool {
     headers
         .get(header::ACCEPT)
         .and_then(|value| value.to_str().ok())
