@@ -111,8 +111,33 @@ impl AccountPage {
     }
 }
 
-/// The page, with its policy, `Cache-Control: no-store` and `Referrer-Policy:
-/// no-referrer`.
+/// The OpenAPI path of `/account/`, to merge into the server's document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(page))]
+    struct AccountPageApi;
+    <AccountPageApi as utoipa::OpenApi>::openapi()
+}
+
+/// The account-security page.
+///
+/// HTML: sign in (or sign up, or ask for a reset link); the sessions of the account with
+/// browser, OS, device, IP, created, last used and "this device"; end one, sign out of
+/// the other devices, sign out everywhere, change the password, sign out. Its script
+/// does all of it through this API, signed in by the refresh cookie. Served with its
+/// Content-Security-Policy, `Cache-Control: no-store` and `Referrer-Policy: no-referrer`.
+#[utoipa::path(
+    get,
+    path = "/account/",
+    tag = "account",
+    responses(
+        (status = 200, description = "The account page (served in cookie mode only: \
+            `REFRESH_TOKEN_AS_COOKIE`), with a strict Content-Security-Policy.",
+            content_type = "text/html"),
+        (status = 404, description = "Body mode: the page needs the refresh cookie \
+            (`{\"detail\":\"Not found.\"}`).", body = jwt_allauth_axum::Detail),
+    ),
+)]
 async fn page(page: AccountPage) -> Response {
     let mut response = (StatusCode::OK, page.html.to_string()).into_response();
     let headers = response.headers_mut();

@@ -379,3 +379,49 @@ async fn the_account_page_in_chromium_on_postgres() {
     };
     scenario(db, None).await;
 }
+
+/// Over plain HTTP: the page and its policy; in body mode there is no page.
+#[tokio::test]
+async fn the_page_loads_nothing_from_elsewhere_and_needs_cookie_mode() {
+    let db = TestDb::sqlite();
+    success(&db.run(&["migrate"]));
+    let server = Server::start(&db, &[]).await;
+    let response = reqwest::get(server.url("/account/")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .map(|value| value.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    assert_eq!(header("content-type"), "text/html; charset=utf-8");
+    assert_eq!(header("cache-control"), "no-store");
+    assert_eq!(header("x-frame-options"), "DENY");
+    let csp = header("content-security-policy");
+    for directive in [
+        "default-src 'none'",
+        "connect-src 'self'",
+        "frame-ancestors 'none'",
+        "form-action 'none'",
+        "base-uri 'none'",
+    ] {
+        assert!(csp.contains(directive), "{csp}");
+    }
+    assert!(!csp.contains("unsafe"), "{csp}");
+    let html = response.text().await.unwrap();
+    for external in ["src=", "href=\"http", "@import", "url("] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+    drop(server);
+
+    let body_mode = Server::start_with_env(
+        &db,
+        &[],
+        &[("JWT_ALLAUTH_REFRESH_TOKEN_AS_COOKIE", "false")],
+    )
+    .await;
+    let response = reqwest::get(body_mode.url("/account/")).await.unwrap();
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    assert_eq!(response.text().await.unwrap(), r#"{"detail":"Not found."}"#);
+}
