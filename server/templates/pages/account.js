@@ -17,10 +17,12 @@ async function call(method, path, body) {
   return { ok: response.ok, status: response.status, data };
 }
 
-// A call that signs in again once (through the cookie) when the access token expired.
+// A call that signs in again once (through the cookie) when the access token expired,
+// or retries at once when another call already did.
 async function authed(method, path, body) {
+  const used = access;
   let result = await call(method, path, body);
-  if (result.status === 401 && await refresh()) result = await call(method, path, body);
+  if (result.status === 401 && (access !== used || await refresh())) result = await call(method, path, body);
   if (result.status === 401) signedOut("Your session has ended. Sign in again.");
   return result;
 }
@@ -32,10 +34,20 @@ function problem(result, fallback) {
   return messages.length ? messages.join(" ") : fallback;
 }
 
-async function refresh() {
-  const result = await call("POST", "/refresh/");
-  access = result.ok ? result.data.access : null;
-  return result.ok;
+// One rotation at a time, in this tab and across the tabs of this site (Web Locks): two
+// rotations of the same cookie at once would be a replay, which ends the session.
+let refreshing = null;
+function refresh() {
+  const rotate = async () => {
+    const result = await call("POST", "/refresh/");
+    access = result.ok ? result.data.access : null;
+    return result.ok;
+  };
+  if (!refreshing) {
+    const run = navigator.locks ? navigator.locks.request("jwt-allauth-refresh", rotate) : rotate();
+    refreshing = run.finally(() => { refreshing = null; });
+  }
+  return refreshing;
 }
 
 function signedOut(message) {
