@@ -198,6 +198,8 @@ async fn scenario(db: TestDb, screenshots: Option<PathBuf>) {
     browser.wait_count("#sessions li", 2).await;
 
     if let Some(dir) = &screenshots {
+        // Tall enough for the whole page.
+        browser.client.set_window_size(1280, 1500).await.unwrap();
         browser
             .screenshot(&dir.join("account-page-desktop.png"))
             .await;
