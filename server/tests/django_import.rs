@@ -3,6 +3,8 @@
 //! own `RefreshToken`; see `generate.py` there), from SQLite and PostgreSQL sources into
 //! SQLite and PostgreSQL targets, through the built binary and a served instance.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 use std::path::Path;
@@ -37,6 +39,26 @@ const FIRST_SUMMARY: &[&str] = &[
     "sessions: 5 imported, 0 already present, 2 skipped",
     "password reset links: 1 imported, 0 already present, 1 skipped",
 ];
+
+/// A test run with a SQLite target and, when PostgreSQL is available, a PostgreSQL one.
+macro_rules! on_both_targets {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                super::$name(&super::TestDb::sqlite()).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let test = concat!(stringify!($name), "::postgres");
+                if let Some(db) = super::TestDb::postgres(test).await {
+                    super::$name(&db).await;
+                }
+            }
+        }
+    };
+}
 
 fn facts() -> Value {
     serde_json::from_str(FACTS).unwrap()
@@ -229,7 +251,13 @@ async fn import_and_switch(source: &str, target: &TestDb) {
     assert_eq!(snapshot(target).await, empty, "the dry run wrote nothing");
 
     // The import: the summary, with each skipped row and why.
-    let first = success(&import(target, source, &["--batch-size", "3"]));
+    let output = import(target, source, &["--batch-size", "3"]);
+    let first = success(&output);
+    assert_eq!(
+        common::stderr(&output),
+        "",
+        "no progress bar when stderr is not a terminal, and no log line"
+    );
     for line in FIRST_SUMMARY {
         assert!(first.contains(line), "{line:?} in {first}");
     }
@@ -385,6 +413,7 @@ async fn import_and_switch(source: &str, target: &TestDb) {
             password_hash(target, &email).await.starts_with(prefix),
             "{user}"
         );
+        let mut hashes = Vec::new();
         for attempt in ["first", "second"] {
             let response = login(&server, &email, &password).await;
             match answer {
@@ -399,11 +428,22 @@ async fn import_and_switch(source: &str, target: &TestDb) {
                 rehashed.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
                 "{user}: re-hashed at the first success"
             );
+            hashes.push(rehashed);
         }
+        assert_eq!(hashes[0], hashes[1], "{user}: hashed once, then left alone");
     }
     // The inactive staff member and the social account cannot log in with a password.
     let dave = login(&server, "dave@example.com", &fact("users.dave.password")).await;
     assert_eq!(dave.status(), StatusCode::UNAUTHORIZED);
+    for password in ["!unusable", "unusable"] {
+        let frank = login(&server, "frank@example.com", password).await;
+        assert_eq!(frank.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(body(frank).await["code"], json!("incorrect_credentials"));
+    }
+    assert_eq!(
+        password_hash(target, "frank@example.com").await,
+        "!unusable"
+    );
 
     // bob's pending reset link works here.
     let link = format!(
@@ -484,6 +524,106 @@ async fn postgres_source_into_sqlite() {
     };
     let target = TestDb::sqlite();
     import_and_switch(&source.url, &target).await;
+}
+
+/// Runs `statements` on the SQLite Django database at `url`, foreign keys off (as a
+/// hand edit or a broken release would leave it).
+async fn tamper(url: &str, statements: &str) {
+    let options = SqliteConnectOptions::from_str(url)
+        .unwrap()
+        .foreign_keys(false);
+    let mut connection = SqliteConnection::connect_with(&options).await.unwrap();
+    sqlx::raw_sql(AssertSqlSafe(statements.to_owned()))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+    connection.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_session_whose_user_is_missing_is_reported_and_skipped() {
+    let target = TestDb::sqlite();
+    let source = sqlite_source(target.dir.path()).await;
+    // dave (id 4) gone, his session row left behind.
+    tamper(&source, "DELETE FROM jwt_allauth_jauser WHERE id = 4").await;
+    let summary = success(&import(&target, &source, &[]));
+    assert!(
+        summary.contains("users: 4 imported, 0 already present, 3 skipped"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("sessions: 4 imported, 0 already present, 3 skipped"),
+        "{summary}"
+    );
+    let orphan = summary
+        .lines()
+        .find(|line| line.ends_with(": its user does not exist"))
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(orphan.starts_with("skipped session row "), "{orphan}");
+}
+
+on_both_targets!(a_failing_row_leaves_nothing_of_its_user);
+
+/// A session that cannot be written (its `jti` is taken here) refuses its user whole:
+/// neither the user nor its other session is written.
+async fn a_failing_row_leaves_nothing_of_its_user(target: &TestDb) {
+    let source = sqlite_source(target.dir.path()).await;
+    success(&target.run(&["migrate"]));
+    let phone = fact("tokens.alice_phone_refresh");
+    let payload = phone.split('.').nth(1).unwrap();
+    let payload: Value = serde_json::from_slice(
+        &base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload)
+            .unwrap(),
+    )
+    .unwrap();
+    let jti = payload["jti"].as_str().unwrap();
+    let db = target.connect().await;
+    let now = time::OffsetDateTime::now_utc();
+    let session = jwt_allauth::store::NewSession {
+        session: "0123456789abcdef0123456789abcdef".into(),
+        user_id: "1".into(),
+        jti: jti.into(),
+        refresh_claims: "{}".into(),
+        enabled: true,
+        created: now,
+        expires_at: now + time::Duration::days(1),
+        device: jwt_allauth::DeviceInfo::default(),
+    };
+    jwt_allauth::store::SessionStore::open_session(&db.session_store(), &session)
+        .await
+        .unwrap();
+    db.close().await;
+    let before = snapshot(target).await;
+
+    let summary = success(&import(target, &source, &[]));
+    let alice = summary
+        .lines()
+        .find(|line| line.starts_with("skipped user 1 <alice@example.com>: "))
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(
+        alice.contains("jti") || alice.contains("unique") || alice.contains("UNIQUE"),
+        "{alice}"
+    );
+    // (ALICE@example.com, user 6, is imported: the address is nobody else's here.)
+    assert!(
+        summary.contains("users: 5 imported, 0 already present, 3 skipped"),
+        "{summary}"
+    );
+    let after = snapshot(target).await;
+    assert!(
+        !after.iter().any(|row| row.contains("Liddell")),
+        "no user row of alice: {after:#?}"
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|row| row.contains(&fact("tokens.alice_laptop_session"))),
+        "nor her other session"
+    );
+    assert!(
+        before.iter().all(|row| after.contains(row)),
+        "what was there stays"
+    );
 }
 
 #[tokio::test]
