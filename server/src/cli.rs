@@ -260,19 +260,26 @@ pub struct PurgeArgs {
 /// `import ...`.
 #[derive(Debug, Subcommand)]
 pub enum ImportCommand {
-    /// Import a django-jwt-allauth 1.5 database: users (ids, addresses, names, flags,
-    /// roles, Django password hashes), verified addresses and live sessions, so that
-    /// nobody is logged out.
+    /// Import users and live sessions from a django-jwt-allauth 1.5 database.
     ///
-    /// Reads the user table, allauth's account_emailaddress, the session whitelist
-    /// jwt_allauth_refreshtokenwhitelistmodel and pending password reset links
-    /// (jwt_allauth_generictokenmodel), read-only. Each user is written with its sessions
-    /// in one transaction; a row that cannot be imported is skipped and reported, never
-    /// half-written. A user imported before is left as it is, so a second run changes
-    /// nothing. Set REFRESH_TOKEN_LIFETIME to Django's JWT_ALLAUTH_REFRESH_TOKEN_LIFETIME
-    /// first: a session expires that long after its last rotation in Django. The summary
-    /// goes to stdout, a progress bar to stderr when it is a terminal. See README.md,
-    /// "Migrating from django-jwt-allauth".
+    /// Reads (read-only) the user table, allauth's account_emailaddress, the session
+    /// whitelist jwt_allauth_refreshtokenwhitelistmodel and pending password reset links
+    /// (jwt_allauth_generictokenmodel), and writes into this server's database
+    /// (--database-url): users with their ids, addresses, names, flags, roles and Django
+    /// password hashes (re-hashed to argon2id at each user's first login), verified flags,
+    /// and sessions with their current jti and device data, so that nobody is logged out.
+    ///
+    /// Each user is written with its sessions in one transaction; a row that cannot be
+    /// imported is skipped and reported, never half-written. A user imported before is
+    /// left as it is: a second run changes nothing.
+    ///
+    /// Before: set REFRESH_TOKEN_LIFETIME to Django's JWT_ALLAUTH_REFRESH_TOKEN_LIFETIME
+    /// (a session expires that long after its last rotation in Django). After: serve
+    /// with SECRET_KEY set to Django's signing secret (JWT_ALLAUTH_SECRET_KEY, or
+    /// SECRET_KEY when that is unset), so that the tokens in browsers keep working.
+    ///
+    /// The summary goes to stdout; a progress bar to stderr when it is a terminal. See
+    /// README.md, "Migrating from django-jwt-allauth".
     #[command(verbatim_doc_comment)]
     Django(DjangoImportArgs),
 }

@@ -16,8 +16,8 @@ use sqlx::{AssertSqlSafe, FromRow};
 
 use super::ImportError;
 
-/// A row of the Django user table.
-#[derive(Debug, Clone, FromRow)]
+/// A row of the Django user table. Its `Debug` leaves the password hash out.
+#[derive(Clone, FromRow)]
 pub struct DjangoUser {
     /// `id`, kept as the user's id here.
     pub id: i64,
@@ -41,6 +41,16 @@ pub struct DjangoUser {
     pub date_joined: i64,
     /// `last_login`, Unix seconds.
     pub last_login: Option<i64>,
+}
+
+impl std::fmt::Debug for DjangoUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DjangoUser")
+            .field("id", &self.id)
+            .field("email", &self.email)
+            .field("is_active", &self.is_active)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A row of allauth's `account_emailaddress`.
