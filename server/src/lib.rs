@@ -17,6 +17,7 @@ pub mod error;
 pub mod file_limit;
 pub mod guard;
 pub mod health;
+pub mod import;
 pub mod keyfile;
 pub mod keys;
 pub mod limits;
