@@ -68,6 +68,9 @@ pub enum Command {
     /// retired).
     #[command(subcommand)]
     Keys(KeysCommand),
+    /// Bring users and live sessions over from another system.
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 impl Command {
@@ -252,6 +255,62 @@ pub struct PurgeArgs {
     /// Only count what would be deleted.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `import ...`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import users and live sessions from a django-jwt-allauth 1.5 database.
+    ///
+    /// Reads (read-only) the user table, allauth's account_emailaddress, the session
+    /// whitelist jwt_allauth_refreshtokenwhitelistmodel and pending password reset links
+    /// (jwt_allauth_generictokenmodel), and writes into this server's database
+    /// (--database-url): users with their ids, addresses, names, flags, roles and Django
+    /// password hashes (re-hashed to argon2id at each user's first login), verified flags,
+    /// and sessions with their current jti and device data, so that nobody is logged out.
+    ///
+    /// Each user is written with its sessions in one transaction; a row that cannot be
+    /// imported is skipped and reported, never half-written. A user imported before is
+    /// left as it is: a second run changes nothing.
+    ///
+    /// Before: set REFRESH_TOKEN_LIFETIME to Django's JWT_ALLAUTH_REFRESH_TOKEN_LIFETIME
+    /// (a session expires that long after its last rotation in Django). After: serve
+    /// with SECRET_KEY set to Django's signing secret (JWT_ALLAUTH_SECRET_KEY, or
+    /// SECRET_KEY when that is unset), so that the tokens in browsers keep working.
+    ///
+    /// The summary goes to stdout; a progress bar to stderr when it is a terminal. See
+    /// README.md, "Migrating from django-jwt-allauth".
+    #[command(verbatim_doc_comment)]
+    Django(DjangoImportArgs),
+}
+
+/// `import django`.
+#[derive(Clone, Args)]
+pub struct DjangoImportArgs {
+    /// The Django database: sqlite://FILE or postgres://USER@HOST/DB (opened read-only).
+    #[arg(long, value_name = "URL")]
+    pub from: String,
+    /// Check everything and print the summary without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// The Django user table (AUTH_USER_MODEL's table).
+    #[arg(long, value_name = "TABLE", default_value = crate::import::django::DEFAULT_USER_TABLE)]
+    pub user_table: String,
+    /// Users read and written per batch.
+    #[arg(long, value_name = "N", default_value_t = crate::import::django::DEFAULT_BATCH_SIZE,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub batch_size: u32,
+}
+
+impl std::fmt::Debug for DjangoImportArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DjangoImportArgs")
+            .field("from", &crate::db::redact_url(&self.from))
+            .field("dry_run", &self.dry_run)
+            .field("user_table", &self.user_table)
+            .field("batch_size", &self.batch_size)
+            .finish()
+    }
 }
 
 /// `keys ...`.

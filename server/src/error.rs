@@ -39,6 +39,9 @@ pub enum CommandError {
     /// The database cannot be opened or migrated.
     #[error(transparent)]
     Database(#[from] DbError),
+    /// `import django` stopped (rows it cannot import do not stop it).
+    #[error(transparent)]
+    Import(#[from] crate::import::django::ImportError),
     /// The configured HMAC secret is too short (outside `DEVELOPMENT_MODE`).
     #[error(transparent)]
     WeakSecret(#[from] crate::config::WeakSecret),

@@ -1,5 +1,5 @@
-//! [`RequestGuardLayer`]: the header limit, the request timeout and `Connection: close`
-//! after a refused body, as one middleware.
+//! [`RequestGuardLayer`]: the header limit, the request timeout, `Connection: close`
+//! after a refused body and the request metrics, as one middleware.
 //!
 //! Written as a plain tower service rather than three `axum::middleware::from_fn`
 //! layers: each of those clones the whole service below it and boxes two values for
@@ -19,11 +19,13 @@ use serde_json::json;
 use tower::{Layer, Service};
 
 use crate::limits::{header_block_len, headers_too_large};
+use crate::monitoring::RequestRecording;
 
 /// Refuses a request whose header block is over a limit (431, see
 /// [`limits`](crate::limits)), answers 503 `{"detail":"Request timed out."}` to one
-/// that takes over a duration, and adds `Connection: close` to an error answer to a
-/// request that carries a body.
+/// that takes over a duration, adds `Connection: close` to an error answer to a
+/// request that carries a body, and records every answer, its own included, in the
+/// request metrics ([`RequestRecording`], nothing while no recorder is installed).
 ///
 /// Such an answer may come before the body was read (413 over the body limit, 401
 /// before the body is parsed), and then the connection cannot serve another request:
@@ -87,11 +89,15 @@ where
             .get(header::CONTENT_LENGTH)
             .is_some_and(|length| length.as_bytes() != b"0")
             || request.headers().contains_key(header::TRANSFER_ENCODING);
+        let recording = RequestRecording::start(&request);
         let limit = self.settings.header_limit;
         if header_block_len(request.headers()) > limit {
             // The size only: the headers may carry credentials.
             tracing::warn!(limit, "request headers too large");
             let response = close_after_refused_body(headers_too_large(), has_body);
+            if let Some(recording) = recording {
+                recording.finish(response.status());
+            }
             return Box::pin(std::future::ready(Ok(response)));
         }
         let running = tokio::time::timeout(self.settings.timeout, self.inner.call(request));
@@ -104,6 +110,9 @@ where
                     timed_out()
                 }
             };
+            if let Some(recording) = recording {
+                recording.finish(response.status());
+            }
             Ok(close_after_refused_body(response, has_body))
         })
     }

@@ -7,6 +7,7 @@
 //! address available (`ConnectInfo<SocketAddr>`) through [`connections::serve`], which
 //! times out slow request heads and idle connections and caps how many are open.
 
+pub mod account_page;
 pub mod cli;
 pub mod commands;
 pub mod config;
@@ -16,6 +17,7 @@ pub mod error;
 pub mod file_limit;
 pub mod guard;
 pub mod health;
+pub mod import;
 pub mod keyfile;
 pub mod keys;
 pub mod limits;
@@ -50,6 +52,7 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
+use crate::account_page::AccountPage;
 use crate::config::Config;
 use crate::db::Database;
 use crate::guard::RequestGuardLayer;
@@ -78,6 +81,9 @@ pub enum StateError {
     /// The mail templates cannot be loaded (`EMAIL_TEMPLATES_DIR`).
     #[error(transparent)]
     MailTemplates(#[from] crate::mail::TemplateError),
+    /// The account page cannot be rendered.
+    #[error(transparent)]
+    AccountPage(#[from] crate::account_page::AccountPageError),
 }
 
 /// Everything the HTTP application needs. Cheap to clone.
@@ -95,6 +101,8 @@ pub struct AppState {
     /// The published keys: the session manager's ring, `ISSUER` and `PUBLIC_URL` as
     /// configured (with neither, no discovery document: it is never guessed from `BIND`).
     pub well_known: WellKnown,
+    /// The account-security page (`/account/`), rendered once.
+    pub account_page: AccountPage,
 }
 
 impl AppState {
@@ -157,6 +165,7 @@ impl AppState {
             outbox,
             auth,
             well_known,
+            account_page: AccountPage::render()?,
         })
     }
 
@@ -196,12 +205,13 @@ pub const SECURITY_HEADERS: [(HeaderName, &str); 4] = [
 ];
 
 /// The HTTP application: `/health/`, `/ready/`, `/openapi.json` (the [`openapi()`]
-/// document), every route of the wire contract (`jwt_allauth_axum::router`) and the
-/// published keys (`/.well-known/jwks.json`, `/.well-known/openid-configuration`), with
+/// document), every route of the wire contract (`jwt_allauth_axum::router`), the
+/// published keys (`/.well-known/jwks.json`, `/.well-known/openid-configuration`) and
+/// the account page ([`account_page`], in cookie mode), with
 /// request logging that never records bodies, query strings, tokens, cookies or
 /// passwords, the [`SECURITY_HEADERS`], a [`BODY_LIMIT`], a [`HEADER_LIMIT`] and a
 /// [`REQUEST_TIMEOUT`]; requests are counted by route once a metrics recorder is installed
-/// ([`monitoring::record_request`]). `/metrics` is not here: `serve` serves it on
+/// ([`monitoring::RequestRecording`]). `/metrics` is not here: `serve` serves it on
 /// `METRICS_BIND` only.
 pub async fn app(state: AppState) -> Router {
     let sensitive: Arc<[HeaderName]> = Arc::new(SENSITIVE_HEADERS);
@@ -229,9 +239,6 @@ pub async fn app(state: AppState) -> Router {
                 })
                 .on_response(DefaultOnResponse::new().level(Level::INFO)),
         )
-        // Requests by route and status, and their duration (nothing unless METRICS_BIND
-        // is set), with every answer of the layers below.
-        .layer(axum::middleware::from_fn(monitoring::record_request))
         // Marks Set-Cookie before the trace layer sees the response.
         .layer(SetSensitiveResponseHeadersLayer::from_shared(sensitive))
         // The innermost sets its header first: the answers list them in the order of
@@ -240,13 +247,21 @@ pub async fn app(state: AppState) -> Router {
         .layer(referrer)
         .layer(frame)
         .layer(nosniff)
+        // Also counts requests by route and status, and their duration (nothing unless
+        // METRICS_BIND is set).
         .layer(RequestGuardLayer::new(HEADER_LIMIT, REQUEST_TIMEOUT))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let api = state
         .auth
         .router()
         .merge(state.auth.account_flow_router())
-        .merge(state.well_known.router());
+        .merge(state.well_known.router())
+        .merge(
+            state
+                .account_page
+                .clone()
+                .router(state.auth.http_settings().refresh_token_as_cookie),
+        );
     health::router(state.db.clone(), state.manager().revocations().cloned())
         .merge(openapi::openapi_router())
         .merge(api)

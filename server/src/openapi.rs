@@ -27,6 +27,7 @@ pub const OPENAPI_PATH: &str = "/openapi.json";
 pub fn openapi() -> OpenApi {
     let mut document = jwt_allauth_axum::openapi();
     document.merge(health::openapi());
+    document.merge(crate::account_page::openapi());
     add_layer_responses(&mut document);
     document
 }

@@ -11,7 +11,12 @@
 //! Each computation fills its 19 MiB matrix in a buffer of a `MemoryPool` with one
 //! buffer per permit, allocated once and reused, instead of a fresh allocation that the
 //! allocator would keep resident afterwards (see `memory_pool`).
+//!
+//! Hashes imported from Django (`jwt-allauth import django`) are verified too (see
+//! [`django_hash`]); [`Passwords::is_foreign_hash`] tells the login path to re-hash the
+//! password to argon2id once it has matched.
 
+pub mod django_hash;
 mod memory_pool;
 
 use std::sync::Arc;
@@ -114,6 +119,13 @@ impl Passwords {
             .await
     }
 
+    /// Whether `stored` is a hash this server does not write (a Django hash kept by
+    /// `jwt-allauth import django`): the login path replaces it with an argon2id hash of
+    /// the password once the password has matched.
+    pub fn is_foreign_hash(stored: &str) -> bool {
+        django_hash::DjangoHash::parse(stored).is_some()
+    }
+
     /// Verifies `password` against a hash of a random password and returns `false`: the
     /// same work as a real verification, for an unknown e-mail address.
     pub async fn verify_dummy(&self, password: &str) -> Result<bool, PasswordError> {
@@ -193,9 +205,18 @@ fn new_phc(memory: &MemoryPool, password: &str) -> Result<String, HashError> {
     Ok(hash.to_string())
 }
 
-/// Whether `password` matches `phc`; a PHC string that cannot be used is logged and
-/// never matches.
+/// Whether `password` matches `phc` (or a Django hash, see [`django_hash`]); a stored
+/// string that cannot be used is logged and never matches.
 fn verify_blocking(memory: &MemoryPool, password: &str, phc: &str) -> bool {
+    if let Some(django) = django_hash::DjangoHash::parse(phc) {
+        return match django {
+            Ok(hash) => hash.matches(password, |phc| verify_blocking(memory, password, phc)),
+            Err(error) => {
+                tracing::error!(%error, "a stored password hash cannot be used; the password is refused");
+                false
+            }
+        };
+    }
     match matches_phc(memory, password, phc) {
         Ok(matches) => matches,
         Err(error) => {

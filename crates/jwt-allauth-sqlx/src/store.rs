@@ -210,6 +210,37 @@ where
     }
 }
 
+impl<DB> SqlxStore<DB>
+where
+    DB: Dialect,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+    Option<bool>: for<'q> Encode<'q, DB> + Type<DB>,
+    bool: for<'q> Encode<'q, DB> + Type<DB>,
+{
+    /// Inserts `session` as [`SessionStore::open_session`] does, without its
+    /// `session.created` event, on `connection`: for a session opened by another system
+    /// and imported (the server's `import django`), in the transaction that imports its
+    /// user, so that a user and its sessions commit together. A session id or `jti` that
+    /// exists already is the driver's unique violation.
+    pub async fn import_session_on(
+        connection: &mut DB::Connection,
+        session: &NewSession,
+    ) -> Result<(), StoreError> {
+        let query = sqlx::query(sql::INSERT_SESSION)
+            .bind(session.session.as_str())
+            .bind(session.user_id.as_str())
+            .bind(session.jti.as_str())
+            .bind(session.refresh_claims.as_str())
+            .bind(session.enabled)
+            .bind(DB::encode_time(session.created))
+            .bind(DB::encode_time(session.expires_at));
+        execute(connection, bind_device(query, &session.device)).await?;
+        Ok(())
+    }
+}
+
 /// Runs `query` on `executor` (the pool, or a transaction's connection); how many rows
 /// it changed.
 async fn execute<'c, DB, E>(

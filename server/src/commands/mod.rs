@@ -1,6 +1,7 @@
 //! The commands of the command line.
 
 mod events;
+mod import;
 mod keys;
 mod purge;
 pub mod serve;
@@ -34,6 +35,7 @@ pub async fn run(cli: Cli) -> Result<(), CommandError> {
         Command::Purge(args) => purge::run(&cli.global, &args).await,
         Command::Events(command) => events::run(&cli.global, command).await,
         Command::Keys(command) => keys::run(&cli.global, command).await,
+        Command::Import(command) => import::run(&cli.global, command).await,
     }
 }
 

@@ -7,7 +7,7 @@
 //!
 //! | series | recorded by |
 //! |---|---|
-//! | [`HTTP_REQUESTS_TOTAL`], [`HTTP_REQUEST_DURATION_SECONDS`] | [`record_request`], a layer of [`app`](crate::app) |
+//! | [`HTTP_REQUESTS_TOTAL`], [`HTTP_REQUEST_DURATION_SECONDS`] | [`RequestRecording`], by the request guard of [`app`](crate::app) |
 //! | `jwt_allauth_logins_total`, `jwt_allauth_rotations_total`, `jwt_allauth_replays_total` | the routers ([`jwt_allauth_axum::counters`]) |
 //! | [`REVOCATIONS_TOTAL`] | [`MeteredStore`], around the session store |
 //! | [`MAILS_TOTAL`] | the mail outbox and its worker ([`crate::mail`]) |
@@ -22,7 +22,7 @@ mod requests;
 pub use exporter::{MetricsError, MetricsExporter};
 pub use gauges::Gauges;
 pub use metered_store::{MeteredStore, ended as sessions_ended};
-pub use requests::{UNMATCHED_ROUTE, record_request};
+pub use requests::{RequestRecording, UNMATCHED_ROUTE};
 
 /// Counter: HTTP requests answered, by `route` (the route's template, such as
 /// `/sessions/{id}/`, or [`UNMATCHED_ROUTE`]) and `status`.

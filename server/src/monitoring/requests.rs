@@ -1,13 +1,12 @@
-//! [`record_request`]: requests by route and status, and their duration.
+//! [`RequestRecording`]: requests by route and status, and their duration.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{LazyLock, RwLock};
 use std::time::Instant;
 
-use axum::extract::{MatchedPath, Request};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::MatchedPath;
+use axum::http::{Request, StatusCode};
 use metrics::{Counter, Histogram};
 
 use super::{HTTP_REQUEST_DURATION_SECONDS, HTTP_REQUESTS_TOTAL};
@@ -37,25 +36,39 @@ pub(super) fn start_recording() {
     RECORDING.store(true, Ordering::Relaxed);
 }
 
-/// Middleware (`axum::middleware::from_fn`, as a layer of the router so that the
-/// matched route is known): counts each answer in `jwt_allauth_http_requests_total`
-/// and records its duration in `jwt_allauth_http_request_duration_seconds`, labelled by
-/// the route's template (never the raw path). Passes requests through untouched while
-/// nothing is recorded.
-pub async fn record_request(request: Request, next: Next) -> Response {
-    if !RECORDING.load(Ordering::Relaxed) {
-        return next.run(request).await;
+/// One request being recorded: its route's template (never the raw path) and when it
+/// started. The request guard ([`RequestGuard`](crate::guard::RequestGuard), a layer of
+/// every route, so the matched route is known) starts one per request and finishes it
+/// with the status of the answer, its own answers included: the answer is counted in
+/// `jwt_allauth_http_requests_total` and its duration recorded in
+/// `jwt_allauth_http_request_duration_seconds`. While nothing is recorded, starting one
+/// costs an atomic load and nothing else.
+#[derive(Debug)]
+pub struct RequestRecording {
+    route: Option<MatchedPath>,
+    started: Instant,
+}
+
+impl RequestRecording {
+    /// Starts recording `request`, or `None` while no recorder is installed.
+    pub fn start<B>(request: &Request<B>) -> Option<Self> {
+        if !RECORDING.load(Ordering::Relaxed) {
+            return None;
+        }
+        Some(Self {
+            route: request.extensions().get::<MatchedPath>().cloned(),
+            started: Instant::now(),
+        })
     }
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let started = Instant::now();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
-    record(
-        route,
-        response.status().as_u16(),
-        started.elapsed().as_secs_f64(),
-    );
-    response
+
+    /// Records the answer `status`.
+    pub fn finish(self, status: StatusCode) {
+        let route = self
+            .route
+            .as_ref()
+            .map_or(UNMATCHED_ROUTE, MatchedPath::as_str);
+        record(route, status.as_u16(), self.started.elapsed().as_secs_f64());
+    }
 }
 
 fn record(route: &str, status: u16, seconds: f64) {

@@ -6,6 +6,7 @@ use jwt_allauth_axum::{AccountStore, PasswordChange, Profile, ProfileUpdate};
 use time::OffsetDateTime;
 
 use super::{ServerUser, Users, UsersError, parse_user_id};
+use crate::passwords::Passwords;
 
 impl Users {
     /// The active user with this e-mail address (compared regardless of case) and
@@ -24,7 +25,40 @@ impl Users {
             return Ok(None);
         };
         let matches = self.passwords.verify(password, &user.password_hash).await?;
-        Ok((matches && user.is_active).then_some(user))
+        if !(matches && user.is_active) {
+            return Ok(None);
+        }
+        if Passwords::is_foreign_hash(&user.password_hash) {
+            self.upgrade_password_hash(&user, password).await;
+        }
+        Ok(Some(user))
+    }
+
+    /// Replaces an imported (Django) hash of `user`, whose password `password` has just
+    /// matched, with an argon2id hash: once, at the first successful login after the
+    /// import. Not a credential change: no event, no session ends. The hash is replaced
+    /// only if it is still the one that matched. A failure is logged and the login goes on
+    /// (the old hash still verifies; the next login tries again).
+    async fn upgrade_password_hash(&self, user: &ServerUser, password: &str) {
+        let upgraded = match self.passwords.hash(password).await {
+            Ok(new_hash) => {
+                on_table!(&self.db, table =>
+                    table.replace_password_hash(user.id, &user.password_hash, &new_hash))
+            }
+            Err(error) => Err(error.into()),
+        };
+        match upgraded {
+            Ok(true) => tracing::info!(
+                user_id = user.id,
+                "imported password hash upgraded to argon2id"
+            ),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(
+                user_id = user.id,
+                error = %crate::error::report(&error),
+                "the imported password hash could not be upgraded"
+            ),
+        }
     }
 
     /// Changes the password of the user `user_id` (a `user_id` claim) if `old_password`

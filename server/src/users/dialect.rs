@@ -34,6 +34,11 @@ pub(super) trait Dialect: Database<Arguments: IntoArguments<Self>> {
     /// profile (JSON text), date_joined.
     const INSERT: &'static str;
 
+    /// Inserts an imported user with its id (no profile): binds id, email, email_lower,
+    /// password_hash, first_name, last_name, role, is_active, is_staff, is_superuser,
+    /// email_verified, date_joined, last_login.
+    const INSERT_IMPORTED: &'static str;
+
     /// Replaces the profile and returns the row: binds profile (JSON text), id.
     const SET_PROFILE: &'static str;
 

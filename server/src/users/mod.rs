@@ -71,6 +71,7 @@ mod account;
 mod account_flows;
 mod dialect;
 mod email_keys;
+pub mod import;
 mod known_devices;
 mod postgres;
 mod sqlite;

@@ -29,6 +29,12 @@ impl Dialect for Postgres {
     // The profile is bound as JSON text, which PostgreSQL does not cast to jsonb by itself.
     const INSERT: &'static str = insert_user!("$11::jsonb");
 
+    // `id` is an identity column: an explicit value needs OVERRIDING SYSTEM VALUE, and
+    // the sequence is moved past the largest id after the import.
+    const INSERT_IMPORTED: &'static str = "INSERT INTO jwt_allauth_users (id, email, email_lower, password_hash, first_name, \
+         last_name, role, is_active, is_staff, is_superuser, email_verified, date_joined, \
+         last_login) OVERRIDING SYSTEM VALUE VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
     const SET_PROFILE: &'static str = set_profile!("$1::jsonb");
 
     // A POSIX class: any character outside printable ASCII.

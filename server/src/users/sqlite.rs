@@ -28,6 +28,11 @@ impl Dialect for Sqlite {
     // The profile, bound as JSON text, is stored as it is.
     const INSERT: &'static str = insert_user!("$11");
 
+    // An explicit id moves AUTOINCREMENT's counter past it by itself.
+    const INSERT_IMPORTED: &'static str = "INSERT INTO jwt_allauth_users (id, email, email_lower, password_hash, first_name, \
+         last_name, role, is_active, is_staff, is_superuser, email_verified, date_joined, \
+         last_login) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)";
+
     const SET_PROFILE: &'static str = set_profile!("$1");
 
     // GLOB's class: any character outside printable ASCII.

@@ -103,6 +103,9 @@ const RESET_PASSWORD: &str = concat!(
 const SET_PASSWORD_HASH: &str = "UPDATE jwt_allauth_users SET password_hash = $1 WHERE id = $2";
 const SET_PASSWORD_HASH_IF: &str =
     "UPDATE jwt_allauth_users SET password_hash = $1 WHERE id = $2 AND password_hash = $3";
+/// The users holding an id or an e-mail key: `(id, email_lower)`.
+const BY_ID_OR_EMAIL_KEY: &str =
+    "SELECT id, email_lower FROM jwt_allauth_users WHERE id = $1 OR email_lower = $2";
 const RECORD_LOGIN: &str = "UPDATE jwt_allauth_users SET last_login = $1 WHERE id = $2";
 const SET_EMAIL_KEY: &str = "UPDATE jwt_allauth_users SET email_lower = $1 WHERE id = $2";
 
@@ -172,6 +175,7 @@ where
     i64: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
     bool: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
     String: for<'q> Encode<'q, D> + for<'r> Decode<'r, D> + Type<D>,
+    Option<D::Time>: for<'q> Encode<'q, D> + Type<D>,
 {
     /// Sets an active user's password hash and marks the address verified, on
     /// `connection` (a transaction of the caller's): the user, or `None` if there is no
@@ -228,6 +232,48 @@ where
             .await
             .map_err(UsersError::from_sqlx)?;
         row.map(UserRow::into_user::<D>).transpose()
+    }
+
+    /// `(id, email_lower)` of the users with this id or this e-mail key, on
+    /// `connection`.
+    pub(super) async fn id_or_email_key_on(
+        connection: &mut D::Connection,
+        id: i64,
+        key: &str,
+    ) -> Result<Vec<(i64, String)>, UsersError> {
+        sqlx::query_as(BY_ID_OR_EMAIL_KEY)
+            .bind(id)
+            .bind(key)
+            .fetch_all(connection)
+            .await
+            .map_err(UsersError::from_sqlx)
+    }
+
+    /// Inserts an imported user with its own id and password hash, on `connection`.
+    pub(super) async fn insert_imported_on(
+        connection: &mut D::Connection,
+        user: &super::import::ImportedUser<'_>,
+        key: &str,
+    ) -> Result<(), UsersError> {
+        let query = sqlx::query(D::INSERT_IMPORTED)
+            .bind(user.id)
+            .bind(user.email)
+            .bind(key)
+            .bind(user.password_hash)
+            .bind(user.first_name)
+            .bind(user.last_name)
+            .bind(user.role)
+            .bind(user.is_active)
+            .bind(user.is_staff)
+            .bind(user.is_superuser)
+            .bind(user.email_verified)
+            .bind(D::encode_time(user.date_joined))
+            .bind(user.last_login.map(D::encode_time));
+        query
+            .execute(connection)
+            .await
+            .map(drop)
+            .map_err(|err| super::insert_error(err, user.email))
     }
 
     /// Runs a statement returning at most one user row on `connection`.
@@ -394,6 +440,21 @@ where
             .bind(id)
             .bind(old_hash);
         Self::execute_on(connection, query).await
+    }
+
+    /// Replaces a user's password hash only if it is still `old_hash`, outside any
+    /// account change (the upgrade of an imported hash): whether it was replaced.
+    pub(super) async fn replace_password_hash(
+        &self,
+        id: i64,
+        old_hash: &str,
+        new_hash: &str,
+    ) -> Result<bool, UsersError> {
+        let query = sqlx::query(SET_PASSWORD_HASH_IF)
+            .bind(new_hash)
+            .bind(id)
+            .bind(old_hash);
+        self.execute(query).await
     }
 
     pub(super) async fn record_login(
