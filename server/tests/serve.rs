@@ -303,3 +303,40 @@ async fn mail_settings_are_checked_at_start() {
     let line = failure(&output, &missing.display().to_string());
     assert_eq!(line.lines().count(), 1, "{line}");
 }
+
+/// SIGTERM sent the moment the port accepts a connection, before any request was
+/// answered, still shuts down gracefully (exit 0, "SIGTERM received"): the server
+/// listens for the signal before it binds, not when its accept loop first runs.
+#[test]
+fn sigterm_as_soon_as_the_port_accepts_is_graceful() {
+    let db = TestDb::sqlite();
+    success(&db.run(&["migrate"]));
+    for _ in 0..5 {
+        let port = common::free_port();
+        let bind = format!("127.0.0.1:{port}");
+        let log = db.dir.path().join(format!("early-{port}.log"));
+        let mut child = db
+            .command(&["serve", "--bind", &bind, "--database-url", &db.url])
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(&bind).is_err() {
+            assert!(child.try_wait().unwrap().is_none(), "exited early");
+            assert!(std::time::Instant::now() < deadline, "never listened");
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        let pid = child.id().to_string();
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = child.wait().unwrap();
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        assert!(status.success(), "{status}: {text}");
+        assert!(text.contains("SIGTERM received"), "{text}");
+    }
+}

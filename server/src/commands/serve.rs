@@ -127,6 +127,9 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
             limits.max_connections
         );
     }
+    // Listening for SIGINT and SIGTERM starts before the listener exists: a signal sent
+    // as soon as the first request is answered must shut down gracefully, not kill.
+    let shutdown = shutdown_signal();
     let addr = prepared.addr;
     let listener = TcpListener::bind(addr)
         .await
@@ -187,7 +190,7 @@ pub async fn serve(prepared: &Prepared, router: Router) -> Result<(), CommandErr
         }
         None => None,
     };
-    connections::serve(listener, router, limits, shutdown_signal()).await;
+    connections::serve(listener, router, limits, shutdown).await;
     drop(key_reloader);
     drop(metrics);
     if let Some(feed) = feed {
@@ -241,32 +244,47 @@ fn raise_open_file_limit() -> OpenFileLimit {
     }
 }
 
-/// Resolves at the first SIGINT (Ctrl-C) or SIGTERM: in-flight requests then finish and
-/// no new connection is accepted.
-async fn shutdown_signal() {
-    let interrupt = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Starts listening for SIGINT (Ctrl-C) and SIGTERM at once (not when first polled: a
+/// signal that comes before then would take the default action and kill the process),
+/// and resolves at the first of them: in-flight requests then finish and no new
+/// connection is accepted. A signal that cannot be listened for is logged and never
+/// resolves.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
+    let (interrupt, terminate) = {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
+        let listen = |kind: SignalKind, name: &'static str| {
+            let stream = signal(kind)
+                .inspect_err(|error| tracing::error!(%error, "cannot listen for {name}"))
+                .ok();
+            async move {
+                match stream {
+                    Some(mut stream) => {
+                        stream.recv().await;
+                    }
+                    None => std::future::pending::<()>().await,
+                }
             }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
-                std::future::pending::<()>().await;
-            }
-        }
+        };
+        (
+            listen(SignalKind::interrupt(), "SIGINT"),
+            listen(SignalKind::terminate(), "SIGTERM"),
+        )
     };
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => tracing::info!("SIGINT received: shutting down"),
-        () = terminate => tracing::info!("SIGTERM received: shutting down"),
+    let (interrupt, terminate) = (
+        async {
+            if let Err(error) = tokio::signal::ctrl_c().await {
+                tracing::error!(%error, "cannot listen for SIGINT");
+                std::future::pending::<()>().await;
+            }
+        },
+        std::future::pending::<()>(),
+    );
+    async move {
+        tokio::select! {
+            () = interrupt => tracing::info!("SIGINT received: shutting down"),
+            () = terminate => tracing::info!("SIGTERM received: shutting down"),
+        }
     }
 }
