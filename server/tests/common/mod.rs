@@ -211,9 +211,21 @@ pub fn failure(output: &Output, expected: &str) -> String {
 }
 
 /// A port that was free a moment ago.
+///
+/// Never the same port twice in one test process: the port is free when it is chosen,
+/// but the OS may hand it out again until someone binds it (a server's `BIND` and
+/// `METRICS_BIND` chosen one after the other came out equal).
 pub fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
+    static GIVEN: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    for _ in 0..1000 {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        if GIVEN.lock().unwrap().insert(port) {
+            return port;
+        }
+    }
+    panic!("no free port not given before in 1000 tries");
 }
 
 /// A running `jwt-allauth serve`, killed when dropped.
