@@ -5,6 +5,7 @@
 //! [`CONNECT_TIMEOUT`] when the database does not answer.
 
 mod database_url;
+mod read_batches;
 mod reads;
 
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use sqlx::{ConnectOptions, Connection};
 use crate::monitoring::MeteredStore;
 
 pub use self::database_url::{Backend, DatabaseUrl, UrlError, redact_url};
+pub use self::read_batches::{BatchQuery, BatchedRead, MAX_BATCH, MAX_RUNNING, ReadBatches};
 pub use self::reads::{ReadFuture, ReadPool, ReadPoolError};
 
 /// The database used when neither `--database-url`, `JWT_ALLAUTH_DATABASE_URL`,

@@ -83,13 +83,15 @@ pub use jwt_allauth::email::MAX_EMAIL_CHARS;
 pub use jwt_allauth_axum::PasswordChange;
 pub use user::{NewUser, ServerUser};
 
+use std::sync::Arc;
+
 use jwt_allauth::email::email_key;
 use jwt_allauth::events::{EventType, NewEvent};
 use jwt_allauth::{StoreError, UserStore, UserStoreError};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::db::{Database, ReadPool};
+use crate::db::{Database, ReadBatches, ReadPool};
 use crate::passwords::{PasswordError, Passwords};
 
 /// Why a users-table operation failed.
@@ -112,10 +114,10 @@ pub enum UsersError {
     EmptyPassword,
     /// The database cannot be reached (connection refused, pool timed out, busy).
     #[error("the database is unavailable")]
-    Unavailable(#[source] sqlx::Error),
+    Unavailable(#[source] Arc<sqlx::Error>),
     /// Any other database error.
     #[error("the users table query failed")]
-    Database(#[source] sqlx::Error),
+    Database(#[source] Arc<sqlx::Error>),
     /// A stored profile is not a JSON object (the table's check forbids it).
     #[error("a stored user profile is not a JSON object")]
     CorruptProfile(#[source] Option<serde_json::Error>),
@@ -134,6 +136,12 @@ impl UsersError {
     /// [`Unavailable`]: UsersError::Unavailable
     /// [`Database`]: UsersError::Database
     pub(crate) fn from_sqlx(err: sqlx::Error) -> Self {
+        Self::from_shared(Arc::new(err))
+    }
+
+    /// [`from_sqlx`](Self::from_sqlx) for an error that several reads share (one
+    /// statement answered them all: see [`ReadBatches`]).
+    pub(crate) fn from_shared(err: Arc<sqlx::Error>) -> Self {
         if jwt_allauth_sqlx::is_unavailable(&err) {
             UsersError::Unavailable(err)
         } else {
@@ -254,9 +262,9 @@ struct StoredUser<'a> {
 #[derive(Debug, Clone)]
 pub struct Users {
     db: Database,
-    /// On PostgreSQL, the connections [`find_by_id`](Self::find_by_id) reads through
-    /// (see [`ReadPool`]).
-    reads: Option<ReadPool>,
+    /// On PostgreSQL, the reads of [`find_by_id`](Self::find_by_id): through a
+    /// [`ReadPool`], batched while others are under way (see [`ReadBatches`]).
+    reads: Option<table::ReadsById>,
     passwords: Passwords,
     outbox: Option<crate::mail::Outbox>,
 }
@@ -266,11 +274,14 @@ impl Users {
     /// `passwords`.
     ///
     /// On PostgreSQL, lookups by id (every request that loads its caller) go through a
-    /// [`ReadPool`] of their own, on the same connection options as the database's pool.
+    /// [`ReadPool`] of their own, on the same connection options as the database's pool,
+    /// and the lookups asked for while others are under way share one statement
+    /// ([`ReadBatches`]).
     pub fn new(db: Database, passwords: Passwords) -> Self {
         let reads = match &db {
             Database::Sqlite(_) => None,
             Database::Postgres(pool) => ReadPool::new((*pool.connect_options()).clone())
+                .map(table::reads_by_id)
                 .inspect_err(|error| {
                     // The reads then share the database's pool, as writes do.
                     tracing::warn!(error = %crate::error::report(error), "no read pool");
@@ -287,7 +298,7 @@ impl Users {
 
     /// The pool user reads by id go through, on PostgreSQL (for the pool metrics).
     pub fn read_pool(&self) -> Option<&ReadPool> {
-        self.reads.as_ref()
+        self.reads.as_ref().map(ReadBatches::pool)
     }
 
     /// The same table queueing the account flows' mails in `outbox`, in the transaction

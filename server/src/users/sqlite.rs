@@ -18,7 +18,7 @@ impl Dialect for Sqlite {
 
     fn decode_time(seconds: i64) -> Result<OffsetDateTime, UsersError> {
         OffsetDateTime::from_unix_timestamp(seconds)
-            .map_err(|err| UsersError::Database(sqlx::Error::Decode(Box::new(err))))
+            .map_err(|err| UsersError::from_sqlx(sqlx::Error::Decode(Box::new(err))))
     }
 
     fn rows_affected(result: &SqliteQueryResult) -> u64 {

@@ -1,12 +1,13 @@
 //! The users table's statements and logic, written once for both [`Dialect`]s.
 
 use serde_json::{Map, Value};
+use sqlx::postgres::PgConnection;
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, Pool, Type};
 use time::OffsetDateTime;
 
 use super::dialect::Dialect;
 use super::{ServerUser, StoredUser, UsersError};
-use crate::db::ReadPool;
+use crate::db::{ReadBatches, ReadFuture, ReadPool};
 
 /// The columns of a user row, in [`UserRow`]'s order. The profile is read as text on
 /// both backends: PostgreSQL stores it as `jsonb`, which the cast turns into its text;
@@ -52,6 +53,12 @@ const BY_ID: &str = concat!(
     "SELECT ",
     columns!(),
     " FROM jwt_allauth_users WHERE id = $1"
+);
+/// The rows of several ids at once, for [`ReadBatches`].
+const BY_IDS: &str = concat!(
+    "SELECT ",
+    columns!(),
+    " FROM jwt_allauth_users WHERE id = ANY($1)"
 );
 const BY_EMAIL: &str = concat!(
     "SELECT ",
@@ -110,8 +117,8 @@ const RECORD_LOGIN: &str = "UPDATE jwt_allauth_users SET last_login = $1 WHERE i
 const SET_EMAIL_KEY: &str = "UPDATE jwt_allauth_users SET email_lower = $1 WHERE id = $2";
 
 /// A row of [`columns!`], timestamps as the dialect stores them.
-#[derive(sqlx::FromRow)]
-struct UserRow<T> {
+#[derive(Clone, sqlx::FromRow)]
+pub(super) struct UserRow<T> {
     id: i64,
     email: String,
     password_hash: String,
@@ -147,15 +154,28 @@ impl<T> UserRow<T> {
     }
 }
 
+/// The reads of users by id on PostgreSQL, batched while others are under way.
+pub(super) type ReadsById = ReadBatches<UserRow<OffsetDateTime>>;
+
+/// [`ReadsById`] on `pool`.
+pub(super) fn reads_by_id(pool: ReadPool) -> ReadsById {
+    ReadBatches::new(pool, by_ids, |row| row.id)
+}
+
+/// The rows of `ids`, on PostgreSQL.
+fn by_ids(
+    connection: &mut PgConnection,
+    ids: Vec<i64>,
+) -> ReadFuture<'_, Vec<UserRow<OffsetDateTime>>> {
+    Box::pin(sqlx::query_as(BY_IDS).bind(ids).fetch_all(connection))
+}
+
 /// The user with this id, read on PostgreSQL through `reads`.
 pub(super) async fn by_id_read(
-    reads: &ReadPool,
+    reads: &ReadsById,
     id: i64,
 ) -> Result<Option<ServerUser>, UsersError> {
-    let row: Option<UserRow<OffsetDateTime>> = reads
-        .read(|connection| Box::pin(sqlx::query_as(BY_ID).bind(id).fetch_optional(connection)))
-        .await
-        .map_err(UsersError::from_sqlx)?;
+    let row = reads.read(id).await.map_err(UsersError::from_shared)?;
     row.map(UserRow::into_user::<sqlx::Postgres>).transpose()
 }
 
