@@ -1,5 +1,5 @@
 //! [`RequestGuardLayer`]: the header limit, the request timeout, `Connection: close`
-//! after a refused body and the request metrics, as one middleware.
+//! after a refused body, the request metrics and the request log, as one middleware.
 //!
 //! Written as a plain tower service rather than three `axum::middleware::from_fn`
 //! layers: each of those clones the whole service below it and boxes two values for
@@ -19,13 +19,17 @@ use serde_json::json;
 use tower::{Layer, Service};
 
 use crate::limits::{header_block_len, headers_too_large};
+use tracing::Instrument;
+
 use crate::monitoring::RequestRecording;
+use crate::request_log::RequestLog;
 
 /// Refuses a request whose header block is over a limit (431, see
 /// [`limits`](crate::limits)), answers 503 `{"detail":"Request timed out."}` to one
 /// that takes over a duration, adds `Connection: close` to an error answer to a
 /// request that carries a body, and records every answer, its own included, in the
-/// request metrics ([`RequestRecording`], nothing while no recorder is installed).
+/// request metrics ([`RequestRecording`], nothing while no recorder is installed) and
+/// the request log ([`RequestLog`]).
 ///
 /// Such an answer may come before the body was read (413 over the body limit, 401
 /// before the body is parsed), and then the connection cannot serve another request:
@@ -90,19 +94,23 @@ where
             .is_some_and(|length| length.as_bytes() != b"0")
             || request.headers().contains_key(header::TRANSFER_ENCODING);
         let recording = RequestRecording::start(&request);
+        let log = RequestLog::start(&request);
+        let span = log.span();
         let limit = self.settings.header_limit;
         if header_block_len(request.headers()) > limit {
             // The size only: the headers may carry credentials.
-            tracing::warn!(limit, "request headers too large");
+            span.in_scope(|| tracing::warn!(limit, "request headers too large"));
             let response = close_after_refused_body(headers_too_large(), has_body);
             if let Some(recording) = recording {
                 recording.finish(response.status());
             }
+            log.finish(response.status());
             return Box::pin(std::future::ready(Ok(response)));
         }
-        let running = tokio::time::timeout(self.settings.timeout, self.inner.call(request));
+        let running =
+            span.in_scope(|| tokio::time::timeout(self.settings.timeout, self.inner.call(request)));
         Box::pin(async move {
-            let response = match running.await {
+            let response = match running.instrument(span).await {
                 Ok(Ok(response)) => response,
                 Ok(Err(infallible)) => match infallible {},
                 Err(_) => {
@@ -113,6 +121,7 @@ where
             if let Some(recording) = recording {
                 recording.finish(response.status());
             }
+            log.finish(response.status());
             Ok(close_after_refused_body(response, has_body))
         })
     }

@@ -25,6 +25,7 @@ pub mod mail;
 pub mod monitoring;
 pub mod openapi;
 pub mod passwords;
+pub mod request_log;
 pub mod revocations;
 pub mod users;
 pub mod webhooks;
@@ -33,13 +34,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, FromRef};
 use axum::http::header::{
     AUTHORIZATION, CACHE_CONTROL, COOKIE, PROXY_AUTHORIZATION, REFERRER_POLICY, SET_COOKIE,
     X_CONTENT_TYPE_OPTIONS, X_FRAME_OPTIONS,
 };
-use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use jwt_allauth::{BoxError, KeyError, SessionManager};
 use jwt_allauth_axum::{AuthState, PasswordPermits, WellKnown};
@@ -49,8 +49,6 @@ use tower_http::sensitive_headers::{
     SetSensitiveRequestHeadersLayer, SetSensitiveResponseHeadersLayer,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 
 use crate::account_page::AccountPage;
 use crate::config::Config;
@@ -226,20 +224,7 @@ pub async fn app(state: AppState) -> Router {
         .layer(SetSensitiveRequestHeadersLayer::from_shared(Arc::clone(
             &sensitive,
         )))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(|request: &Request<Body>| {
-                    // The path only (a query string could carry a secret), with the
-                    // token segments of the account links replaced.
-                    tracing::info_span!(
-                        "request",
-                        method = %request.method(),
-                        path = %log_path(request.uri().path()),
-                    )
-                })
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        // Marks Set-Cookie before the trace layer sees the response.
+        // Marks Set-Cookie as sensitive, for any layer added outside this stack.
         .layer(SetSensitiveResponseHeadersLayer::from_shared(sensitive))
         // The innermost sets its header first: the answers list them in the order of
         // SECURITY_HEADERS.
@@ -248,7 +233,7 @@ pub async fn app(state: AppState) -> Router {
         .layer(frame)
         .layer(nosniff)
         // Also counts requests by route and status, and their duration (nothing unless
-        // METRICS_BIND is set).
+        // METRICS_BIND is set), and writes each request's log line.
         .layer(RequestGuardLayer::new(HEADER_LIMIT, REQUEST_TIMEOUT))
         .layer(DefaultBodyLimit::max(BODY_LIMIT));
     let api = state
@@ -324,6 +309,8 @@ pub fn init_tracing(default_filter: &str) {
 
 #[cfg(test)]
 mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
     use axum::routing::get;
     use tower::ServiceExt;
 

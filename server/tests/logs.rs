@@ -82,6 +82,17 @@ async fn api_is_wired_and_logs_hold_no_secrets() {
 
     let logs = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("/login/"), "the requests are logged: {logs}");
+    for (method, path) in [
+        ("POST", "/login/"),
+        ("GET", "/user/"),
+        ("POST", "/refresh/"),
+    ] {
+        let line = format!("answered method={method} path={path} status=200 latency=");
+        assert!(
+            logs.contains(&line),
+            "one line per request: {line} in {logs}"
+        );
+    }
     let refresh_value = refresh.split_once('=').unwrap().1;
     for secret in [access.as_str(), refresh_value, "pass-word-123"] {
         assert!(!logs.contains(secret), "a secret in the logs: {logs}");
