@@ -12,7 +12,9 @@
 #   authenticated   GET /bench/authenticated/  the same behind the AuthUser extractor
 #   floor           GET /bench/floor/          the same after a hand-written HS256 check
 #                   (HMAC, base64, serde: the least any verification must do)
-#   /user/          GET /user/                 Bearer token, loads the user
+#   /user/          GET /user/                 loads the user: the CONNECTIONS users in
+#                                              turn, each request with the next one's
+#                                              access token (bench/lua/users.lua)
 #   pgbench user    (PostgreSQL) pgbench reading a user by primary key
 #                   (bench/sql/user_by_id.sql), CONNECTIONS clients
 #                   (these alternate PAIR_ROUNDS times, default 3; /user/ is printed
@@ -76,7 +78,8 @@ bench_backend() {
         run_wrk "$backend.authenticated.$round" "${get[@]}" -H "$bearer" \
             "$SERVER_URL/bench/authenticated/"
         run_wrk "$backend.floor.$round" "${get[@]}" -H "$bearer" "$SERVER_URL/bench/floor/"
-        run_wrk "$backend.user.$round" "${get[@]}" -H "$bearer" "$SERVER_URL/user/"
+        BENCH_ACCESS_TOKENS="$tokens.access" run_wrk "$backend.user.$round" -t "$THREADS" \
+            -c "$CONNECTIONS" -d "$DURATION" -s "$LUA_DIR/users.lua" "$SERVER_URL/user/"
         floor_ratios+=("$(calc "$(result "$backend.authenticated.$round" rps) / $(result "$backend.floor.$round" rps)")")
         ratios+=("$(calc "$(result "$backend.authenticated.$round" rps) / $(result "$backend.plain.$round" rps)") $round")
         if [[ "$backend" == postgres ]]; then

@@ -107,13 +107,16 @@ login() {
 }
 
 # `login_chains COUNT FILE`: COUNT logins (users in turn), one refresh token per line in
-# FILE: the start of COUNT refresh chains. Sets ACCESS_TOKEN (of the last login).
+# FILE: the start of COUNT refresh chains, and their access tokens in FILE.access. Sets
+# ACCESS_TOKEN (of the last login).
 login_chains() {
     local count=$1 file=$2 i
     : >"$file"
+    : >"$file.access"
     for i in $(seq 1 "$count"); do
         login $(( (i - 1) % BENCH_USERS + 1 ))
         echo "$REFRESH_TOKEN" >>"$file"
+        echo "$ACCESS_TOKEN" >>"$file.access"
     done
 }
 
