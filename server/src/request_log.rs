@@ -16,7 +16,7 @@
 use std::time::Instant;
 
 use axum::http::{Method, Request, StatusCode, Uri};
-use tracing::Span;
+use tracing::{Level, Span};
 
 use crate::log_path;
 
@@ -56,24 +56,24 @@ impl RequestLog {
         let latency = self.started.elapsed();
         let path = log_path(self.uri.path());
         let status = status.as_u16();
+        // One call site per level: `tracing` fixes an event's level where it is written.
+        macro_rules! answered {
+            ($level:expr) => {
+                tracing::event!(
+                    target: REQUEST_LOG_TARGET,
+                    $level,
+                    method = %self.method,
+                    %path,
+                    status,
+                    ?latency,
+                    "answered",
+                )
+            };
+        }
         if status >= 500 {
-            tracing::error!(
-                target: REQUEST_LOG_TARGET,
-                method = %self.method,
-                %path,
-                status,
-                ?latency,
-                "answered",
-            );
+            answered!(Level::ERROR);
         } else {
-            tracing::info!(
-                target: REQUEST_LOG_TARGET,
-                method = %self.method,
-                %path,
-                status,
-                ?latency,
-                "answered",
-            );
+            answered!(Level::INFO);
         }
     }
 }

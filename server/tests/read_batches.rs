@@ -183,29 +183,10 @@ async fn users_logged_in(
             "--password",
             "pass-word-123",
         ]));
-        let login: Value = client
-            .post(server.url("/login/"))
-            .json(&json!({"email": email, "password": "pass-word-123"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let login = server.login(client, &email, "pass-word-123").await;
         tokens.push(login["access"].as_str().unwrap().to_owned());
     }
     tokens
-}
-
-/// `GET /user/` with `token`: the status and the answer.
-async fn get_user(client: &Client, server: &Server, token: &str) -> (StatusCode, Value) {
-    let response = client
-        .get(server.url("/user/"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.json().await.unwrap())
 }
 
 async fn each_concurrent_read_answers_its_own_caller(db: &TestDb) {
@@ -267,7 +248,7 @@ async fn each_concurrent_read_answers_its_own_caller(db: &TestDb) {
             .await
             .unwrap();
         assert_eq!(patched.status(), StatusCode::OK);
-        let (status, body) = get_user(&client, &server, &tokens[0]).await;
+        let (status, body) = server.get_user(&client, &tokens[0]).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             body["first_name"], name,

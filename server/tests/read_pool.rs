@@ -103,15 +103,7 @@ async fn the_user_route_answers_after_postgres_killed_the_servers_connections() 
     ];
     let server = common::Server::start_with_env(&db, &[], &env).await;
     let client = reqwest::Client::new();
-    let login: serde_json::Value = client
-        .post(server.url("/login/"))
-        .json(&serde_json::json!({"email": email, "password": password}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let login = server.login(&client, email, password).await;
     let access = login["access"].as_str().unwrap().to_owned();
     let me = || client.get(server.url("/user/")).bearer_auth(&access).send();
     assert_eq!(me().await.unwrap().status(), reqwest::StatusCode::OK);

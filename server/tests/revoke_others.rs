@@ -132,18 +132,6 @@ async fn refresh(
     request.send().await.unwrap()
 }
 
-/// `GET /user/` with `access`: its status and body.
-async fn user(client: &Client, server: &Server, access: &str) -> (StatusCode, Value) {
-    let response = client
-        .get(server.url("/user/"))
-        .bearer_auth(access)
-        .send()
-        .await
-        .unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
 async fn revoke_others(client: &Client, server: &Server, access: &str) -> reqwest::Response {
     client
         .post(server.url("/sessions/revoke-others/"))
@@ -177,14 +165,14 @@ async fn ends_every_other_session(db: &TestDb, cookie_mode: bool) {
     );
 
     for (name, ended) in [("first", &first), ("third", &third)] {
-        let (status, body) = user(&client, &server, &ended.access).await;
+        let (status, body) = server.get_user(&client, &ended.access).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{name}: {body}");
         assert_eq!(body["code"], "token_not_valid", "{name}: {body}");
         let refused = refresh(&client, &server, cookie_mode, &ended.refresh).await;
         assert_eq!(refused.status(), StatusCode::UNAUTHORIZED, "{name}");
     }
 
-    let (status, body) = user(&client, &server, &caller.access).await;
+    let (status, body) = server.get_user(&client, &caller.access).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["email"], EMAIL);
     let rotated = refresh(&client, &server, cookie_mode, &caller.refresh).await;
@@ -217,7 +205,7 @@ async fn ends_every_other_session(db: &TestDb, cookie_mode: bool) {
         .await
         .unwrap();
     assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
-    let (status, _) = user(&client, &server, &rotated.access).await;
+    let (status, _) = server.get_user(&client, &rotated.access).await;
     assert_eq!(status, StatusCode::OK);
 }
 
@@ -250,7 +238,7 @@ async fn leaves_other_users_alone(db: &TestDb, cookie_mode: bool) {
         .await
         .unwrap();
     assert_eq!(body["revoked"], 0);
-    let (status, _) = user(&client, &server, &bob.access).await;
+    let (status, _) = server.get_user(&client, &bob.access).await;
     assert_eq!(status, StatusCode::OK);
     let rotated = refresh(&client, &server, cookie_mode, &bob.refresh).await;
     assert_eq!(rotated.status(), StatusCode::OK);

@@ -219,8 +219,8 @@ where
     Option<bool>: for<'q> Encode<'q, DB> + Type<DB>,
     bool: for<'q> Encode<'q, DB> + Type<DB>,
 {
-    /// Inserts `session` as [`SessionStore::open_session`] does, without its
-    /// `session.created` event, on `connection`: for a session opened by another system
+    /// Inserts `session` as [`SessionStore::open_session`] does (which is this and its
+    /// `session.created` event), without the event, on `connection`: for a session opened by another system
     /// and imported (the server's `import django`), in the transaction that imports its
     /// user, so that a user and its sessions commit together. A session id or `jti` that
     /// exists already is the driver's unique violation.
@@ -424,16 +424,8 @@ where
     Option<String>: for<'r> Decode<'r, DB> + Type<DB>,
 {
     async fn open_session(&self, session: &NewSession) -> Result<(), StoreError> {
-        let query = sqlx::query(sql::INSERT_SESSION)
-            .bind(session.session.as_str())
-            .bind(session.user_id.as_str())
-            .bind(session.jti.as_str())
-            .bind(session.refresh_claims.as_str())
-            .bind(session.enabled)
-            .bind(DB::encode_time(session.created))
-            .bind(DB::encode_time(session.expires_at));
         let mut tx = self.begin().await?;
-        execute(&mut *tx, bind_device(query, &session.device)).await?;
+        Self::import_session_on(&mut *tx, session).await?;
         let event = NewEvent::session_created(
             session.user_id.as_str(),
             session.session.as_str(),

@@ -470,11 +470,8 @@ where
         old_hash: &str,
         new_hash: &str,
     ) -> Result<bool, UsersError> {
-        let query = sqlx::query(SET_PASSWORD_HASH_IF)
-            .bind(new_hash)
-            .bind(id)
-            .bind(old_hash);
-        self.execute(query).await
+        let mut connection = self.0.acquire().await.map_err(UsersError::from_sqlx)?;
+        Self::set_password_hash_if_on(&mut connection, id, old_hash, new_hash).await
     }
 
     pub(super) async fn record_login(

@@ -282,6 +282,44 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `POST /login/` with `email` and `password`: the answer's JSON body.
+    pub async fn login(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+    ) -> serde_json::Value {
+        client
+            .post(self.url("/login/"))
+            .json(&serde_json::json!({"email": email, "password": password}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /user/` with the Bearer token `access`: the status and the JSON body
+    /// (`null` if the body is not JSON).
+    pub async fn get_user(
+        &self,
+        client: &reqwest::Client,
+        access: &str,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let response = client
+            .get(self.url("/user/"))
+            .bearer_auth(access)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
     /// What the server logged.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
