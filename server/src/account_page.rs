@@ -21,8 +21,8 @@
 use std::sync::Arc;
 
 use axum::Router;
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::Response;
 use axum::routing::get;
 use base64::Engine;
 use minijinja::{Environment, context};
@@ -139,19 +139,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ),
 )]
 async fn page(page: AccountPage) -> Response {
-    let mut response = (StatusCode::OK, page.html.to_string()).into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    headers.insert(header::CONTENT_SECURITY_POLICY, page.csp);
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    response
+    jwt_allauth_axum::html_page(StatusCode::OK, page.html.to_string(), page.csp)
 }
 
 #[cfg(test)]

@@ -13,6 +13,7 @@
 //! a span at `INFO` cost every request about as much as its line, for context that
 //! only debugging needs (BENCHMARKS.md, "The user read, batched").
 
+use std::fmt;
 use std::time::Instant;
 
 use axum::http::{Method, Request, StatusCode, Uri};
@@ -23,13 +24,23 @@ use crate::log_path;
 /// The log target of the request lines.
 pub const REQUEST_LOG_TARGET: &str = "jwt_allauth_server::request";
 
-/// A request whose line is written when it is answered.
-#[derive(Debug)]
+/// A request whose line is written when it is answered. Its `Debug` shows the path as
+/// the log does, never the query string or a link's token.
 pub struct RequestLog {
     method: Method,
     /// The whole URI, cheap to clone; only its path is ever written.
     uri: Uri,
     started: Instant,
+}
+
+impl fmt::Debug for RequestLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestLog")
+            .field("method", &self.method)
+            .field("path", &log_path(self.uri.path()))
+            .field("started", &self.started)
+            .finish()
+    }
 }
 
 impl RequestLog {
@@ -139,6 +150,22 @@ mod tests {
                 " ERROR jwt_allauth_server::request: answered method=POST path=/user/ status=503"
             ),
             "{line}"
+        );
+    }
+
+    #[test]
+    fn debug_shows_no_query_string_and_no_token() {
+        let request = Request::get("/password/reset/confirm/MQ/abc-secret-token/?q=hidden")
+            .body(())
+            .expect("request");
+        let shown = format!("{:?}", RequestLog::start(&request));
+        assert!(
+            shown.contains("/password/reset/confirm/{uidb64}/{token}/"),
+            "{shown}"
+        );
+        assert!(
+            !shown.contains("abc-secret-token") && !shown.contains("hidden"),
+            "{shown}"
         );
     }
 

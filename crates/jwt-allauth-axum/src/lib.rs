@@ -197,6 +197,7 @@ pub use http_settings::HttpSettings;
 pub use mailer::{ComposedMail, Mailer};
 #[cfg(feature = "openapi")]
 pub use openapi::{BEARER_SCHEME, openapi};
+pub use pages::html_page;
 pub use password_permits::{PasswordPermit, PasswordPermits};
 pub use password_rules::{PasswordProblem, PasswordRules};
 pub use payloads::{

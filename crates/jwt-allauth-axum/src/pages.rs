@@ -49,16 +49,21 @@ pub(crate) fn page(status: StatusCode, title: &str, body: &str) -> Response {
          </body>\n</html>\n",
         title = escape(title),
     );
+    html_page(status, html, HeaderValue::from_static(PAGE_CSP))
+}
+
+/// `html`, a whole HTML document, answered with the headers every page of this crate
+/// and the server carries: `Content-Type: text/html; charset=utf-8`, the page's
+/// Content-Security-Policy `csp`, `Cache-Control: no-store` and `Referrer-Policy:
+/// no-referrer` (a page whose URL holds a token must not send it on).
+pub fn html_page(status: StatusCode, html: String, csp: HeaderValue) -> Response {
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/html; charset=utf-8"),
     );
-    headers.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(PAGE_CSP),
-    );
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(
         header::REFERRER_POLICY,
