@@ -23,7 +23,9 @@ use sqlx::{ConnectOptions, Connection};
 use crate::monitoring::MeteredStore;
 
 pub use self::database_url::{Backend, DatabaseUrl, UrlError, redact_url};
-pub use self::read_batches::{BatchQuery, BatchedRead, MAX_BATCH, MAX_RUNNING, ReadBatches};
+pub use self::read_batches::{
+    BatchQuery, BatchedRead, MAX_BATCH, MAX_RUNNING, ReadBatches, STATEMENT_TIMEOUT,
+};
 pub use self::reads::{ReadFuture, ReadPool, ReadPoolError};
 
 /// The database used when neither `--database-url`, `JWT_ALLAUTH_DATABASE_URL`,

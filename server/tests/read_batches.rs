@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{Server, TestDb, success};
-use jwt_allauth_server::db::{ReadBatches, ReadFuture, ReadPool};
+use jwt_allauth_server::db::{ReadBatches, ReadFuture, ReadPool, STATEMENT_TIMEOUT};
 use reqwest::{Client, StatusCode};
 use serde_json::{Value, json};
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -32,6 +32,9 @@ static SERIAL: AsyncMutex<()> = AsyncMutex::const_new(());
 /// Id 1 takes 300 ms to read, so reads asked for meanwhile queue behind it.
 const SLOW_ID: i64 = 1;
 
+/// Reading id 99 takes 30 s: a statement that hangs.
+const HANGING_ID: i64 = 99;
+
 /// Reading id 13 fails (a division by zero: an error PostgreSQL reports, the connection
 /// stays usable).
 const FAILING_ID: i64 = 13;
@@ -42,7 +45,13 @@ const FAILING_ID: i64 = 13;
 fn rows(connection: &mut PgConnection, ids: Vec<i64>) -> ReadFuture<'_, Vec<i64>> {
     STATEMENTS.lock().unwrap().push(ids.clone());
     Box::pin(async move {
-        let sleep = if ids.contains(&SLOW_ID) { 0.3 } else { 0.0 };
+        let sleep = if ids.contains(&HANGING_ID) {
+            30.0
+        } else if ids.contains(&SLOW_ID) {
+            0.3
+        } else {
+            0.0
+        };
         let divisor = i64::from(!ids.contains(&FAILING_ID));
         sqlx::query_scalar(
             "SELECT id / $3 FROM unnest($1::int8[]) AS t(id), pg_sleep($2) WHERE id > 0",
@@ -57,7 +66,7 @@ fn rows(connection: &mut PgConnection, ids: Vec<i64>) -> ReadFuture<'_, Vec<i64>
 
 async fn batches(db: &TestDb) -> ReadBatches<i64> {
     let pool = ReadPool::new(PgConnectOptions::from_str(&db.url).unwrap()).unwrap();
-    ReadBatches::new(pool, rows, |id| *id)
+    ReadBatches::new(pool, rows, |id| *id, STATEMENT_TIMEOUT)
 }
 
 fn statements() -> Vec<Vec<i64>> {
@@ -287,7 +296,7 @@ async fn with_the_database_unreachable_queued_reads_fail_with_the_statement_ahea
     });
     let url = format!("postgres://postgres@127.0.0.1:{port}/none");
     let pool = ReadPool::new(PgConnectOptions::from_str(&url).unwrap()).unwrap();
-    let batches = ReadBatches::new(pool, rows, |id| *id);
+    let batches = ReadBatches::new(pool, rows, |id| *id, STATEMENT_TIMEOUT);
 
     let started = std::time::Instant::now();
     let first = spawn_read(&batches, 1);
@@ -307,4 +316,35 @@ async fn with_the_database_unreachable_queued_reads_fail_with_the_statement_ahea
         "{elapsed:?}"
     );
     accepting.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hanging_statement_times_out_with_the_reads_behind_it() {
+    let Some(db) = TestDb::postgres("a_hanging_statement_times_out").await else {
+        return;
+    };
+    let _serial = SERIAL.lock().await;
+    let pool = ReadPool::new(PgConnectOptions::from_str(&db.url).unwrap()).unwrap();
+    let batches = ReadBatches::new(pool, rows, |id| *id, Duration::from_secs(1));
+    statements();
+
+    let started = std::time::Instant::now();
+    let hanging = spawn_read(&batches, HANGING_ID);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let queued = spawn_read(&batches, 2);
+    let hanging = hanging.await.unwrap().unwrap_err();
+    let queued = queued.await.unwrap().unwrap_err();
+    assert!(jwt_allauth_sqlx::is_unavailable(&hanging), "{hanging}");
+    assert!(
+        Arc::ptr_eq(&hanging, &queued),
+        "the queued read failed with it"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    // The next statement runs, on another connection: the hung one was closed.
+    assert_eq!(answered(batches.read(3)).await.unwrap(), Some(3));
+    assert_eq!(statements(), vec![vec![HANGING_ID], vec![3]]);
 }

@@ -30,6 +30,7 @@
 
 use std::fmt;
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
 
 use sqlx::postgres::PgConnection;
 use tokio::sync::oneshot;
@@ -44,6 +45,13 @@ pub const MAX_RUNNING: usize = 1;
 
 /// At most this many ids in one statement; reads queued beyond it go into the next.
 pub const MAX_BATCH: usize = 256;
+
+/// How long the server lets one statement take, the wait for a connection included.
+/// The reads queue behind it, so a
+/// statement that hangs (a connection stalled without being closed) must not hold them
+/// longer than a request may take: it fails as the database being unreachable, its
+/// connection is closed, and the next statement runs on another.
+pub const STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The statement of a batch: the rows among `ids` (distinct), in any order.
 pub type BatchQuery<T> = for<'c> fn(&'c mut PgConnection, Vec<i64>) -> ReadFuture<'c, Vec<T>>;
@@ -75,6 +83,7 @@ impl<T> fmt::Debug for ReadBatches<T> {
 
 struct Shared<T> {
     reads: ReadPool,
+    timeout: Duration,
     query: BatchQuery<T>,
     /// The id of a row.
     id_of: fn(&T) -> i64,
@@ -94,11 +103,19 @@ struct Waiting<T> {
 }
 
 impl<T: Clone + Send + 'static> ReadBatches<T> {
-    /// Reads through `reads` with `query`; `id_of` tells which row answers which id.
-    pub fn new(reads: ReadPool, query: BatchQuery<T>, id_of: fn(&T) -> i64) -> Self {
+    /// Reads through `reads` with `query`; `id_of` tells which row answers which id. A
+    /// statement that takes longer than `timeout`, the wait for a connection included,
+    /// fails as the database being unreachable (the server uses [`STATEMENT_TIMEOUT`]).
+    pub fn new(
+        reads: ReadPool,
+        query: BatchQuery<T>,
+        id_of: fn(&T) -> i64,
+        timeout: Duration,
+    ) -> Self {
         Self {
             shared: Arc::new(Shared {
                 reads,
+                timeout,
                 query,
                 id_of,
                 queue: Mutex::new(Queue {
@@ -180,10 +197,18 @@ async fn run<T: Clone + Send + 'static>(mut runner: Runner<T>) {
         ids.sort_unstable();
         ids.dedup();
         let query = shared.query;
-        let rows = shared
+        let read = shared
             .reads
-            .read(move |connection| query(connection, ids.clone()))
-            .await;
+            .read(move |connection| query(connection, ids.clone()));
+        // Dropping a read mid-statement closes its connection (see `ReadPool`).
+        let rows = tokio::time::timeout(shared.timeout, read)
+            .await
+            .unwrap_or_else(|_| {
+                Err(sqlx::Error::Io(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    "a read of users by id took longer than its timeout",
+                )))
+            });
         match rows {
             Ok(mut rows) => {
                 rows.sort_unstable_by_key(shared.id_of);

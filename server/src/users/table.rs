@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::dialect::Dialect;
 use super::{ServerUser, StoredUser, UsersError};
-use crate::db::{ReadBatches, ReadFuture, ReadPool};
+use crate::db::{ReadBatches, ReadFuture, ReadPool, STATEMENT_TIMEOUT};
 
 /// The columns of a user row, in [`UserRow`]'s order. The profile is read as text on
 /// both backends: PostgreSQL stores it as `jsonb`, which the cast turns into its text;
@@ -159,7 +159,7 @@ pub(super) type ReadsById = ReadBatches<UserRow<OffsetDateTime>>;
 
 /// [`ReadsById`] on `pool`.
 pub(super) fn reads_by_id(pool: ReadPool) -> ReadsById {
-    ReadBatches::new(pool, by_ids, |row| row.id)
+    ReadBatches::new(pool, by_ids, |row| row.id, STATEMENT_TIMEOUT)
 }
 
 /// The rows of `ids`, on PostgreSQL.
