@@ -64,9 +64,23 @@ fn rows(connection: &mut PgConnection, ids: Vec<i64>) -> ReadFuture<'_, Vec<i64>
     })
 }
 
-async fn batches(db: &TestDb) -> ReadBatches<i64> {
+/// A fresh PostgreSQL database for `test` (none: the test is skipped), the turn of the
+/// tests that record statements, and reads of [`rows`] on it failing after `timeout`,
+/// with nothing recorded yet.
+async fn setup(
+    test: &str,
+    timeout: Duration,
+) -> Option<(
+    TestDb,
+    tokio::sync::MutexGuard<'static, ()>,
+    ReadBatches<i64>,
+)> {
+    let db = TestDb::postgres(test).await?;
+    let serial = SERIAL.lock().await;
     let pool = ReadPool::new(PgConnectOptions::from_str(&db.url).unwrap()).unwrap();
-    ReadBatches::new(pool, rows, |id| *id, STATEMENT_TIMEOUT)
+    let batches = ReadBatches::new(pool, rows, |id| *id, timeout);
+    statements();
+    Some((db, serial, batches))
 }
 
 fn statements() -> Vec<Vec<i64>> {
@@ -92,13 +106,14 @@ async fn answered<T>(read: impl std::future::Future<Output = T>) -> T {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_asked_for_during_a_statement_share_the_next_one() {
-    let Some(db) = TestDb::postgres("reads_asked_for_during_a_statement_share_the_next_one").await
+    let Some((_db, _serial, batches)) = setup(
+        "reads_asked_for_during_a_statement_share_the_next_one",
+        STATEMENT_TIMEOUT,
+    )
+    .await
     else {
         return;
     };
-    let _serial = SERIAL.lock().await;
-    let batches = batches(&db).await;
-    statements();
 
     // Alone, a read runs at once, in a statement of its own.
     assert_eq!(answered(batches.read(5)).await.unwrap(), Some(5));
@@ -125,12 +140,11 @@ async fn reads_asked_for_during_a_statement_share_the_next_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_read_whose_request_went_away_takes_no_other_answer_with_it() {
-    let Some(db) = TestDb::postgres("a_read_whose_request_went_away").await else {
+    let Some((_db, _serial, batches)) =
+        setup("a_read_whose_request_went_away", STATEMENT_TIMEOUT).await
+    else {
         return;
     };
-    let _serial = SERIAL.lock().await;
-    let batches = batches(&db).await;
-    statements();
 
     // The slow read's request goes away while its statement runs.
     let gone = tokio::time::timeout(Duration::from_millis(50), batches.read(SLOW_ID)).await;
@@ -144,12 +158,14 @@ async fn a_read_whose_request_went_away_takes_no_other_answer_with_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_statement_fails_exactly_the_reads_it_carried() {
-    let Some(db) = TestDb::postgres("a_failed_statement_fails_exactly_the_reads").await else {
+    let Some((_db, _serial, batches)) = setup(
+        "a_failed_statement_fails_exactly_the_reads",
+        STATEMENT_TIMEOUT,
+    )
+    .await
+    else {
         return;
     };
-    let _serial = SERIAL.lock().await;
-    let batches = batches(&db).await;
-    statements();
 
     let slow = spawn_read(&batches, SLOW_ID);
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -320,13 +336,11 @@ async fn with_the_database_unreachable_queued_reads_fail_with_the_statement_ahea
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hanging_statement_times_out_with_the_reads_behind_it() {
-    let Some(db) = TestDb::postgres("a_hanging_statement_times_out").await else {
+    let Some((_db, _serial, batches)) =
+        setup("a_hanging_statement_times_out", Duration::from_secs(1)).await
+    else {
         return;
     };
-    let _serial = SERIAL.lock().await;
-    let pool = ReadPool::new(PgConnectOptions::from_str(&db.url).unwrap()).unwrap();
-    let batches = ReadBatches::new(pool, rows, |id| *id, Duration::from_secs(1));
-    statements();
 
     let started = std::time::Instant::now();
     let hanging = spawn_read(&batches, HANGING_ID);
